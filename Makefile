@@ -1,0 +1,31 @@
+# Every target makes the virtual environment it needs, so a fresh clone works with one command.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench sandbox bot clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kconsole demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+sandbox: $(STAMP)
+	$(BIN)/kconsole sandbox
+
+bot: $(STAMP)
+	$(BIN)/kconsole bot
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,73 @@
+"""`kconsole`: one entry point, one subcommand per job.
+
+Each subcommand lives in the module that owns the job and exposes two functions,
+`add_arguments(parser)` and `main(args) -> int`; this file only routes. A bad or
+missing setting ends with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from voice.config import ConfigError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "console": ("console.launch", "open the console (Knowlarity from settings, or --sandbox URL)"),
+    "demo": ("console.demo", "the console on an embedded sandbox and bot, fully offline"),
+    "sandbox": ("sandbox.cli", "serve the local stand-in for Knowlarity's cloud"),
+    "bot": ("voice.cli_bot", "run the voice-stream bot (WSS server) headless"),
+    "call": ("voice.cli_call", "be the Stream Node: call a bot from this terminal"),
+}
+DEFAULT_COMMAND = "console"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kconsole",
+        description="Knowlarity console: live calls, agents, tasks, call log, voice bot.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subs.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # a part not installed or not built
+            sub.set_defaults(_unavailable=f"'{name}' is not available: {exc}")
+            continue
+        module.add_arguments(sub)
+        sub.set_defaults(_main=module.main)
+    return parser
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-v", "-vv", "--verbose")):
+        return [DEFAULT_COMMAND, *argv]
+    if argv[0] in ("-v", "-vv", "--verbose") and (len(argv) == 1 or argv[1] not in COMMANDS):
+        return [argv[0], DEFAULT_COMMAND, *argv[1:]]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if getattr(args, "_unavailable", None):
+        print(f"kconsole: {args._unavailable}", file=sys.stderr)
+        return 2
+    try:
+        return int(args._main(args) or 0)
+    except ConfigError as exc:
+        print(f"kconsole: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,241 @@
+"""Session events for watchers, and commands back from supervisors.
+
+Every CallSession publishes typed events here. The console's bot screen subscribes
+in-process (the demo) or through the bot server's `/monitor` WebSocket, which carries
+exactly these models as JSON (`to_json` / `parse_monitor_event`). Supervisors send
+`MonitorCommand`s the other way.
+
+Publishing never blocks a call: each subscriber has a bounded queue and a slow one
+loses its oldest events (and is told how many through `Dropped`), never the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+BotState = Literal["listening", "thinking", "speaking", "transferring", "ended"]
+
+
+class _Event(BaseModel):
+    call_id: str
+    ts: float = Field(default_factory=time.time)
+
+
+class CallStarted(_Event):
+    kind: Literal["call_started"] = "call_started"
+    caller: str = ""
+    virtual_number: str = ""
+    call_type: str = "inbound"
+    sample_rate: int = 16000
+
+
+class TranscriptEvent(_Event):
+    """Caller speech: partial (interim, may change) or final."""
+
+    kind: Literal["transcript"] = "transcript"
+    text: str
+    final: bool
+
+
+class BotSentence(_Event):
+    """A sentence the bot is speaking; `heard` is set once playback passed it (or was cut)."""
+
+    kind: Literal["bot_sentence"] = "bot_sentence"
+    text: str
+    turn: int
+    heard: str | None = None  # what the caller actually heard, when cut short by barge-in
+
+
+class StateChanged(_Event):
+    kind: Literal["state"] = "state"
+    state: BotState
+
+
+class BargeIn(_Event):
+    kind: Literal["barge_in"] = "barge_in"
+    latency_ms: float  # speech onset -> killAudio sent
+
+
+class Transferred(_Event):
+    kind: Literal["transferred"] = "transferred"
+    destination: str
+
+
+class TurnMetrics(_Event):
+    """Per-turn timings in milliseconds; None where a stage did not happen."""
+
+    kind: Literal["turn_metrics"] = "turn_metrics"
+    turn: int
+    stt_final_ms: float | None = None         # caller stopped -> STT final
+    llm_first_token_ms: float | None = None   # STT final -> first LLM token
+    first_sentence_ms: float | None = None    # STT final -> first complete sentence
+    tts_first_byte_ms: float | None = None    # first sentence -> first TTS audio
+    first_audio_ms: float | None = None       # STT final -> first playAudio sent
+    total_ms: float | None = None             # caller stopped -> first playAudio sent
+    greeting_ms: float | None = None          # metadata -> first greeting playAudio (turn 0)
+    interrupted: bool = False
+
+
+class AudioFrame(_Event):
+    """Audio for listening: caller or bot PCM at `sample_rate`. Only sent to listeners."""
+
+    kind: Literal["audio"] = "audio"
+    source: Literal["caller", "bot"]
+    sample_rate: int
+    pcm_b64: str
+
+
+class CallEnded(_Event):
+    kind: Literal["call_ended"] = "call_ended"
+    reason: str = "hangup"
+    duration_s: float = 0.0
+
+
+class Dropped(_Event):
+    """This subscriber was too slow; `count` events were discarded for it."""
+
+    kind: Literal["dropped"] = "dropped"
+    count: int
+
+
+MonitorEvent = Annotated[
+    CallStarted | TranscriptEvent | BotSentence | StateChanged | BargeIn | Transferred | TurnMetrics
+    | AudioFrame | CallEnded | Dropped,
+    Field(discriminator="kind"),
+]
+_EVENT_ADAPTER: TypeAdapter[MonitorEvent] = TypeAdapter(MonitorEvent)
+
+
+def to_json(event: _Event) -> str:
+    return event.model_dump_json()
+
+
+def parse_monitor_event(raw: str | bytes) -> MonitorEvent:
+    """Parse one /monitor frame; raises pydantic.ValidationError if it is not an event."""
+    return _EVENT_ADAPTER.validate_json(raw)
+
+
+# ---- commands (supervisor -> bot) ----------------------------------------------------------
+
+
+class TransferCommand(BaseModel):
+    command: Literal["transfer"] = "transfer"
+    call_id: str
+    destination: str | None = None  # None: the configured TRANSFER_NUMBER
+
+
+class HangupCommand(BaseModel):
+    command: Literal["hangup"] = "hangup"
+    call_id: str
+
+
+class SayCommand(BaseModel):
+    command: Literal["say"] = "say"
+    call_id: str
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class ListenCommand(BaseModel):
+    """Start or stop receiving AudioFrame events for one call."""
+
+    command: Literal["listen"] = "listen"
+    call_id: str
+    on: bool = True
+
+
+MonitorCommand = Annotated[
+    TransferCommand | HangupCommand | SayCommand | ListenCommand, Field(discriminator="command")
+]
+_COMMAND_ADAPTER: TypeAdapter[MonitorCommand] = TypeAdapter(MonitorCommand)
+
+
+def parse_command(raw: str | bytes) -> MonitorCommand:
+    """Parse one supervisor command; raises pydantic.ValidationError if malformed."""
+    return _COMMAND_ADAPTER.validate_json(raw)
+
+
+CommandHandler = Callable[[MonitorCommand], Awaitable["str | None"]]
+
+
+# ---- the in-process bus ----------------------------------------------------------------------
+
+
+class Subscription:
+    """One subscriber's bounded queue. Iterate it; close it when done."""
+
+    def __init__(self, bus: EventBus, maxsize: int, audio: bool) -> None:
+        self._bus = bus
+        self._queue: asyncio.Queue[MonitorEvent] = asyncio.Queue(maxsize)
+        self.audio_calls: set[str] = set() if not audio else {"*"}
+        self.dropped = 0
+        self.closed = False
+
+    def wants(self, event: _Event) -> bool:
+        if isinstance(event, AudioFrame):
+            return "*" in self.audio_calls or event.call_id in self.audio_calls
+        return True
+
+    def offer(self, event: MonitorEvent) -> None:
+        if self.closed or not self.wants(event):
+            return
+        if self._queue.full():
+            try:
+                self._queue.get_nowait()
+            except asyncio.QueueEmpty:  # pragma: no cover - raced empty
+                pass
+            self.dropped += 1
+        self._queue.put_nowait(event)
+
+    async def get(self) -> MonitorEvent:
+        if self.dropped:
+            count, self.dropped = self.dropped, 0
+            return Dropped(call_id="*", count=count)
+        return await self._queue.get()
+
+    def __aiter__(self) -> AsyncIterator[MonitorEvent]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[MonitorEvent]:
+        while not self.closed:
+            yield await self.get()
+
+    def close(self) -> None:
+        self.closed = True
+        self._bus._subs.discard(self)
+
+
+class EventBus:
+    """Fan-out of session events to any number of subscribers; never blocks a publisher."""
+
+    def __init__(self) -> None:
+        self._subs: set[Subscription] = set()
+        self._command_handler: CommandHandler | None = None
+
+    def subscribe(self, *, maxsize: int = 10_000, audio: bool = False) -> Subscription:
+        sub = Subscription(self, maxsize, audio)
+        self._subs.add(sub)
+        return sub
+
+    def publish(self, event: MonitorEvent) -> None:
+        for sub in tuple(self._subs):
+            sub.offer(event)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    def set_command_handler(self, handler: CommandHandler) -> None:
+        """The bot server registers how commands reach its sessions."""
+        self._command_handler = handler
+
+    async def send_command(self, command: MonitorCommand) -> str | None:
+        """Deliver a supervisor command; returns an error message, or None on success."""
+        if self._command_handler is None:
+            return "no bot is attached to this bus"
+        return await self._command_handler(command)
+

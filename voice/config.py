@@ -1,0 +1,114 @@
+"""Settings of the voice bot, read from the environment and `.env`.
+
+The names are the ones Knowlarity's voice streaming guide uses (DEEPGRAM_API_KEY,
+OPENAI_API_KEY, CARTESIA_API_KEY, CARTESIA_VOICE_ID, GREETING, SYSTEM_PROMPT,
+TRANSFER_NUMBER, AUDIO_CHUNK_MS), so a `.env` written for the guide works unchanged.
+With no provider key at all the bot runs on the offline providers.
+
+`load_bot_settings()` turns a bad value into one `ConfigError` line naming the
+setting, never a traceback, and never echoes a secret's value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_RATES = (8000, 16000, 24000, 32000, 48000)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message is one line a user can act on."""
+
+
+def describe_validation_error(
+    exc: ValidationError, *, secret_names: frozenset[str] = frozenset(), prefix: str = ""
+) -> str:
+    """One line naming every bad setting; values of secrets are never shown."""
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
+        env_name = (prefix + name).upper()
+        msg = err.get("msg", "invalid")
+        if env_name not in secret_names and "input" in err and not isinstance(err["input"], dict):
+            msg = f"{msg} (got {str(err['input'])[:40]!r})"
+        parts.append(f"{env_name}: {msg}")
+    return "invalid setting " + "; ".join(parts)
+
+
+class BotSettings(BaseSettings):
+    """Everything `kconsole bot` needs; every field has a working offline default."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    deepgram_api_key: SecretStr | None = None
+    deepgram_url: str = "wss://api.deepgram.com/v1/listen"
+    deepgram_model: str = "nova-2"
+    deepgram_language: str = "en"
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_stt_model: str = "gpt-4o-mini-transcribe"
+    openai_tts_model: str = "gpt-4o-mini-tts"
+    openai_tts_voice: str = "alloy"
+
+    cartesia_api_key: SecretStr | None = None
+    cartesia_voice_id: str | None = None
+    cartesia_url: str = "https://api.cartesia.ai"
+    cartesia_model: str = "sonic-english"
+    cartesia_version: str = "2024-06-10"
+
+    # Which pair of speech providers to use when keys allow a choice.
+    stt_provider: Literal["auto", "deepgram", "openai", "local"] = "auto"
+    llm_provider: Literal["auto", "openai", "script"] = "auto"
+    tts_provider: Literal["auto", "cartesia", "openai", "local"] = "auto"
+
+    greeting: str = "Hello! Thanks for calling Acme. How can I help you today?"
+    system_prompt: str = (
+        "You are a friendly phone receptionist for Acme. Keep every answer to one or two short "
+        "sentences; this is a phone call. If the caller asks for a person, call transfer_to_agent. "
+        "When the caller says goodbye, say a short goodbye and call end_call."
+    )
+    transfer_number: str | None = None
+    audio_chunk_ms: int = Field(default=100, ge=20, le=1000)
+    first_chunk_ms: int = Field(default=40, ge=10, le=200)
+
+    bot_host: str = "127.0.0.1"
+    bot_port: int = Field(default=8765, ge=0, le=65535)
+    bot_path: str = "/voice"
+    bot_sample_rate: int = 16000
+    bot_token: SecretStr | None = None
+    monitor_token: SecretStr | None = None
+    bot_script: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    record_dir: Path | None = None
+
+    @field_validator("bot_sample_rate")
+    @classmethod
+    def _rate_supported(cls, value: int) -> int:
+        if value not in SUPPORTED_RATES:
+            raise ValueError(f"must be one of {', '.join(map(str, SUPPORTED_RATES))}")
+        return value
+
+    @field_validator("bot_path")
+    @classmethod
+    def _path_absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+BOT_SECRETS = frozenset({"DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY", "BOT_TOKEN", "MONITOR_TOKEN"})
+
+
+def load_bot_settings(**overrides: object) -> BotSettings:
+    """Read settings; raise ConfigError (one line, no secret) if any is malformed."""
+    try:
+        return BotSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, secret_names=BOT_SECRETS)) from None

@@ -1,0 +1,120 @@
+"""The three seams between a call and its vendors: STT, LLM and TTS.
+
+The session knows only these Protocols. Every adapter (Deepgram, OpenAI, Cartesia,
+the offline ones, the fakes in tests) implements one of them, so a call can switch
+vendors, or fall back to the offline voice, without a line of session code changing.
+
+Audio crossing these seams is always mono pcm_s16le at the rate the caller asked
+for; adapters that need another rate resample inside themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+
+class ProviderError(RuntimeError):
+    """A provider failed (network, protocol, vendor error). Never carries a key."""
+
+
+# ---- speech to text --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """One STT result. `final` ends an utterance; interims may be revised."""
+
+    text: str
+    final: bool
+    confidence: float = 1.0
+    speech_final: bool = True  # vendor's end-of-speech flag on finals (Deepgram endpointing)
+
+
+@runtime_checkable
+class STTStream(Protocol):
+    """One live recognition stream for one call."""
+
+    async def send(self, pcm: bytes) -> None:
+        """Feed caller audio. Must not block for long; adapters buffer internally."""
+
+    def results(self) -> AsyncIterator[Transcript]:
+        """Transcripts as they come; ends when the stream is closed."""
+
+    async def close(self) -> None:
+        """Flush and release everything (sockets, threads, tasks)."""
+
+
+@runtime_checkable
+class STTProvider(Protocol):
+    name: str
+
+    async def open(self, *, sample_rate: int, call_id: str) -> STTStream: ...
+
+
+# ---- language model ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call, in OpenAI's JSON-schema shape."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}, "required": []})
+
+    def to_openai(self) -> dict[str, Any]:
+        return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+LLMDelta = TextDelta | ToolCall
+
+ChatRole = Literal["system", "user", "assistant"]
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    role: ChatRole
+    content: str
+
+
+@runtime_checkable
+class LLMProvider(Protocol):
+    name: str
+
+    def stream(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> AsyncIterator[LLMDelta]:
+        """Stream the reply: text deltas as they come, tool calls once complete."""
+
+
+# ---- text to speech ----------------------------------------------------------------------
+
+
+@runtime_checkable
+class TTSProvider(Protocol):
+    name: str
+
+    def synthesize(self, text: str, *, sample_rate: int) -> AsyncIterator[bytes]:
+        """Stream mono pcm_s16le at `sample_rate` for `text`, first bytes as early as possible."""
+
+
+# The two tools the session offers the model.
+TRANSFER_TOOL = ToolSpec(
+    name="transfer_to_agent",
+    description="Transfer the caller to a human agent when they ask for a person.",
+)
+END_CALL_TOOL = ToolSpec(
+    name="end_call",
+    description="End the call after saying goodbye, when the caller is done.",
+)
