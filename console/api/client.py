@@ -1,0 +1,635 @@
+"""KnowlarityClient: one async method per documented REST endpoint, typed in and out.
+
+Design notes (the why):
+
+- One `httpx.AsyncClient` per KnowlarityClient, keys in its default headers (`x-api-key`:
+  the application access key, `Authorization`: the SR API key), paths exactly as documented
+  under `{base_url}/{channel}/v1/account/`. A transport can be injected, so tests talk to a
+  `MockTransport` or a loopback server through the very same code path.
+- Redirects are not followed: httpx drops `Authorization` on a cross-host redirect but would
+  carry `x-api-key` along.
+- Reads (GETs, and the call-log search, a POST that only reads) are retried on timeouts,
+  connection errors, 429 and 5xx with bounded exponential backoff and jitter. Actions are
+  never retried automatically -- make call, OTP call, buy number, create campaign, create
+  order and every other POST/PUT: a request that timed out may well have been carried out,
+  and a retry can ring a customer twice or buy a second number. The error says so.
+- Keys never appear in a repr, an exception or a log line: the repr is hand-written, error
+  texts go through a redactor, and httpx's own request log is filtered (see `redact.py`).
+- Bodies are read with `lenient_json` (Knowlarity's documented bodies are often
+  pseudo-JSON); a body that cannot be read at all is a clear `ResponseFormatError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from .backoff import Backoff
+from .calllog import CallLogPage, CallLogQuery
+from .dates import format_api_datetime
+from .errors import (
+    ApiConnectionError,
+    ApiTimeout,
+    AuthError,
+    BadRequest,
+    KnowlarityError,
+    NotFound,
+    RateLimited,
+    ResponseFormatError,
+    ServerError,
+    error_message,
+)
+from .lenient_json import LenientJSONError, loads
+from .models import (
+    AddCallResult,
+    AddNumbersResult,
+    Agent,
+    AvailableNumber,
+    BoughtNumber,
+    BuyNumberResult,
+    Campaign,
+    Circle,
+    DetailedCallLog,
+    MakeCallResult,
+    MessageResult,
+    NotificationRegistration,
+    OrderResult,
+    OtpCallResult,
+    Page,
+    Phonebook,
+    PhonebookUploadResult,
+    Plan,
+    Sound,
+    SoundUploadResult,
+    Task,
+)
+from .phone import normalize_number
+from .redact import Redactor, install_log_redaction, register_secret
+from .requests import CampaignFilter, NewCampaign, NewOrder, join_numbers
+
+if TYPE_CHECKING:
+    from console.config import ConsoleSettings
+
+__all__ = ["KnowlarityClient", "CampaignStatus", "DEFAULT_BASE_URL"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://kpi.knowlarity.com"
+CampaignStatus = Literal["pause", "resume", "stop"]
+M = TypeVar("M", bound=BaseModel)
+_CHANNEL = re.compile(r"^[A-Za-z0-9_-]+$")
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 30.0
+
+
+def _secret(value: str | SecretStr | None, name: str) -> SecretStr:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+    if not text.strip():
+        raise ValueError(f"{name} is empty")
+    if any(ch in text for ch in "\r\n"):
+        raise ValueError(f"{name} contains a line break")
+    return SecretStr(text.strip())
+
+
+def _params(**values: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            out[name] = "True" if value else "False"
+        elif isinstance(value, datetime):
+            out[name] = format_api_datetime(value)
+        else:
+            out[name] = str(value)
+    return out
+
+
+def _number(value: str, name: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValueError(f"{name} is required")
+    return normalize_number(text) or text
+
+
+def _bool_text(value: bool | None) -> str | None:
+    return None if value is None else ("true" if value else "false")
+
+
+class KnowlarityClient:
+    """Async client of Knowlarity's SuperReceptionist REST API.
+
+    Use as `async with KnowlarityClient(...) as client:` or call `aclose()`.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        sr_api_key: str | SecretStr,
+        api_key: str | SecretStr,
+        channel: str = "Basic",
+        timeout: float = 15.0,
+        connect_timeout: float | None = None,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._sr_api_key = _secret(sr_api_key, "sr_api_key")
+        self._api_key = _secret(api_key, "api_key")
+        if not _CHANNEL.match(channel or ""):
+            raise ValueError("channel must be a single path word such as Basic, Advance, Premium or Enterprise")
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        if timeout <= 0 or retries < 0:
+            raise ValueError("timeout must be positive and retries not negative")
+        self.base_url = base_url.rstrip("/")
+        self.channel = channel
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self._backoff = backoff or Backoff(base=0.5, factor=2.0, cap=8.0)
+        self._sleep = sleep
+        self._rng = rng
+        self._redact = Redactor([self._sr_api_key, self._api_key])
+        register_secret(self._sr_api_key)
+        register_secret(self._api_key)
+        install_log_redaction()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={
+                "x-api-key": self._api_key.get_secret_value(),
+                "Authorization": self._sr_api_key.get_secret_value(),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": "knowlarity-console",
+            },
+            timeout=httpx.Timeout(self.timeout, connect=connect_timeout or min(self.timeout, 10.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ConsoleSettings, **overrides: Any) -> KnowlarityClient:
+        """Build from console settings; raises ConfigError naming a missing key."""
+        settings.require_credentials()
+        kwargs: dict[str, Any] = dict(
+            base_url=settings.base_url,
+            sr_api_key=settings.sr_api_key,
+            api_key=settings.api_key,
+            channel=settings.channel,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            retries=settings.retries,
+        )
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"KnowlarityClient(base_url={self.base_url!r}, channel={self.channel!r}, keys=***)"
+
+    async def __aenter__(self) -> KnowlarityClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
+    def redact(self, text: object) -> str:
+        """`text` with this client's keys hidden (for callers building their own messages)."""
+        return self._redact(text)
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _path(self, endpoint: str) -> str:
+        return f"/{self.channel}/v1/account/{endpoint}"
+
+    async def _request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        retry: bool,
+    ) -> Any:
+        path = self._path(endpoint)
+        attempts = 1 + (self.retries if retry else 0)
+        for attempt in range(1, attempts + 1):
+            retry_after: float | None = None
+            try:
+                response = await self._http.request(method, path, params=params or None, json=json)
+            except httpx.TimeoutException:
+                error: KnowlarityError = ApiTimeout(
+                    f"Knowlarity did not answer within {self.timeout:g} s"
+                    + ("" if retry else "; the action may still have happened: check before trying again"),
+                    method=method, path=path,
+                )
+            except httpx.TransportError as exc:
+                reason = self._redact(str(exc)) or type(exc).__name__
+                error = ApiConnectionError(f"could not reach Knowlarity: {reason}", method=method, path=path)
+            else:
+                if response.status_code not in _RETRY_STATUSES:
+                    return self._decode(response, method, path)
+                error = self._error(response, method, path, self._body(response))
+                retry_after = self._retry_after(response)
+            if attempt >= attempts:
+                raise error
+            delay = self._backoff.delay(attempt, self._rng())
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            log.info("%s; retry %d of %d in %.1f s", error, attempt, attempts - 1, delay)
+            await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _retry_after(response: httpx.Response) -> float | None:
+        value = response.headers.get("retry-after", "").strip()
+        try:
+            return min(float(value), _MAX_RETRY_AFTER) if value else None
+        except ValueError:
+            return None
+
+    def _body(self, response: httpx.Response) -> Any:
+        """Decoded body, None when empty, or the `_Unreadable` marker."""
+        text = response.text
+        if not text.strip():
+            return None
+        try:
+            return loads(text)
+        except (LenientJSONError, ValueError) as exc:
+            return _Unreadable(text, str(exc))
+
+    def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
+        status = response.status_code
+        body = self._body(response)
+        if 200 <= status < 300:
+            if isinstance(body, _Unreadable):
+                raise ResponseFormatError(
+                    f"Knowlarity's answer is not JSON ({body.reason}): {self._redact(body.snippet)}",
+                    status=status, method=method, path=path,
+                )
+            if isinstance(body, dict) and body.get("error") not in (None, "", {}) and not body.get("success"):
+                raise BadRequest(self._message(body, response), status=status, method=method, path=path, body=body)
+            return body
+        raise self._error(response, method, path, body)
+
+    def _message(self, body: Any, response: httpx.Response) -> str:
+        if isinstance(body, _Unreadable):
+            text = body.snippet
+        else:
+            text = error_message(body)
+        return self._redact(text or response.reason_phrase or f"HTTP {response.status_code}")
+
+    def _error(self, response: httpx.Response, method: str, path: str, body: Any) -> KnowlarityError:
+        status = response.status_code
+        message = self._message(body, response)
+        kept = None if isinstance(body, _Unreadable) else body
+        kwargs = dict(status=status, method=method, path=path, body=kept)
+        if 300 <= status < 400:
+            return KnowlarityError(f"unexpected redirect ({message}); check KNOWLARITY_BASE_URL", **kwargs)
+        if status in (401, 403):
+            return AuthError(message, **kwargs)
+        if status == 404:
+            return NotFound(message, **kwargs)
+        if status == 429:
+            return RateLimited(message, **kwargs)
+        if status >= 500:
+            return ServerError(message, **kwargs)
+        if 400 <= status < 500:
+            return BadRequest(message, **kwargs)
+        return KnowlarityError(message, **kwargs)
+
+    def _model(self, model: type[M], data: Any, what: str) -> M:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {}
+            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+            raise ResponseFormatError(
+                f"unexpected {what} answer from Knowlarity ({where}: {first.get('msg', 'invalid')})"
+            ) from None
+
+    def _list(self, model: type[M], data: Any, what: str, key: str | None = None) -> list[M]:
+        if isinstance(data, dict):
+            for name in (key, "objects", "data", "results"):
+                if name and isinstance(data.get(name), list):
+                    data = data[name]
+                    break
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ResponseFormatError(f"unexpected {what} answer from Knowlarity (expected a list)")
+        return [self._model(model, item, what) for item in data]
+
+    @staticmethod
+    def _success(data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("success"), dict):
+            return data["success"]
+        return data if data is not None else {}
+
+    # -- numbers, circles, plans ---------------------------------------------------------------
+
+    async def list_numbers(
+        self, *, user_plan_id: str | int | None = None, expiry_time: datetime | str | None = None,
+        number: str | None = None,
+    ) -> Page[BoughtNumber]:
+        """GET numbers/ : the account's bought numbers."""
+        data = await self._request("GET", "numbers/", params=_params(
+            user_plan_id=user_plan_id, expiry_time=expiry_time, number=number), retry=True)
+        return self._model(Page[BoughtNumber], data, "numbers")
+
+    async def list_circles(self, *, country: str | None = None) -> list[Circle]:
+        """GET numbers/Circle : telco circles (of `country`, else the account's country)."""
+        data = await self._request("GET", "numbers/Circle", params=_params(country=country), retry=True)
+        return self._list(Circle, data, "circles")
+
+    async def list_plans(
+        self, *, id: str | int | None = None, plan: str | None = None, plan_type: str | None = None
+    ) -> Page[Plan]:
+        """GET plans : the account's plans (the v1 path; the header's /{channel}/account/plans
+        is the same resource)."""
+        data = await self._request("GET", "plans", params=_params(id=id, plan=plan, plan_type=plan_type), retry=True)
+        return self._model(Page[Plan], data, "plans")
+
+    async def available_numbers(
+        self, circle_id: int | str, *, cli_type: int | None = None, number_rating: int | None = None,
+        number_type: str | None = None, pattern: str | None = None,
+    ) -> list[AvailableNumber]:
+        """GET numbers/AvailablePhoneNumbers : numbers that can be bought in a circle.
+
+        `pattern`: "^+9190" starts with, "9069" contains, "8967$" ends with (sent encoded).
+        """
+        data = await self._request("GET", "numbers/AvailablePhoneNumbers", params=_params(
+            circle_id=circle_id, cli_type=cli_type, number_rating=number_rating,
+            number_type=number_type, pattern=pattern), retry=True)
+        return self._list(AvailableNumber, data, "available numbers", key="numbers")
+
+    async def buy_number(
+        self, number: str, *, user_plan_id: str | int, expiry_time: datetime,
+        cli_type: Literal["OUTGOING"] | None = None,
+    ) -> BuyNumberResult:
+        """POST numbers : allocate an available number to a plan until `expiry_time`.
+
+        Never retried: a retry after a lost answer could buy twice.
+        """
+        body: dict[str, Any] = {
+            "user_plan_id": str(user_plan_id),
+            "expiry_time": format_api_datetime(expiry_time),
+            "number": _number(number, "number"),
+        }
+        if cli_type:
+            body["cli_type"] = cli_type
+        data = await self._request("POST", "numbers", json=body, retry=False)
+        return self._model(BuyNumberResult, data, "buy number")
+
+    # -- phonebooks and sounds -------------------------------------------------------------------
+
+    async def list_phonebooks(self) -> Page[Phonebook]:
+        """GET contacts/phonebook/"""
+        data = await self._request("GET", "contacts/phonebook/", retry=True)
+        return self._model(Page[Phonebook], data, "phonebooks")
+
+    async def upload_phonebook(self, name: str, numbers: list[str] | str) -> PhonebookUploadResult:
+        """POST contacts/phonebook/ : a new phonebook from numbers."""
+        joined = join_numbers(numbers)
+        if not name.strip() or not joined:
+            raise ValueError("a phonebook needs a name and at least one number")
+        data = await self._request(
+            "POST", "contacts/phonebook/", json={"phonebookname": name.strip(), "numbers": joined}, retry=False)
+        return self._model(PhonebookUploadResult, data, "phonebook upload")
+
+    async def list_sounds(self) -> Page[Sound]:
+        """GET sound : sounds with their approval status."""
+        data = await self._request("GET", "sound", retry=True)
+        return self._model(Page[Sound], data, "sounds")
+
+    async def upload_sound(
+        self, name: str, url: str, *, language: str | None = None, description: str | None = None
+    ) -> SoundUploadResult:
+        """POST sound : register a public mp3/wav URL; it starts "Under Approval" (status 0)."""
+        if not name.strip() or not url.strip().lower().startswith(("http://", "https://")):
+            raise ValueError("a sound needs a name and a public http(s) URL of an mp3 or wav file")
+        body = {"soundname": name.strip(), "soundfile": url.strip()}
+        if language:
+            body["language"] = language
+        if description:
+            body["description"] = description
+        data = await self._request("POST", "sound", json=body, retry=False)
+        return self._model(SoundUploadResult, data, "sound upload")
+
+    # -- campaigns and call-center orders -------------------------------------------------------
+
+    async def list_campaigns(self, filters: CampaignFilter | None = None, **filter_values: Any) -> Page[Campaign]:
+        """GET call/campaign with any documented filter (CampaignFilter or its field names)."""
+        query = filters or CampaignFilter(**filter_values)
+        data = await self._request("GET", "call/campaign", params=query.to_params(), retry=True)
+        return self._model(Page[Campaign], data, "campaigns")
+
+    async def create_campaign(self, campaign: NewCampaign) -> OrderResult:
+        """POST call/campaign. Never retried: a duplicate campaign calls everyone twice."""
+        data = await self._request("POST", "call/campaign", json=campaign.to_body(), retry=False)
+        return self._model(OrderResult, data, "create campaign")
+
+    async def set_campaign_status(self, order_id: str | int, status: CampaignStatus) -> MessageResult:
+        """PUT call/campaign/{order_id} {"status": pause|resume|stop}."""
+        if status not in ("pause", "resume", "stop"):
+            raise ValueError("status must be pause, resume or stop")
+        data = await self._request(
+            "PUT", f"call/campaign/{quote(str(order_id), safe='')}", json={"status": status}, retry=False)
+        return self._model(MessageResult, data, "campaign status")
+
+    async def add_campaign_numbers(self, order_id: str | int, numbers: list[str] | str) -> AddNumbersResult:
+        """POST call/campaign/add-numbers : more numbers for a pending or running campaign.
+
+        Sent as `phone_numbers` as in the documentation's examples (its request-body block
+        says `additional_number`; one name only, so no number can be added twice).
+        """
+        joined = join_numbers(numbers)
+        if not joined:
+            raise ValueError("no numbers to add")
+        body = {"order_id": _int_if_digits(order_id), "phone_numbers": joined}
+        data = await self._request("POST", "call/campaign/add-numbers", json=body, retry=False)
+        return self._model(AddNumbersResult, data, "add numbers")
+
+    async def create_order(self, order: NewOrder) -> OrderResult:
+        """POST call-center/create_order/. Never retried (a duplicate order calls twice)."""
+        data = await self._request("POST", "call-center/create_order/", json=order.to_body(), retry=False)
+        return self._model(OrderResult, data, "create order")
+
+    async def add_call_to_order(
+        self, order_id: str | int, phone_numbers: list[str] | str, *,
+        call_times_retry: int | None = None, retry_timedelta: int | None = None,
+    ) -> AddCallResult:
+        """PUT call-center/add_call_to_order : add numbers to a pending or running order."""
+        joined = join_numbers(phone_numbers)
+        if not joined:
+            raise ValueError("no numbers to add")
+        body: dict[str, Any] = {"order_id": _int_if_digits(order_id), "phone_numbers": joined}
+        if call_times_retry is not None:
+            body["call_times_retry"] = call_times_retry
+        if retry_timedelta is not None:
+            body["retry_timedelta"] = retry_timedelta
+        data = await self._request("PUT", "call-center/add_call_to_order", json=body, retry=False)
+        return self._model(AddCallResult, data, "add call to order")
+
+    # -- agents and tasks --------------------------------------------------------------------------
+
+    async def list_agents(self) -> list[Agent]:
+        """GET agent"""
+        data = await self._request("GET", "agent", retry=True)
+        return self._list(Agent, data, "agents")
+
+    async def get_agent(self, agent_id: str | int) -> Agent:
+        """GET agent/{id}"""
+        data = await self._request("GET", f"agent/{quote(str(agent_id), safe='')}", retry=True)
+        return self._model(Agent, data, "agent")
+
+    async def list_tasks(self) -> Page[Task]:
+        """GET tasks : follow-up tasks (missed calls)."""
+        data = await self._request("GET", "tasks", retry=True)
+        return self._model(Page[Task], data, "tasks")
+
+    async def get_task(self, task_id: str | int) -> Task:
+        """GET tasks/{id}"""
+        data = await self._request("GET", f"tasks/{quote(str(task_id), safe='')}", retry=True)
+        return self._model(Task, data, "task")
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    async def make_call(
+        self, k_number: str, agent_number: str, customer_number: str, caller_id: str | None = None,
+        channel: str | None = None, call_permission_request: bool | None = None,
+    ) -> MakeCallResult:
+        """POST call/makecall : ring the agent, then connect the customer (click-to-call).
+
+        `channel="Whatsapp"` and `call_permission_request` are the WhatsApp fields. Refusals
+        come back as a 200 with {"error": ...} and raise BadRequest with Knowlarity's words
+        ("Call Failed! Number ... in Do Not Call registry."). Never retried: a retry after a
+        lost answer rings the customer twice.
+        """
+        body: dict[str, Any] = {
+            "k_number": _number(k_number, "k_number"),
+            "agent_number": _number(agent_number, "agent_number"),
+            "customer_number": _number(customer_number, "customer_number"),
+        }
+        if caller_id:
+            body["caller_id"] = _number(caller_id, "caller_id")
+        if channel:
+            body["channel"] = channel
+        if call_permission_request is not None:
+            body["call_permission_request"] = _bool_text(call_permission_request)
+        data = await self._request("POST", "call/makecall", json=body, retry=False)
+        return self._model(MakeCallResult, self._success(data), "make call")
+
+    async def otp_call(
+        self, ivr_id: str | int, k_number: str, customer_number: str, channel: str | None = None,
+        call_permission_request: bool | None = None,
+    ) -> OtpCallResult:
+        """GET otpcall : an OTP voice call. A GET, but never retried: it rings the customer."""
+        params = _params(
+            ivr_id=ivr_id,
+            k_number=_number(k_number, "k_number"),
+            customer_number=_number(customer_number, "customer_number"),
+            channel=channel,
+            call_permission_request=_bool_text(call_permission_request),
+        )
+        data = await self._request("GET", "otpcall", params=params, retry=False)
+        return self._model(OtpCallResult, self._success(data), "OTP call")
+
+    # -- notifications ---------------------------------------------------------------------------
+
+    async def list_notifications(
+        self, *, knowlarity_number: str | None = None, enabled: bool | None = None
+    ) -> Page[NotificationRegistration]:
+        """GET notifications : numbers registered for live notifications."""
+        data = await self._request("GET", "notifications", params=_params(
+            knowlarity_number=knowlarity_number, enabled=enabled), retry=True)
+        return self._model(Page[NotificationRegistration], data, "notifications")
+
+    async def register_notifications(self, knowlarity_numbers: list[str] | str) -> MessageResult:
+        """POST notifications {"knowlarity_number": [...]} : start live notifications
+        (required before make call works)."""
+        numbers = [knowlarity_numbers] if isinstance(knowlarity_numbers, str) else list(knowlarity_numbers)
+        numbers = [_number(n, "knowlarity_number") for n in numbers if n and n.strip()]
+        if not numbers:
+            raise ValueError("no knowlarity_number to register")
+        data = await self._request("POST", "notifications", json={"knowlarity_number": numbers}, retry=False)
+        return self._model(MessageResult, data, "register notifications")
+
+    async def set_notifications(self, knowlarity_number: str, enable: bool) -> MessageResult:
+        """PUT notifications {"knowlarity_number", "enable": "enable"|"disable"}."""
+        body = {"knowlarity_number": _number(knowlarity_number, "knowlarity_number"),
+                "enable": "enable" if enable else "disable"}
+        data = await self._request("PUT", "notifications", json=body, retry=False)
+        return self._model(MessageResult, data, "notification setting")
+
+    # -- call logs -------------------------------------------------------------------------------
+
+    async def detailed_call_log(self, uuid: str) -> DetailedCallLog:
+        """GET call/get-detailed-call-log?uuid= : one call with its IVR trail."""
+        if not uuid or not uuid.strip():
+            raise ValueError("uuid is required")
+        data = await self._request("GET", "call/get-detailed-call-log", params={"uuid": uuid.strip()}, retry=True)
+        return self._model(DetailedCallLog, data, "detailed call log")
+
+    async def search_call_log(self, query: CallLogQuery | None = None, **filters: Any) -> CallLogPage:
+        """POST sr/calllog with the filters in the body (a read, so retried).
+
+        `query.next` (or `page.meta.next` of the previous page) asks for the following page.
+        """
+        query = query or CallLogQuery(**filters)
+        data = await self._request("POST", "sr/calllog", json=query.to_body(), retry=True)
+        return self._model(CallLogPage, data, "call log")
+
+    async def iter_call_log(
+        self, query: CallLogQuery | None = None, *, max_pages: int = 100, **filters: Any
+    ) -> AsyncIterator[CallLogPage]:
+        """Every page of a call-log search, following `meta.next` until it is empty.
+
+        Bounded by `max_pages` (and stops if the server repeats a cursor), so a server that
+        never ends its cursor chain cannot keep the console busy forever.
+        """
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        query = query or CallLogQuery(**filters)
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            page = await self.search_call_log(query)
+            yield page
+            cursor = page.next_cursor
+            if not cursor or cursor in seen:
+                return
+            seen.add(cursor)
+            query = query.following(cursor)
+        log.warning("call-log search stopped after %d pages; narrow the time range to see the rest", max_pages)
+
+
+def _int_if_digits(value: str | int) -> int | str:
+    text = str(value).strip()
+    return int(text) if text.isdigit() else text
+
+
+class _Unreadable:
+    """A body that was not even pseudo-JSON (HTML error pages, truncated bodies)."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.reason = reason
+        snippet = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+        self.snippet = snippet[:200] + ("…" if len(snippet) > 200 else "")
