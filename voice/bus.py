@@ -225,6 +225,10 @@ class EventBus:
         for sub in tuple(self._subs):
             sub.offer(event)
 
+    def wants_audio(self, call_id: str) -> bool:
+        """True if some subscriber listens to this call's audio; cheap enough to ask per frame."""
+        return any("*" in s.audio_calls or call_id in s.audio_calls for s in self._subs)
+
     @property
     def subscriber_count(self) -> int:
         return len(self._subs)
