@@ -1,0 +1,507 @@
+"""BotServer: the WebSocket server Knowlarity's Stream Node connects to, plus /monitor.
+
+One `websockets.asyncio.server` serves two routes:
+
+- `settings.bot_path` (default /voice): one `CallSession` per connection. The first frame
+  must be the metadata (JSON, or a JSON string of a Python-style dict); every later frame
+  is binary PCM at the stream's rate — `settings.bot_sample_rate`, or per connection
+  `?sample_rate=8000` (also "8k"). 8, 16, 24, 32 and 48 kHz are accepted.
+- `/monitor`: the session events of `voice.bus` as JSON frames, and supervisor commands
+  the other way (transfer, hangup, say, listen). Each command gets one reply frame:
+  `{"kind": "command_result", "ok": true|false, "command": ..., "call_id": ..., "error": ...}`.
+
+Authentication happens in `process_request`, during the HTTP upgrade, so a stranger is
+refused with 403 before any session exists or any provider is touched. The voice token
+(`settings.bot_token`) may be given as `?token=`, as a last path segment
+(`/voice/TOKEN`, handy for Stream Node URLs) or as `Authorization: Bearer`. The monitor
+token is `settings.monitor_token`, else the bot token; with neither, /monitor is open on
+loopback only. Plain ws:// is refused unless the host is loopback or `allow_insecure`.
+
+Every way a call can go wrong — no metadata, binary before metadata, broken metadata, an
+odd-length audio frame, a frame over `max_frame_bytes`, a vanished client, a bug in the
+session — ends that call alone with one log line; the server and the other calls go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import http
+import ipaddress
+import json
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import ValidationError
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from voice import protocol
+from voice.bus import (
+    CallStarted,
+    EventBus,
+    HangupCommand,
+    ListenCommand,
+    MonitorCommand,
+    SayCommand,
+    StateChanged,
+    TransferCommand,
+    parse_command,
+    to_json,
+)
+from voice.clock import Clock, MonotonicClock
+from voice.config import SUPPORTED_RATES, BotSettings, ConfigError
+from voice.logs import CallLog, redact_path
+from voice.metrics import ServerStats
+from voice.prompts import PromptCache
+from voice.recording import CallRecorder
+from voice.session import CallGone, CallSession, SessionOptions
+
+if TYPE_CHECKING:
+    from voice.providers.factory import ProviderSet
+
+log = logging.getLogger("voice.server")
+MONITOR_PATH = "/monitor"
+HEALTH_PATH = "/healthz"
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_rate(value: str) -> int:
+    """'16000', '16k' or '16K' -> 16000; ValueError for anything the Stream Node can't send."""
+    text = value.strip().lower()
+    try:
+        rate = int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
+    except ValueError:
+        raise ValueError(f"sample_rate {value[:12]!r} is not a number") from None
+    if rate not in SUPPORTED_RATES:
+        raise ValueError(f"sample_rate must be one of {', '.join(map(str, SUPPORTED_RATES))}")
+    return rate
+
+
+def _mask_number(number: str) -> str:
+    """Phone numbers are personal data: logs keep the last four digits."""
+    return number if len(number) <= 4 else "*" * (len(number) - 4) + number[-4:]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    kind: Literal["voice", "monitor", "health"]
+    sample_rate: int = 16000
+
+
+class BotServer:
+    """The bot: `await start()`, then `.url` / `.monitor_url`; `await close()` to stop."""
+
+    def __init__(
+        self,
+        settings: BotSettings,
+        *,
+        providers: ProviderSet | None = None,
+        bus: EventBus | None = None,
+        clock: Clock | None = None,
+        options: SessionOptions | None = None,
+        allow_insecure: bool = False,
+        max_frame_bytes: int = 64 * 1024,
+        metadata_timeout_s: float = 10.0,
+        prerender: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._providers = providers
+        self.bus = bus or EventBus()
+        self.clock = clock or MonotonicClock()
+        self.options = options or SessionOptions()
+        self.allow_insecure = allow_insecure
+        self.max_frame_bytes = max_frame_bytes
+        self.metadata_timeout_s = metadata_timeout_s
+        self.prerender = prerender
+        self.sessions: dict[str, CallSession] = {}
+        self.stats = ServerStats()
+        self.prompts: PromptCache | None = None
+        self._server: Server | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._monitors = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def providers(self) -> ProviderSet:
+        if self._providers is None:
+            from voice.providers.factory import build_providers
+
+            self._providers = build_providers(self.settings)
+        return self._providers
+
+    async def start(self) -> None:
+        s = self.settings
+        self._ssl = self._tls_context()
+        if self._ssl is None and not (is_loopback(s.bot_host) or self.allow_insecure):
+            raise ConfigError(
+                f"refusing plain ws:// on {s.bot_host}: Knowlarity connects over WSS only. Give TLS_CERT/TLS_KEY "
+                "(--cert/--key), bind to 127.0.0.1, or pass --allow-insecure (e.g. behind a TLS proxy)"
+            )
+        providers = self.providers
+        self.prompts = PromptCache(providers.tts, providers.fallback_tts)
+        if self.prerender:
+            failed = await self.prompts.prerender(self.options.prompt_lines(s), s.bot_sample_rate)
+            for text in failed:
+                log.warning("[SERVER] could not pre-render %r; it will be synthesised per call", text[:40])
+        self.bus.set_command_handler(self.handle_command)
+        try:
+            self._server = await serve(
+                self._handler,
+                s.bot_host,
+                s.bot_port,
+                ssl=self._ssl,
+                process_request=self._process_request,
+                max_size=self.max_frame_bytes,
+                compression=None,  # PCM does not compress; deflate would cost CPU per call
+                ping_interval=20,
+                ping_timeout=20,
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {s.bot_host}:{s.bot_port}: {exc.strerror or exc}") from None
+        log.info("[SERVER] listening on %s (monitor %s)", self.url, self.monitor_url)
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close()
+        await server.wait_closed()
+        for session in list(self.sessions.values()):
+            await session.close("server shutting down")
+
+    async def __aenter__(self) -> BotServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    def _base(self, scheme_secure: str, scheme_plain: str) -> str:
+        host = self.settings.bot_host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        scheme = scheme_secure if self._ssl is not None else scheme_plain
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The Stream Node URL (without the token: append `?token=...` if one is set)."""
+        return self._base("wss", "ws") + self.settings.bot_path
+
+    @property
+    def monitor_url(self) -> str:
+        return self._base("wss", "ws") + MONITOR_PATH
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        cert, key = self.settings.tls_cert, self.settings.tls_key
+        if cert is None and key is None:
+            return None
+        if cert is None or key is None:
+            raise ConfigError("TLS needs both a certificate (TLS_CERT/--cert) and a key (TLS_KEY/--key)")
+        for label, path in (("certificate", cert), ("key", key)):
+            if not Path(path).is_file():
+                raise ConfigError(f"TLS {label} file not found: {path}")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ctx.load_cert_chain(str(cert), str(key))
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"cannot load TLS certificate/key: {exc}") from None
+        return ctx
+
+    # ---- routing and authentication (before any session exists) ------------------------------
+
+    def _route(self, raw_path: str, headers: Headers) -> Route | tuple[http.HTTPStatus, str]:
+        parts = urlsplit(raw_path)
+        path = parts.path.rstrip("/") or "/"
+        query = parse_qs(parts.query)
+        s = self.settings
+        bot_path = s.bot_path.rstrip("/") or "/"
+        given = (query.get("token") or [None])[0]
+        auth = headers.get("Authorization", "")
+        if given is None and auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if path == HEALTH_PATH:
+            return Route("health")
+        if path == MONITOR_PATH or path.startswith(MONITOR_PATH + "/"):
+            if path != MONITOR_PATH:
+                given = path[len(MONITOR_PATH) + 1 :]
+            secret = s.monitor_token or s.bot_token
+            if secret is None:
+                if not is_loopback(s.bot_host):
+                    return http.HTTPStatus.FORBIDDEN, "monitor disabled: set MONITOR_TOKEN to watch a public bot\n"
+            elif not _same(given, secret.get_secret_value()):
+                return http.HTTPStatus.FORBIDDEN, "forbidden\n"
+            return Route("monitor")
+        if path == bot_path or path.startswith(bot_path.rstrip("/") + "/"):
+            if path != bot_path:
+                if s.bot_token is None:
+                    return http.HTTPStatus.NOT_FOUND, "not found\n"
+                given = path[len(bot_path.rstrip("/")) + 1 :]
+            if s.bot_token is not None and not _same(given, s.bot_token.get_secret_value()):
+                return http.HTTPStatus.FORBIDDEN, "forbidden\n"
+            rate = s.bot_sample_rate
+            raw_rate = (query.get("sample_rate") or query.get("sampling_rate") or [None])[0]
+            if raw_rate is not None:
+                try:
+                    rate = parse_rate(raw_rate)
+                except ValueError as exc:
+                    return http.HTTPStatus.BAD_REQUEST, f"{exc}\n"
+            return Route("voice", rate)
+        return http.HTTPStatus.NOT_FOUND, "not found\n"
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        route = self._route(request.path, request.headers)
+        if isinstance(route, Route):
+            if route.kind == "health":
+                return connection.respond(http.HTTPStatus.OK, "ok\n")
+            return None
+        status, text = route
+        log.warning("[SERVER] refused %s from %s: %d %s", redact_path(request.path),
+                    _peer(connection), status.value, status.phrase)
+        return connection.respond(status, text)
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        route = self._route(ws.request.path, ws.request.headers)
+        if not isinstance(route, Route):  # pragma: no cover - process_request refused it already
+            return
+        if route.kind == "monitor":
+            await self._monitor(ws)
+        elif route.kind == "voice":
+            await self._voice(ws, route.sample_rate)
+
+    # ---- a call ----------------------------------------------------------------------------
+
+    async def _voice(self, ws: ServerConnection, rate: int) -> None:
+        peer = _peer(ws)
+        pre = CallLog("-", "KNOWLARITY")
+        try:
+            raw = await asyncio.wait_for(ws.recv(), self.metadata_timeout_s)
+        except TimeoutError:
+            pre.warning("no metadata within %.0f s from %s; closing", self.metadata_timeout_s, peer)
+            await ws.close(1008, "metadata frame expected")
+            return
+        except ConnectionClosed as exc:
+            pre.warning("connection from %s closed before metadata (%s)", peer, _closed_why(exc, self.max_frame_bytes))
+            return
+        if isinstance(raw, bytes):
+            pre.warning("binary frame before metadata from %s; closing the call", peer)
+            await ws.close(1008, "first frame must be the metadata text frame")
+            return
+        try:
+            meta = protocol.parse_metadata(raw)
+        except protocol.ProtocolError as exc:
+            pre.warning("Failed to parse metadata from %s: %s; closing the call", peer, exc)
+            await ws.close(1007, f"bad metadata: {exc}"[:120])
+            return
+        metadata_at = self.clock.now()
+        call_id = self._unique_id(meta.callid)
+        klog = CallLog(call_id, "KNOWLARITY")
+
+        async def send(text: str) -> None:
+            try:
+                await ws.send(text)
+            except ConnectionClosed as exc:
+                raise CallGone(str(exc)) from None
+
+        async def close_connection(reason: str) -> None:
+            await ws.close(1000, reason[:120])
+
+        recorder = self._recorder(call_id, rate, metadata_at, klog)
+        session = CallSession(
+            metadata=meta, call_id=call_id, sample_rate=rate, send=send, providers=self.providers,
+            settings=self.settings, bus=self.bus, prompts=self._prompts(), clock=self.clock, options=self.options,
+            recorder=recorder, close_connection=close_connection, stats=self.stats,
+        )
+        self.sessions[call_id] = session
+        self.stats.calls += 1
+        reason = "caller hung up"
+        text_frames = 0
+        try:
+            await session.start(metadata_at)
+            klog.info("connected from %s | virtual_number=%s customer_number=%s call_type=%s sample_rate=%d",
+                      peer, meta.virtual_number, _mask_number(meta.customer_number), meta.call_type, rate)
+            async for msg in ws:
+                if isinstance(msg, str):
+                    text_frames += 1
+                    if text_frames == 1:
+                        klog.warning("ignoring a text frame after the metadata (only audio is expected)")
+                    continue
+                if len(msg) % 2:
+                    reason = f"odd-length audio frame ({len(msg)} bytes)"
+                    klog.warning("%s: not 16-bit PCM; closing the call", reason)
+                    await ws.close(1007, "audio frames must hold whole 16-bit samples")
+                    break
+                if msg:
+                    await session.feed_audio(msg)
+            else:
+                reason = _closed_reason(ws)
+        except ConnectionClosed as exc:
+            reason = _closed_why(exc, self.max_frame_bytes)  # session.close logs it
+        except CallGone:
+            reason = _closed_reason(ws)
+        except Exception as exc:  # a bug must end this call only
+            reason = f"internal error: {type(exc).__name__}"
+            klog.error("internal error; ending this call: %r", exc, exc_info=exc)
+            await ws.close(1011, "internal error")
+        finally:
+            try:
+                await session.close(reason)
+            finally:
+                self.sessions.pop(call_id, None)
+
+    def _unique_id(self, callid: str) -> str:
+        if callid not in self.sessions:
+            return callid
+        n = 2
+        while f"{callid}#{n}" in self.sessions:
+            n += 1
+        log.warning("[SERVER] call id %r already active; this connection is %r", callid, f"{callid}#{n}")
+        return f"{callid}#{n}"
+
+    def _prompts(self) -> PromptCache:
+        if self.prompts is None:  # pragma: no cover - start() sets it
+            self.prompts = PromptCache(self.providers.tts, self.providers.fallback_tts)
+        return self.prompts
+
+    def _recorder(self, call_id: str, rate: int, started: float, klog: CallLog) -> CallRecorder | None:
+        root = self.settings.record_dir
+        if root is None:
+            return None
+        try:
+            rec = CallRecorder(Path(root), call_id, rate, started)
+        except OSError as exc:
+            klog.warning("recording disabled for this call: %s", exc)
+            return None
+        klog.info("recording to %s", rec.folder)
+        return rec
+
+    # ---- /monitor -------------------------------------------------------------------------
+
+    async def _monitor(self, ws: ServerConnection) -> None:
+        mlog = CallLog("-", "MONITOR")
+        sub = self.bus.subscribe(maxsize=5000)
+        self._monitors += 1
+        mlog.info("monitor connected from %s", _peer(ws))
+        for session in list(self.sessions.values()):  # catch up on calls already running
+            sub.offer(CallStarted(
+                call_id=session.call_id, caller=session.metadata.customer_number,
+                virtual_number=session.metadata.virtual_number, call_type=session.metadata.call_type,
+                sample_rate=session.sample_rate,
+            ))
+            sub.offer(StateChanged(call_id=session.call_id, state=session.state))
+        pump = asyncio.create_task(self._monitor_pump(ws, sub), name="monitor-pump")
+        try:
+            async for msg in ws:
+                result = await self._monitor_command(msg, sub)
+                await ws.send(json.dumps(result))
+        except ConnectionClosed:
+            pass
+        finally:
+            sub.close()
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            self._monitors -= 1
+            mlog.info("monitor disconnected")
+
+    async def _monitor_pump(self, ws: ServerConnection, sub: Any) -> None:
+        try:
+            while True:
+                event = await sub.get()
+                await ws.send(to_json(event))
+        except ConnectionClosed:
+            return
+
+    async def _monitor_command(self, raw: str | bytes, sub: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {"kind": "command_result", "ok": False, "command": None, "call_id": None, "error": None}
+        if isinstance(raw, bytes):
+            result["error"] = "commands are JSON text frames"
+            return result
+        try:
+            cmd = parse_command(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0] if exc.errors() else {}
+            where = ".".join(str(p) for p in first.get("loc", ())) or "command"
+            result["error"] = f"bad command ({where}: {first.get('msg', 'invalid')})"
+            return result
+        result["command"] = cmd.command
+        result["call_id"] = cmd.call_id
+        if isinstance(cmd, ListenCommand):
+            if cmd.call_id != "*" and cmd.call_id not in self.sessions:
+                result["error"] = f"no active call {cmd.call_id!r}"
+                return result
+            (sub.audio_calls.add if cmd.on else sub.audio_calls.discard)(cmd.call_id)
+            result["ok"] = True
+            return result
+        error = await self.handle_command(cmd)
+        result["ok"] = error is None
+        result["error"] = error
+        return result
+
+    async def handle_command(self, cmd: MonitorCommand) -> str | None:
+        """Route a supervisor command to its call; returns an error message or None."""
+        session = self.sessions.get(cmd.call_id)
+        if session is None:
+            return f"no active call {cmd.call_id!r}"
+        CallLog(cmd.call_id, "MONITOR").info("supervisor command: %s", cmd.command)
+        if isinstance(cmd, TransferCommand):
+            return await session.transfer(cmd.destination)
+        if isinstance(cmd, HangupCommand):
+            return await session.hangup()
+        if isinstance(cmd, SayCommand):
+            return await session.say(cmd.text)
+        if isinstance(cmd, ListenCommand):
+            return None  # per subscriber: the /monitor connection applies it to its own feed
+        return f"unknown command {getattr(cmd, 'command', '?')!r}"  # pragma: no cover
+
+
+def _same(given: str | None, secret: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), secret.encode())
+
+
+def _peer(ws: ServerConnection) -> str:
+    addr = ws.remote_address
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return f"{addr[0]}:{addr[1]}"
+    return str(addr)
+
+
+def _closed_reason(ws: ServerConnection) -> str:
+    code = ws.close_code
+    if code in (1000, 1001, None):
+        return "caller hung up"
+    return f"connection closed ({code} {ws.close_reason or ''})".strip()
+
+
+def _closed_why(exc: ConnectionClosed, max_size: int) -> str:
+    sent = exc.sent
+    if exc.rcvd is None and sent is not None and sent.code == 1009:
+        return f"frame larger than {max_size} bytes"
+    if exc.rcvd is None and sent is None:
+        return "connection lost (no close frame)"
+    if exc.rcvd is not None and exc.rcvd.code in (1000, 1001):
+        return "caller hung up"
+    code = exc.rcvd.code if exc.rcvd is not None else (sent.code if sent is not None else 0)
+    return f"connection closed ({code})"
