@@ -152,7 +152,10 @@ def _to_schedule(value: Any) -> list[int] | None:
                 raise ValueError(f"call_scheduling is not a list of 7 days: {text[:40]!r}") from None
     if not isinstance(items, (list, tuple)):
         raise ValueError("call_scheduling must be a list of 7 days (Monday first)")
-    days = [_to_bool(item) for item in items]
+    try:
+        days = [_to_bool(item) for item in items]
+    except ValueError:
+        days = []
     if len(days) != 7 or any(day is None for day in days):
         raise ValueError("call_scheduling needs exactly 7 days of 1/0 (Monday first)")
     return [1 if day else 0 for day in days]

@@ -247,10 +247,10 @@ class LiveStream:
                 except httpx.TimeoutException as exc:
                     reason = ("connection timed out" if isinstance(exc, httpx.ConnectTimeout)
                               else "no data within the idle timeout")
+                except SSEError as exc:  # (a TransportError subclass: catch it first)
+                    reason = f"not an event stream: {self._redact(exc)}"
                 except httpx.TransportError as exc:
                     reason = self._redact(str(exc)) or type(exc).__name__
-                except SSEError as exc:
-                    reason = f"not an event stream: {self._redact(exc)}"
                 except Exception:
                     if self._closed:
                         return

@@ -39,7 +39,7 @@ class FakeKnowlarity:
         app = web.Application()
         app.router.add_get("/update-stream/{key}/konnect", self._stream)
         app.router.add_post("/{channel}/v1/account/sr/calllog", self._calllog)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
