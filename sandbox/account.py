@@ -715,13 +715,15 @@ class Account:
             throttling = as_int(body.get("order_throttling", body.get("order-throttling", 10)), name="order_throttling")
             retry_duration = as_int(body.get("retry_duration", 15), name="retry_duration")
             max_retry = as_int(body.get("max_retry", body.get("call_times_retry", 3)), name="max_retry")
-            is_transactional = as_bool(body.get("is_transactional", False), name="is_transactional") \
-                if str(body.get("is_transactional", "")).strip() else False
             scheduling = schedule_string(body.get("call_scheduling"))
             sched_start = clock_time(body.get("call_scheduling_start_time"), "9:00", name="call_scheduling_start_time")
             sched_stop = clock_time(body.get("call_scheduling_stop_time"), "21:00", name="call_scheduling_stop_time")
         except ValueError as exc:
             raise bad_request(str(exc)) from None
+        try:
+            is_transactional = as_bool(body.get("is_transactional", False), name="is_transactional")
+        except ValueError:  # documented: any other value places a promotional campaign
+            is_transactional = False
         need(1 <= priority <= 10, "priority must be between 1 and 10.")
         need(1 <= throttling <= 100, "order_throttling must be between 1 and 100.")
         need(end is None or end > start, "end_time must be after start_time.")
