@@ -78,7 +78,10 @@ def parse_datetime(value: object, *, default_tz: tzinfo = IST) -> datetime:
     if isinstance(value, date):
         return datetime.combine(value, time(), tzinfo=default_tz)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):  # outside the platform's time_t, or NaN
+            raise ValueError(f"epoch seconds out of range: {value!r:.40}") from None
     if not isinstance(value, str):
         raise ValueError(f"not a date: {type(value).__name__}")
     text = value.strip()
@@ -92,7 +95,7 @@ def parse_datetime(value: object, *, default_tz: tzinfo = IST) -> datetime:
             return _build(m.groupdict(), month, default_tz)
         if re.fullmatch(r"\d{9,11}(?:\.\d+)?", text):
             return datetime.fromtimestamp(float(text), tz=timezone.utc)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, OSError):
         pass
     raise ValueError(f"not a date Knowlarity uses: {text[:40]!r}")
 

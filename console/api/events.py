@@ -216,6 +216,13 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _scalar_uuid(value: Any) -> str | None:
+    """The uuid of a message whose fields failed to read, if it is usable as one at all."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+        return str(value).strip()
+    return None
+
+
 def parse_event(data: Any, *, received_at: datetime | None = None) -> StreamItem:
     """Turn one decoded stream message into a typed item; ValueError if it is not an object."""
     if not isinstance(data, dict):
@@ -227,13 +234,13 @@ def parse_event(data: Any, *, received_at: datetime | None = None) -> StreamItem
         try:
             return Cdr.model_validate({**data, "received_at": received_at, "raw": raw})
         except ValidationError as exc:
-            return UnknownEvent(kind="CDR", uuid=data.get("uuid"), error=_summary(exc), data=raw, raw=raw, received_at=received_at)
+            return UnknownEvent(kind="CDR", uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw, received_at=received_at)
     if isinstance(kind_event, str) and kind_event.strip().upper() in EventType.__members__:
         try:
             return CallEvent.model_validate({**data, "received_at": received_at, "raw": raw})
         except ValidationError as exc:
             kind = kind_event.strip().upper()
-            return UnknownEvent(kind=kind, uuid=data.get("uuid"), error=_summary(exc), data=raw, raw=raw, received_at=received_at)
+            return UnknownEvent(kind=kind, uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw, received_at=received_at)
     kind = kind_event if isinstance(kind_event, str) else kind_type if isinstance(kind_type, str) else None
     uuid = data.get("uuid")
     return UnknownEvent(

@@ -61,6 +61,8 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
     except ValueError:
         return parse_lenient(text)
+    except RecursionError:  # json's C decoder gives up past Python's recursion limit
+        raise LenientJSONError("nested too deeply", text, 0) from None
 
 
 def parse_lenient(text: str) -> Any:
@@ -124,14 +126,14 @@ class _Parser:
     def value(self) -> Any:
         self.skip_ws()
         c = self.peek()
+        if c == "":  # first: "" is `in` every string, so the quote test below would match it
+            raise self.fail("unexpected end of body")
         if c == "{":
             return self.container(self.obj)
         if c == "[":
             return self.container(self.arr)
         if c in "\"'":
             return self.string(as_key=False)
-        if c == "":
-            raise self.fail("unexpected end of body")
         start = self.i
         token = self.bare_token()
         if not token:

@@ -31,7 +31,7 @@ import logging
 import random
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -165,6 +165,7 @@ class LiveStream:
         self._state = StreamState("connecting")
         self._closed = False
         self._running = False
+        self._gen: AsyncGenerator[StreamItem, None] | None = None
         self.stats = StreamStats()
 
     @classmethod
@@ -190,7 +191,8 @@ class LiveStream:
     def __aiter__(self) -> AsyncIterator[StreamItem]:
         if self._running:
             raise RuntimeError("this LiveStream is already being iterated")
-        return self._run()
+        self._gen = self._run()
+        return self._gen
 
     async def __aenter__(self) -> LiveStream:
         return self
@@ -201,7 +203,10 @@ class LiveStream:
     async def aclose(self) -> None:
         """Stop: the iteration ends, the connection is closed."""
         self._closed = True
-        await self._http.aclose()
+        gen, self._gen = self._gen, None
+        if gen is not None and not gen.ag_running:
+            await gen.aclose()  # suspended at a yield: finish it here, not in a finalizer
+        await self._http.aclose()  # a reader blocked in another task sees this and ends
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -217,7 +222,7 @@ class LiveStream:
 
     # -- the loop --------------------------------------------------------------------------------
 
-    async def _run(self) -> AsyncIterator[StreamItem]:
+    async def _run(self) -> AsyncGenerator[StreamItem, None]:
         self._running = True
         failures = 0
         gap_start: datetime | None = None

@@ -336,3 +336,24 @@ def test_url_template_needs_the_key() -> None:
         LiveStream("https://konnect.example:8100/update-stream/{sr_api_key}/konnect")
     with pytest.raises(ValueError, match="http"):
         LiveStream("wss://konnect.example/update-stream/x/konnect")
+
+
+def test_from_settings_fills_the_key_into_the_template() -> None:
+    from pydantic import SecretStr
+
+    from console.config import ConsoleSettings
+
+    settings = ConsoleSettings(sr_api_key=SecretStr(SR_KEY), api_key=SecretStr(API_KEY),
+                               stream_url="http://127.0.0.1:9/update-stream/{sr_api_key}/konnect")
+    stream = LiveStream.from_settings(settings)
+    assert stream._url == f"http://127.0.0.1:9/update-stream/{SR_KEY}/konnect"
+    assert stream.display_url == "http://127.0.0.1:9/update-stream/***/konnect" and SR_KEY not in repr(stream)
+
+
+def test_the_api_package_never_imports_textual() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, console.api, console.api.stream, console.api.client; print('textual' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
