@@ -1,0 +1,454 @@
+"""ConsoleApp: the views, the keys, the palette, and the two live feeds.
+
+The app is built from injected dependencies (`ConsoleDeps`: a Knowlarity client, a
+factory for the live stream, a bot watcher, settings, a clock), so the same class runs
+against Knowlarity, a sandbox on loopback, or test doubles; `build_app` is the factory
+tests and the launchers use.
+
+Live data flows one way. Two long-lived workers read the live stream and the bot bus and
+apply each item to `ConsoleState` (O(1) each; see console.state); they post typed
+messages only for things the UI must react to at once (the stream's connection state).
+A timer at ~10 Hz then asks the visible view to redraw from state. Nothing is rendered
+per event, so a burst of thousands of events a second costs a handful of redraws.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
+
+from console.actions import Actions, describe_error, ingest_stream_item
+from console.botwatch import BotWatcher
+from console.config import ConsoleSettings
+from console.listen import ListenSession
+from console.screens.account import AccountScreen
+from console.screens.agents import AgentsScreen
+from console.screens.base import ViewScreen
+from console.screens.bot import BotScreen
+from console.screens.calllog import CallLogScreen
+from console.screens.campaigns import CampaignsScreen
+from console.screens.dial import DialScreen, OtpScreen
+from console.screens.forms import FormScreen, FormField
+from console.screens.help import HelpScreen
+from console.screens.live import LiveScreen
+from console.screens.tasks import TasksScreen
+from console.state import ConsoleState
+from console.state import FeedStatus
+from console.widgets.badge import BarInfo
+
+log = logging.getLogger("console.app")
+
+StreamFactory = Callable[[Callable[[Any], None]], AsyncIterator[Any]]
+"""Called with an on_state callback; returns the live stream to iterate (typed items)."""
+
+# (mode name, key, title, screen class) in the order the number keys use.
+VIEWS: tuple[tuple[str, str, str, type[ViewScreen]], ...] = (
+    ("live", "1", "Live", LiveScreen),
+    ("agents", "2", "Agents", AgentsScreen),
+    ("tasks", "3", "Tasks", TasksScreen),
+    ("calllog", "4", "Call log", CallLogScreen),
+    ("bot", "5", "Bot", BotScreen),
+    ("campaigns", "6", "Campaigns", CampaignsScreen),
+    ("account", "7", "Account", AccountScreen),
+)
+
+# Actions bound to single letters: they never apply while a text field has focus.
+_LETTER_ACTIONS = frozenset({"toggle_me", "toggle_pause", "dial", "otp", "help", "quit", "view"})
+
+
+@dataclass
+class ConsoleDeps:
+    """Everything the console talks to, injected so tests can build it against the sandbox."""
+
+    client: Any                                  # console.api.client.KnowlarityClient
+    settings: ConsoleSettings
+    stream_factory: StreamFactory | None = None  # None: no live stream (the Live view says so)
+    bot: BotWatcher | None = None                # None: no bot to watch (the Bot view says so)
+    clock: Callable[[], float] = time.time
+    source: str = ""                             # shown in the top bar, e.g. "sandbox 127.0.0.1:8080"
+    agent_poll_s: float = 5.0
+    refresh_hz: float = 10.0
+    keymap: dict[str, str] = field(default_factory=dict)
+    start_view: str = "live"
+
+
+class StreamStateChanged(Message):
+    """The live stream connected, dropped, is retrying, or gave up."""
+
+    def __init__(self, status: FeedStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class BotFeedChanged(Message):
+    def __init__(self, status: FeedStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class ConsoleApp(App[int]):
+    """The Knowlarity console."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "kconsole"
+    ENABLE_COMMAND_PALETTE = True
+    MODES: ClassVar[dict[str, Any]] = {name: cls for name, _, _, cls in VIEWS}
+    DEFAULT_MODE = "live"
+
+    BINDINGS = [
+        *(
+            Binding(key, f"view('{name}')", title, show=False, id=f"view.{name}")
+            for name, key, title, _ in VIEWS
+        ),
+        Binding("question_mark", "help", "help", id="app.help"),
+        Binding("c", "dial", "call", id="app.dial"),
+        Binding("o", "otp", "OTP call", show=False, id="app.otp"),
+        Binding("m", "toggle_me", "me/all", id="app.me"),
+        Binding("p", "toggle_pause", "pause", id="app.pause"),
+        Binding("escape", "back", "back", show=False, id="app.back"),
+        Binding("q", "quit", "quit", id="app.quit"),
+    ]
+
+    def __init__(self, deps: ConsoleDeps) -> None:
+        self.DEFAULT_MODE = deps.start_view  # the first view; Textual opens it itself
+        super().__init__()
+        self.deps = deps
+        self.clock = deps.clock
+        self.state = ConsoleState(clock=deps.clock, my_number=deps.settings.agent_number)
+        self.actions = Actions(deps.client, self.state, deps.settings, deps.bot, clock=deps.clock)
+        self.stream_status = FeedStatus("connecting" if deps.stream_factory else "off")
+        self.bot_status = FeedStatus("connecting" if deps.bot else "off")
+        self.paused = False
+        self._paused_at_events = 0
+        self.listen: ListenSession | None = None
+        self._view_history: list[str] = []
+        self.ingested = 0
+        if deps.keymap:
+            self.set_keymap(deps.keymap)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self.set_interval(1.0 / self.deps.refresh_hz, self._refresh_tick, name="refresh")
+        self.set_interval(self.deps.agent_poll_s, self._poll, name="poll")
+        if self.deps.stream_factory is not None:
+            self._run_stream()
+        if self.deps.bot is not None:
+            self._run_bot()
+        self._poll(initial=True)
+
+    async def on_unmount(self) -> None:
+        self.stop_listening()
+        if self.deps.bot is not None:
+            await self.deps.bot.aclose()
+
+    # ---- the live feeds (long-lived workers) ---------------------------------------------
+
+    @work(group="stream", exclusive=True, exit_on_error=False)
+    async def _run_stream(self) -> None:
+        """Read the live stream for the app's lifetime; each item goes straight into state."""
+        assert self.deps.stream_factory is not None
+        stream = self.deps.stream_factory(self._on_stream_state)
+        try:
+            count = 0
+            async for item in stream:
+                ingest_stream_item(self.state.board, item)
+                count += 1
+                if count & 0xFF == 0:
+                    # A stream that is far ahead can yield thousands of items without awaiting
+                    # I/O; give keys and redraws their turn.
+                    await asyncio.sleep(0)
+                self.ingested = count
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the stream's failure is shown, never raised
+            log.warning("live stream stopped: %s", describe_error(exc))
+            self.post_message(StreamStateChanged(FeedStatus("failed", reason=describe_error(exc))))
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # noqa: BLE001 - closing a broken stream must not raise
+                    pass
+
+    def _on_stream_state(self, state: Any) -> None:
+        """Called by the live stream on each connection change (any object with `status`)."""
+        status = FeedStatus(
+            str(getattr(state, "status", "live")),
+            getattr(state, "retry_in", None),
+            getattr(state, "reason", None),
+            since=self.clock(),
+        )
+        self.post_message(StreamStateChanged(status))
+
+    def on_stream_state_changed(self, message: StreamStateChanged) -> None:
+        self.stream_status = message.status
+
+    @work(group="bot", exclusive=True, exit_on_error=False)
+    async def _run_bot(self) -> None:
+        """Follow the bot's session events for the app's lifetime."""
+        assert self.deps.bot is not None
+        watcher = self.deps.bot
+        try:
+            count = 0
+            async for event in watcher.events(self._on_bot_state):
+                kind = getattr(event, "kind", "")
+                if kind == "audio":
+                    if self.listen is not None:
+                        self.listen.feed(event)
+                    continue
+                if kind == "barge_in" and self.listen is not None:
+                    self.listen.barge_in(event.call_id)
+                self.state.bot.ingest(event)
+                count += 1
+                if count & 0xFF == 0:
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(BotFeedChanged(FeedStatus("failed", reason=describe_error(exc))))
+
+    def _on_bot_state(self, status: FeedStatus) -> None:
+        self.post_message(BotFeedChanged(status))
+
+    def on_bot_feed_changed(self, message: BotFeedChanged) -> None:
+        self.bot_status = message.status
+
+    # ---- refresh on a throttle ----------------------------------------------------------
+
+    def _refresh_tick(self) -> None:
+        now = self.clock()
+        self.state.board.tick(now)
+        base = self._base_screen()
+        if base is None:
+            return
+        base.show_bar(self.bar_info(base))
+        if base.LIVE and self.paused:
+            return
+        try:
+            base.refresh_view(now)
+        except Exception as exc:  # noqa: BLE001 - a redraw bug must not take the console down
+            log.exception("refresh of %s failed", base.VIEW_TITLE)
+            self.notify(f"display error: {describe_error(exc)}", severity="error", timeout=4)
+        top = self.screen
+        if top is not base and hasattr(top, "refresh_view"):
+            top.refresh_view(now)  # type: ignore[attr-defined]
+
+    def _base_screen(self) -> ViewScreen | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ViewScreen):
+                return screen
+        return None
+
+    def bar_info(self, screen: ViewScreen) -> BarInfo:
+        me = self.state.my_number
+        who = f"me {me}" if self.state.view.mine_only and me else "everyone"
+        now = self.clock()
+
+        def counting(status: FeedStatus) -> FeedStatus:
+            if status.status != "retrying" or status.retry_in is None:
+                return status
+            return FeedStatus(status.status, round(status.remaining(now)), status.reason)
+
+        return BarInfo(
+            views=tuple((key, title) for _, key, title, _ in VIEWS),
+            current=screen.VIEW_TITLE,
+            who=who,
+            stream=counting(self.stream_status),
+            bot=counting(self.bot_status) if self.deps.bot is not None else None,
+            paused=self.paused,
+            paused_new=self.state.board.events_total - self._paused_at_events if self.paused else 0,
+            source=self.deps.source,
+        )
+
+    def _poll(self, initial: bool = False) -> None:
+        """Periodic reads (agents, tasks) while their view is on screen, and once at start."""
+        base = self._base_screen()
+        if initial or isinstance(base, AgentsScreen):
+            self.refresh_agents()
+        if initial or isinstance(base, TasksScreen):
+            self.refresh_tasks()
+
+    @work(group="agents", exclusive=True, exit_on_error=False)
+    async def refresh_agents(self) -> None:
+        await self.actions.load_agents()
+
+    @work(group="tasks", exclusive=True, exit_on_error=False)
+    async def refresh_tasks(self) -> None:
+        await self.actions.load_tasks()
+
+    # ---- keys -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _LETTER_ACTIONS and isinstance(self.focused, (Input, TextArea)):
+            return False
+        if action == "toggle_pause":
+            base = self._base_screen()
+            return bool(base and base.LIVE) or self.paused
+        return True
+
+    async def action_view(self, name: str) -> None:
+        if name == self.current_mode:
+            return
+        self._view_history.append(self.current_mode)
+        del self._view_history[:-20]
+        await self.switch_mode(name)
+        self._refresh_tick()
+
+    async def action_back(self) -> None:
+        """esc: close the top dialog, else go back to the previous view."""
+        if len(self.screen_stack) > 1 and not isinstance(self.screen, ViewScreen):
+            self.pop_screen()
+            return
+        if self._view_history:
+            await self.switch_mode(self._view_history.pop())
+            self._refresh_tick()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.key_help()))
+
+    def action_toggle_me(self) -> None:
+        if not self.state.my_number:
+            self.action_set_my_number()
+            return
+        self.state.view.mine_only = not self.state.view.mine_only
+        self.state.board.version += 1
+        who = f"my calls ({self.state.my_number})" if self.state.view.mine_only else "everyone's calls"
+        self.notify(f"showing {who}", timeout=2)
+        self._refresh_tick()
+
+    def action_set_my_number(self) -> None:
+        def done(values: dict[str, str] | None) -> None:
+            if not values:
+                return
+            error = self.actions.set_my_number(values["agent_number"])
+            if error:
+                self.notify(error, severity="error")
+                return
+            self.state.view.mine_only = True
+            self.notify(f"showing my calls ({self.state.my_number})", timeout=2)
+            self._refresh_tick()
+
+        self.push_screen(
+            FormScreen(
+                "Your agent number",
+                [FormField("agent_number", "Agent number", placeholder="+91XXXXXXXXXX or 10 digits",
+                           value=self.state.my_number or "", required=True)],
+                submit_label="Use this number",
+            ),
+            done,
+        )
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused:
+            self._paused_at_events = self.state.board.events_total
+        self._refresh_tick()
+
+    def action_dial(self, number: str | None = None) -> None:
+        """Click-to-call: the number selected in the current view, or a blank dial form."""
+        if number is None:
+            top = self.screen
+            source = top if hasattr(top, "selected_number") else self._base_screen()
+            number = source.selected_number() if source is not None else None  # type: ignore[union-attr]
+        if isinstance(self.screen, DialScreen):
+            return
+        self.push_screen(DialScreen(self.actions, customer=number or ""))
+
+    def action_otp(self) -> None:
+        self.push_screen(OtpScreen(self.actions))
+
+    # ---- listening --------------------------------------------------------------------------
+
+    def start_listening(self, call_id: str, sample_rate: int) -> str | None:
+        """Play a bot call's caller+bot audio on the speaker; returns an error line or None."""
+        self.stop_listening()
+        session = ListenSession(call_id, sample_rate)
+        error = session.start()
+        if error:
+            return error
+        self.listen = session
+        if self.deps.bot is not None:
+            self._send_listen(call_id, True)
+        return None
+
+    def stop_listening(self) -> None:
+        session, self.listen = self.listen, None
+        if session is None:
+            return
+        session.close()
+        if self.deps.bot is not None and self.is_running:
+            self._send_listen(session.call_id, False)
+
+    @work(group="listen", exit_on_error=False)
+    async def _send_listen(self, call_id: str, on: bool) -> None:
+        assert self.deps.bot is not None
+        error = await self.deps.bot.listen(call_id, on)
+        if error:
+            self.notify(error, severity="warning")
+
+    # ---- help and palette ------------------------------------------------------------------
+
+    def key_for(self, binding: Binding) -> str:
+        """The key a binding is on now (after the user's keymap), as shown to the user."""
+        key = self._keymap.get(binding.id, binding.key) if binding.id else binding.key
+        return ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in key.split(","))
+
+    def key_help(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """Every key, by where it applies: (section, [(key, description, binding id)])."""
+        from console.widgets.table import VimTable  # noqa: PLC0415 - only the help needs it
+
+        sections: list[tuple[str, list[tuple[str, str, str]]]] = []
+
+        def rows(bindings: Iterable[Binding | tuple[str, ...]]) -> list[tuple[str, str, str]]:
+            out = []
+            for b in bindings:
+                if isinstance(b, Binding):
+                    out.append((self.key_for(b), b.description or b.action, b.id or ""))
+            return out
+
+        everywhere = rows(self.BINDINGS)
+        everywhere.append((self.get_key_display(Binding("ctrl+p", "")), "command palette: every action by name", ""))
+        everywhere.extend((k, f"go to {title}", f"view.{name}") for name, k, title, _ in VIEWS)
+        sections.append(("Everywhere", [r for r in everywhere if not r[2].startswith("view.") or r[0]]))
+        sections.append(("Tables", rows(VimTable.BINDINGS) + [("↑ ↓ PgUp PgDn", "move", ""), ("enter", "open the row", "")]))
+        for _, key, title, cls in VIEWS:
+            section = rows(cls.BINDINGS)
+            if section:
+                sections.append((f"{key} {title}", section))
+        return sections
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for name, key, title, _ in VIEWS:
+            yield SystemCommand(f"Go to {title}", f"switch to the {title} view (key {key})",
+                                lambda n=name: self.run_action(f"view('{n}')"))
+        yield SystemCommand("Dial a number (click-to-call)", "call a customer from an agent number", self.action_dial)
+        yield SystemCommand("OTP call", "place an OTP voice call (IVR id, number, customer, channel)", self.action_otp)
+        yield SystemCommand("Toggle my calls / everyone", "show only calls of my agent number, or all", self.action_toggle_me)
+        yield SystemCommand("Set my agent number", "pick my calls out of the account's stream", self.action_set_my_number)
+        yield SystemCommand("Pause / resume the live feed", "freeze the live views to read them", self.action_toggle_pause)
+        yield SystemCommand("Help: every key", "list every key binding", self.action_help)
+        base = self._base_screen()
+        if base is not None:
+            for title, help_text, callback in base.palette_commands():
+                yield SystemCommand(title, help_text, callback)
+        yield SystemCommand("Quit", "close the console", self.exit)
+        yield from super().get_system_commands(screen)
+
+
+def build_app(deps: ConsoleDeps) -> ConsoleApp:
+    """The app factory: launchers and tests build the console through this."""
+    return ConsoleApp(deps)

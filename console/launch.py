@@ -1,0 +1,207 @@
+"""`kconsole` (the default command): open the console.
+
+- With KNOWLARITY_SR_API_KEY and KNOWLARITY_API_KEY in the environment or `.env` it
+  connects to Knowlarity (base and stream URLs from settings).
+- `--sandbox URL` connects to a running `kconsole sandbox` instead, with the sandbox's
+  default keys unless others are given.
+- `--bot URL [--monitor-token T]` also watches a voice bot through its `/monitor` feed.
+- `--agent NUMBER` says whose calls are "mine" (also KNOWLARITY_AGENT_NUMBER).
+
+A missing or bad setting ends with one line naming it (ConfigError), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from console.app import VIEWS, ConsoleDeps, build_app
+from console.botwatch import BotWatcher, MonitorWatcher
+from console.config import ConsoleSettings, load_console_settings
+from voice.config import ConfigError
+
+SANDBOX_SR_KEY = "sandbox-sr-key"    # sandbox.server.DEFAULT_SR_API_KEY
+SANDBOX_API_KEY = "sandbox-api-key"  # sandbox.server.DEFAULT_API_KEY
+VIEW_NAMES = [name for name, _, _, _ in VIEWS]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--sandbox", metavar="URL", help="connect to a running sandbox (e.g. http://127.0.0.1:8100)")
+    parser.add_argument("--sr-key", metavar="KEY", help="SR API key (better: KNOWLARITY_SR_API_KEY in .env)")
+    parser.add_argument("--api-key", metavar="KEY", help="application access key (better: KNOWLARITY_API_KEY)")
+    parser.add_argument("--channel", help="Basic, Advance, Premium or Enterprise (KNOWLARITY_CHANNEL)")
+    parser.add_argument("--bot", metavar="URL", help="watch a voice bot's /monitor feed (ws://HOST:PORT/monitor)")
+    parser.add_argument("--monitor-token", metavar="TOKEN", help="the bot's monitor token (or MONITOR_TOKEN)")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options the console and the demo share."""
+    parser.add_argument("--agent", metavar="NUMBER", help="my agent number: picks my calls out of the stream")
+    parser.add_argument("--k-number", metavar="NUMBER", help="the SR number to dial from (KNOWLARITY_K_NUMBER)")
+    parser.add_argument("--view", choices=VIEW_NAMES, default="live", help="the view to open first")
+    parser.add_argument("--keymap", metavar="FILE", type=Path,
+                        help="TOML file of binding id = \"key\" (ids are listed in the ? help)")
+
+
+def load_keymap(path: Path | None) -> dict[str, str]:
+    """Read a keymap file: `binding.id = "key"` lines, e.g. `"app.dial" = "ctrl+d"`."""
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the keymap {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"the keymap {path} is not valid TOML: {exc}") from None
+    keymap: dict[str, str] = {}
+
+    def walk(prefix: str, table: dict[str, Any]) -> None:
+        for key, value in table.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict):
+                walk(name, value)
+            elif isinstance(value, str) and value.strip():
+                keymap[name] = value.strip()
+            else:
+                raise ConfigError(f"keymap {path}: {name} must be a key name in quotes")
+
+    walk("", data)
+    return keymap
+
+
+def sandbox_settings(url: str, args: argparse.Namespace) -> ConsoleSettings:
+    """Settings pointing at a sandbox: its base URL, its stream path, its default keys."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"--sandbox must be an http:// URL like http://127.0.0.1:8100 (got {url!r})")
+    base = f"{parts.scheme}://{parts.netloc}"
+    return load_console_settings(
+        base_url=base,
+        stream_url=f"{base}/update-stream/{{sr_api_key}}/konnect",
+        sr_api_key=args.sr_key or SANDBOX_SR_KEY,
+        api_key=args.api_key or SANDBOX_API_KEY,
+        **_common_overrides(args),
+    )
+
+
+def _common_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "channel", None):
+        out["channel"] = args.channel
+    if getattr(args, "agent", None):
+        out["agent_number"] = args.agent
+    if getattr(args, "k_number", None):
+        out["k_number"] = args.k_number
+    return out
+
+
+def settings_from_args(args: argparse.Namespace) -> ConsoleSettings:
+    if args.sandbox:
+        return sandbox_settings(args.sandbox, args)
+    overrides = _common_overrides(args)
+    if args.sr_key:
+        overrides["sr_api_key"] = args.sr_key
+    if args.api_key:
+        overrides["api_key"] = args.api_key
+    settings = load_console_settings(**overrides)
+    settings.require_credentials()
+    return settings
+
+
+@contextlib.contextmanager
+def quiet_logging(verbose: int) -> Iterator[Path | None]:
+    """While the full-screen UI runs, log lines must not land on the terminal (they would
+    tear the display): they go to a file when -v was given, nowhere otherwise."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    path: Path | None = None
+    for handler in saved:
+        root.removeHandler(handler)
+    if verbose:
+        path = Path(tempfile.gettempdir()) / f"kconsole-{os.getpid()}.log"
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    else:
+        root.addHandler(logging.NullHandler())
+    try:
+        yield path
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            with contextlib.suppress(Exception):
+                handler.close()
+        for handler in saved:
+            root.addHandler(handler)
+
+
+def make_stream_factory(settings: ConsoleSettings, client: Any) -> Any:
+    from console.api.stream import LiveStream  # noqa: PLC0415
+
+    def factory(on_state: Any) -> Any:
+        return LiveStream.from_settings(settings, client=client, on_state=on_state)
+
+    return factory
+
+
+def describe_source(settings: ConsoleSettings, sandbox: bool) -> str:
+    host = urlsplit(settings.base_url).netloc
+    return f"sandbox {host}" if sandbox else f"Knowlarity {settings.channel} ({host})"
+
+
+async def run_console(
+    settings: ConsoleSettings,
+    *,
+    source: str,
+    bot: BotWatcher | None = None,
+    keymap: dict[str, str] | None = None,
+    start_view: str = "live",
+) -> int:
+    from console.api.client import KnowlarityClient  # noqa: PLC0415
+
+    client = KnowlarityClient.from_settings(settings)
+    deps = ConsoleDeps(
+        client=client,
+        settings=settings,
+        stream_factory=make_stream_factory(settings, client),
+        bot=bot,
+        source=source,
+        keymap=keymap or {},
+        start_view=start_view,
+    )
+    app = build_app(deps)
+    try:
+        await app.run_async()
+    finally:
+        if bot is not None:
+            await bot.aclose()
+        await client.aclose()
+    return app.return_code or 0
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    keymap = load_keymap(args.keymap)
+    bot: BotWatcher | None = None
+    if args.bot:
+        token = args.monitor_token or os.environ.get("MONITOR_TOKEN")
+        try:
+            bot = MonitorWatcher(args.bot, token=token)
+        except ValueError as exc:
+            raise ConfigError(f"--bot: {exc}") from None
+    source = describe_source(settings, bool(args.sandbox))
+    with quiet_logging(getattr(args, "verbose", 0)) as log_path:
+        code = asyncio.run(run_console(settings, source=source, bot=bot, keymap=keymap, start_view=args.view))
+    if log_path is not None:
+        print(f"kconsole: log written to {log_path}")
+    return code

@@ -1,0 +1,136 @@
+"""What every numbered view shares: the top bar, a `/` filter, the footer, a redraw hook.
+
+Views hold no business logic: they lay out widgets, turn state into rows, and hand
+user intent to `console.actions` (through the app). The app's refresh timer calls
+`refresh_view(now)` on the visible view at most ~10 times a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label
+
+from console.state import ViewFilter
+from console.widgets.badge import BarInfo, TopBar
+
+if TYPE_CHECKING:
+    from console.app import ConsoleApp
+
+PaletteCommand = tuple[str, str, Callable[[], Any]]
+
+
+class FilterBar(Horizontal):
+    """`/` opens it; typing filters the view; enter keeps the filter, esc clears it."""
+
+    DEFAULT_CSS = """
+    FilterBar { height: 1; display: none; }
+    FilterBar.-open { display: block; }
+    FilterBar > Label { width: auto; padding: 0 1; background: $accent; color: $text; }
+    FilterBar > Input { border: none; height: 1; padding: 0 1; width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("filter /")
+        yield Input(placeholder="type to filter; enter keeps it, esc clears", id="filter-input")
+
+
+class ViewScreen(Screen[None]):
+    """Base of the seven numbered views."""
+
+    VIEW_TITLE: ClassVar[str] = ""
+    LIVE: ClassVar[bool] = False       # frozen while the live feed is paused
+
+    BINDINGS = [
+        Binding("slash", "open_filter", "filter", id="view.filter"),
+        Binding("escape", "close", "back", show=False, id="view.escape"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter = ViewFilter()
+        self._filter_seen = ""
+
+    @property
+    def capp(self) -> ConsoleApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
+        yield from self.compose_body()
+        yield FilterBar(id="filterbar")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError  # pragma: no cover - every view overrides it
+
+    def show_bar(self, info: BarInfo) -> None:
+        self.query_one(TopBar).show(info)
+
+    def refresh_view(self, now: float) -> None:
+        """Redraw from state (called on a throttle by the app)."""
+
+    def selected_number(self) -> str | None:
+        """The phone number under the cursor, for click-to-call (c)."""
+        return None
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        return ()
+
+    def on_screen_resume(self) -> None:
+        self.capp.call_after_refresh(self.capp._refresh_tick)
+
+    # ---- the filter -------------------------------------------------------------------------
+
+    @property
+    def view(self) -> ViewFilter:
+        """This view's text filter combined with the app-wide "me"/"everyone" choice."""
+        self.filter.mine_only = self.capp.state.view.mine_only
+        return self.filter
+
+    def action_open_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.add_class("-open")
+        self.query_one("#filter-input", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter-input":
+            self.filter.text = event.value.strip()
+            self.filter_changed()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter-input":
+            event.stop()
+            self.focus_main()
+            if not self.filter.text:
+                self.query_one(FilterBar).remove_class("-open")
+
+    def filter_changed(self) -> None:
+        self.capp.call_after_refresh(self.capp._refresh_tick)
+
+    def focus_main(self) -> None:
+        """Put the focus back on the view's main table."""
+        self.focus_next()
+
+    async def action_close(self) -> None:
+        """esc: clear an open filter, else whatever the app does for "back"."""
+        bar = self.query_one(FilterBar)
+        if bar.has_class("-open"):
+            bar.remove_class("-open")
+            self.query_one("#filter-input", Input).value = ""
+            self.filter.text = ""
+            self.filter_changed()
+            self.focus_main()
+            return
+        if self.close_panel():
+            return
+        await self.capp.action_back()
+
+    def close_panel(self) -> bool:
+        """Close a view-specific panel on esc; True if one was open."""
+        return False

@@ -1,0 +1,289 @@
+"""5 Bot: every live bot call, its transcript as it grows, and a supervisor's controls.
+
+Left, the calls (live first, then finished ones, which stay browsable). Right, the
+selected call: caller and state (listening / thinking / speaking), a BARGE-IN flash when
+the caller interrupts, the transcript (partial words dimmer), each turn's timings, and
+the controls: transfer, hang up, say a line, listen. Data comes from the bot watcher
+(in-process bus or `/monitor`) through state; commands go back through console.actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Static
+
+from console.actions import ActionError
+from console.screens.base import PaletteCommand, ViewScreen
+from console.screens.forms import FormField, FormScreen
+from console.state import BotCall
+from console.widgets.meter import LevelMeter
+from console.widgets.table import VimTable
+from console.widgets.transcript import TranscriptView
+
+BARGE_IN_FLASH_S = 1.5
+
+STATE_STYLES = {
+    "listening": "bold #1c1c1c on #5fd7ff",
+    "thinking": "bold #1c1c1c on #d7d75f",
+    "speaking": "bold #1c1c1c on #5fd75f",
+    "transferring": "bold #1c1c1c on #d7afff",
+    "ended": "bold white on #585858",
+}
+
+
+def fmt_secs(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def call_cells(call: BotCall, now: float) -> tuple[Text | str, ...]:
+    flash = call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished
+    turns = sum(1 for line in call.lines if line.speaker == "caller")
+    return (
+        Text(call.caller or "unknown", style="dim" if call.finished else "bold"),
+        Text(f" {call.state} ", style=STATE_STYLES.get(call.state, "")),
+        Text(fmt_secs(call.duration(now)), justify="right", style="dim" if call.finished else ""),
+        Text(str(turns), justify="right"),
+        Text(("⚡" + str(call.barge_ins)) if call.barge_ins else "", style="bold #ff5f5f" if flash else "#ff875f"),
+        Text(("→ " + call.transferred_to) if call.transferred_to else (call.end_reason if call.finished else ""), style="dim"),
+    )
+
+
+def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
+    if call is None:
+        return Text("No bot call selected. Calls appear here as soon as a caller reaches the bot.", style="dim italic")
+    text = Text()
+    text.append(f" {call.caller or 'unknown caller'} ", "bold")
+    if call.virtual_number:
+        text.append(f"→ {call.virtual_number} ", "dim")
+    text.append(f" {call.state.upper()} ", STATE_STYLES.get(call.state, "reverse"))
+    text.append(f"  {fmt_secs(call.duration(now))}", "")
+    if call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished:
+        text.append("  ")
+        text.append(" ⚡ BARGE-IN ", "bold white on #d70000")
+        if call.barge_in_ms is not None:
+            text.append(f" killAudio in {call.barge_in_ms:.0f} ms", "#ff875f")
+    elif call.barge_ins:
+        text.append(f"  {call.barge_ins} barge-in{'s' * (call.barge_ins != 1)}", "#ff875f")
+    if call.transferred_to:
+        text.append(f"  transferred to {call.transferred_to}", "#d7afff")
+    if listening:
+        text.append("  ♪ LISTENING", "bold #5fd75f")
+    if call.finished:
+        text.append(f"  ended ({call.end_reason})", "dim")
+    return text
+
+
+def ms(value: float | None) -> Text:
+    if value is None:
+        return Text("—", style="dim", justify="right")
+    return Text(f"{value:.0f}", justify="right")
+
+
+class BotScreen(ViewScreen):
+    VIEW_TITLE = "Bot"
+    LIVE = True
+
+    BINDINGS = [
+        Binding("t", "transfer", "transfer", id="bot.transfer"),
+        Binding("h", "hangup", "hang up", id="bot.hangup"),
+        Binding("s", "say", "say a line", id="bot.say"),
+        Binding("l", "listen", "listen", id="bot.listen"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: tuple[int, str, bool, int] | None = None
+        self._selected_id: str | None = None
+        self._turns_seen: tuple[str | None, int] = (None, -1)
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="bot-main"):
+            with Vertical(id="bot-list-pane"):
+                yield Label("Bot calls", id="bot-list-title", classes="pane-title")
+                yield VimTable(
+                    [("caller", "Caller", 15), ("state", "State", 13), ("time", "Time", 6), ("turns", "Turns", 5),
+                     ("barge", "Barge", 5), ("note", "", 14)],
+                    id="bot-calls",
+                )
+            with Vertical(id="bot-detail-pane"):
+                yield Static("", id="bot-head")
+                yield TranscriptView(id="bot-transcript")
+                yield LevelMeter("", id="bot-meter")
+                yield Label("Turn timings (ms)", classes="pane-title")
+                yield VimTable(
+                    [("turn", "Turn", 5), ("stt", "STT final", 9), ("llm", "LLM 1st", 8), ("sentence", "1st sent.", 9),
+                     ("tts", "TTS 1st", 8), ("audio", "1st audio", 9), ("total", "Total", 7), ("note", "", 12)],
+                    id="bot-turns",
+                    cursor_type="none",
+                    zebra_stripes=False,
+                )
+
+    def on_mount(self) -> None:
+        self.focus_main()
+        self.query_one("#bot-meter", LevelMeter).display = False
+
+    def focus_main(self) -> None:
+        self.query_one("#bot-calls", VimTable).focus()
+
+    # ---- redraw -----------------------------------------------------------------------------
+
+    def refresh_view(self, now: float) -> None:
+        bot = self.capp.state.bot
+        view = self.view
+        table = self.query_one("#bot-calls", VimTable)
+        calls = bot.rows(view)
+        table.sync_rows([(c.call_id, call_cells(c, now)) for c in calls])
+        if self._selected_id is None or self._selected_id not in bot.calls:
+            self._selected_id = table.selected_key
+        call = bot.get(self._selected_id) if self._selected_id else None
+        listening = self.capp.listen is not None and call is not None and self.capp.listen.call_id == call.call_id
+        self.query_one("#bot-head", Static).update(head_text(call, now, listening))
+        self.query_one("#bot-transcript", TranscriptView).show(call, now)
+        meter = self.query_one("#bot-meter", LevelMeter)
+        meter.display = listening
+        if listening and self.capp.listen is not None:
+            self.capp.listen.pump()
+            meter.show(self.capp.listen.level_dbfs)
+        self._show_turns(call)
+        live = sum(1 for c in calls if not c.finished)
+        title = f"Bot calls: {live} live · {len(calls) - live} finished"
+        if bot.dropped:
+            title += f" · {bot.dropped} events dropped (slow display)"
+        if self.capp.deps.bot is None:
+            title = "No bot connected (start with --bot ws://HOST:PORT/monitor, or run `kconsole demo`)"
+        self.query_one("#bot-list-title", Label).update(title)
+
+    def _show_turns(self, call: BotCall | None) -> None:
+        key = (call.call_id if call else None, len(call.metrics) if call else 0)
+        if key == self._turns_seen:
+            return
+        self._turns_seen = key
+        rows = []
+        if call is not None:
+            for m in call.metrics:
+                if m.greeting_ms is not None and m.turn == 0:
+                    rows.append((f"t{m.turn}", (Text("greet"), ms(None), ms(None), ms(None), ms(None),
+                                                ms(m.greeting_ms), ms(m.total_ms), Text("greeting", style="dim"))))
+                    continue
+                rows.append((f"t{m.turn}-{len(rows)}", (
+                    Text(str(m.turn)), ms(m.stt_final_ms), ms(m.llm_first_token_ms), ms(m.first_sentence_ms),
+                    ms(m.tts_first_byte_ms), ms(m.first_audio_ms), ms(m.total_ms),
+                    Text("interrupted", style="#ff875f") if m.interrupted else Text(""),
+                )))
+        table = self.query_one("#bot-turns", VimTable)
+        table.sync_rows(rows)
+        if rows:
+            table.scroll_end(animate=False)
+
+    def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
+        if event.data_table.id == "bot-calls" and event.row_key is not None:
+            self._selected_id = event.row_key.value
+            self.refresh_bindings()
+            self.capp.call_after_refresh(self.capp._refresh_tick)
+
+    # ---- controls -------------------------------------------------------------------------
+
+    def selected_call(self) -> BotCall | None:
+        return self.capp.state.bot.get(self._selected_id) if self._selected_id else None
+
+    def selected_number(self) -> str | None:
+        call = self.selected_call()
+        return call.caller if call else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("transfer", "hangup", "say"):
+            call = self.selected_call()
+            return call is not None and not call.finished and self.capp.deps.bot is not None
+        if action == "listen":
+            call = self.selected_call()
+            return (call is not None and not call.finished and self.capp.deps.bot is not None) or self.capp.listen is not None
+        return True
+
+    def action_transfer(self) -> None:
+        call = self.selected_call()
+        if call is None or call.finished:
+            return
+
+        async def submit(values: dict[str, str]) -> str | None:
+            try:
+                message = await self.capp.actions.bot_transfer(call.call_id, values.get("destination") or None)
+            except ActionError as exc:
+                return str(exc)
+            self.capp.notify(message, timeout=3)
+            return None
+
+        self.capp.push_screen(FormScreen(
+            f"Transfer {call.caller or 'the caller'} to a person",
+            [FormField("destination", "Transfer to", placeholder="blank: the bot's TRANSFER_NUMBER")],
+            submit_label="Transfer", submit=submit,
+        ))
+
+    def action_hangup(self) -> None:
+        call = self.selected_call()
+        if call is None or call.finished:
+            return
+
+        async def submit(values: dict[str, str]) -> str | None:
+            try:
+                message = await self.capp.actions.bot_hangup(call.call_id)
+            except ActionError as exc:
+                return str(exc)
+            self.capp.notify(message, timeout=3)
+            return None
+
+        self.capp.push_screen(FormScreen(
+            f"Hang up on {call.caller or 'the caller'}?", [], submit_label="Hang up", submit=submit,
+            note="The bot ends the call now.",
+        ))
+
+    def action_say(self) -> None:
+        call = self.selected_call()
+        if call is None or call.finished:
+            return
+
+        async def submit(values: dict[str, str]) -> str | None:
+            try:
+                message = await self.capp.actions.bot_say(call.call_id, values.get("text", ""))
+            except ActionError as exc:
+                return str(exc)
+            self.capp.notify(message, timeout=3)
+            return None
+
+        self.capp.push_screen(FormScreen(
+            f"Say a line to {call.caller or 'the caller'}",
+            [FormField("text", "The bot says", placeholder="e.g. One moment please, I'm checking that.", required=True)],
+            submit_label="Say it", submit=submit,
+        ))
+
+    def action_listen(self) -> None:
+        call = self.selected_call()
+        if self.capp.listen is not None and (call is None or self.capp.listen.call_id == call.call_id):
+            self.capp.stop_listening()
+            self.capp.notify("stopped listening", timeout=2)
+            self.refresh_bindings()
+            return
+        if call is None or call.finished:
+            return
+        error = self.capp.start_listening(call.call_id, call.sample_rate)
+        if error:
+            self.capp.notify(f"can't play sound here: {error}", title="listen", severity="warning", timeout=8)
+        else:
+            self.capp.notify(f"listening to {call.caller or call.call_id} (l again to stop)", timeout=3)
+        self.refresh_bindings()
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        call = self.selected_call()
+        if call is not None and not call.finished:
+            yield ("Bot: transfer the selected call", "to a person (TRANSFER_NUMBER or a number)", self.action_transfer)
+            yield ("Bot: hang up the selected call", "", self.action_hangup)
+            yield ("Bot: say a line on the selected call", "the bot speaks your words", self.action_say)
+            yield ("Bot: listen to the selected call", "caller and bot mixed on this speaker", self.action_listen)
+        elif self.capp.listen is not None:
+            yield ("Bot: stop listening", "", self.action_listen)
+

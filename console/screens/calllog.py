@@ -1,0 +1,265 @@
+"""4 Call log: search with every documented filter; results page in as you scroll.
+
+The form maps one to one onto `CallLogQuery` (date range, customer, agent, status,
+solution type, duration range, campaign, disposition, agent/customer status, action,
+device). The first page comes from a search; further pages follow the `next` cursor when
+the cursor or the scroll position nears the end. Searches run in an exclusive worker: a
+new search cancels the one in flight. enter opens the detailed call log and recording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Select
+
+from console.actions import (
+    CALL_STATUSES,
+    PAGE_SIZE,
+    SOLUTION_TYPES,
+    ActionError,
+    build_call_log_query,
+    fmt_dt,
+)
+from console.api.calllog import CallLogQuery, CallLogRecord
+from console.api.dates import IST
+from console.screens.base import PaletteCommand, ViewScreen
+from console.screens.detail import DetailScreen
+from console.widgets.table import VimTable
+
+MAX_LOADED = 2000
+TEXT_FIELDS = (
+    ("start", "from", "YYYY-MM-DD [HH:MM]"),
+    ("end", "to", "YYYY-MM-DD [HH:MM]"),
+    ("customer", "customer", "number or part of it"),
+    ("agent", "agent", "agent number"),
+    ("min_duration", "longer than", "seconds"),
+    ("max_duration", "shorter than", "seconds"),
+    ("campaign_id", "campaign", "id[, id …]"),
+    ("disposition", "disposition", "any"),
+    ("agent_status", "agent status", "any"),
+    ("customer_status", "cust. status", "any"),
+    ("action", "action", "any"),
+    ("agent_device", "device", "any"),
+)
+# The grid's reading order: four per row, the common filters first.
+FORM_ORDER = ("start", "end", "customer", "agent", "call_status", "solution_type", "min_duration", "max_duration",
+              "campaign_id", "disposition", "agent_status", "customer_status", "action", "agent_device", "buttons")
+
+STATUS_STYLES = {"connected": "#5fd75f", "missed": "bold #ff875f", "abandoned": "#ffaf00", "failed": "#ff5f5f"}
+
+
+def record_cells(record: CallLogRecord) -> tuple[Text | str, ...]:
+    status = record.call_status or ""
+    return (
+        fmt_dt(record.start_time),
+        Text("in" if record.inbound else "out", style="#87d7ff" if record.inbound else "#d7afff"),
+        record.customer_number or Text("—", style="dim"),
+        record.agent_number or Text("—", style="dim"),
+        Text(status, style=STATUS_STYLES.get(status.lower(), "")),
+        Text(f"{record.duration or 0} s", justify="right"),
+        record.solution_type or "",
+        record.disposition or "",
+        Text("♪" if record.recording_url else "", style="#87afff"),
+        Text((record.uuid or "")[:8], style="dim"),
+    )
+
+
+class CallLogScreen(ViewScreen):
+    VIEW_TITLE = "Call log"
+
+    BINDINGS = [
+        Binding("enter", "details", "details", id="calllog.details"),
+        Binding("s", "focus_form", "search form", id="calllog.form"),
+        Binding("n", "more", "next page", id="calllog.more"),
+        Binding("ctrl+s", "search", "search", id="calllog.search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, CallLogRecord] = {}
+        self.query_used: CallLogQuery | None = None
+        self.next_cursor: str | None = None
+        self.loading = False
+        self.pages = 0
+        self._generation = 0
+        self._status = "s edits the search form · enter or ctrl+s runs it · esc back to the results"
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="calllog-pane"):
+            texts = {name: (label, placeholder) for name, label, placeholder in TEXT_FIELDS}
+            with Grid(id="calllog-form"):
+                for name in FORM_ORDER:
+                    with Horizontal(classes="field"):
+                        if name in texts:
+                            label, placeholder = texts[name]
+                            yield Label(label, classes="field-label")
+                            yield Input(placeholder=placeholder, id=f"q-{name}", classes="compact", compact=True)
+                        elif name == "call_status":
+                            yield Label("status", classes="field-label")
+                            yield Select([(s or "any", s) for s in CALL_STATUSES], value="", allow_blank=False,
+                                         id="q-call_status", classes="compact", compact=True)
+                        elif name == "solution_type":
+                            yield Label("solution", classes="field-label")
+                            yield Select([(s, s) for s in SOLUTION_TYPES], value="all", allow_blank=False,
+                                         id="q-solution_type", classes="compact", compact=True)
+                        else:
+                            yield Button("Search", variant="primary", id="q-search", classes="compact-button", compact=True)
+                            yield Button("Clear", id="q-clear", classes="compact-button", compact=True)
+            yield Label(self._status, id="calllog-status", classes="pane-title")
+            yield VimTable(
+                [("start", "Start", 16), ("dir", "Dir", 3), ("customer", "Customer", 15), ("agent", "Agent", 15),
+                 ("status", "Status", 10), ("duration", "Dur", 7), ("solution", "Solution", 10),
+                 ("disposition", "Disposition", 14), ("rec", "Rec", 3), ("uuid", "Call", 8)],
+                id="calllog-table",
+            )
+
+    def on_mount(self) -> None:
+        start = datetime.now(IST) - timedelta(days=7)
+        self.query_one("#q-start", Input).value = start.strftime("%Y-%m-%d")
+        self.watch(self.query_one("#calllog-table", VimTable), "scroll_y", self._scrolled, init=False)
+        # Start on the results (number keys keep switching views) with last week's calls.
+        self.focus_main()
+        self.action_search()
+
+    def focus_main(self) -> None:
+        self.query_one("#calllog-table", VimTable).focus()
+
+    def close_panel(self) -> bool:
+        if isinstance(self.focused, (Input, Select)):
+            self.focus_main()
+            return True
+        return False
+
+    # ---- search ----------------------------------------------------------------------------
+
+    def form_values(self) -> dict[str, str]:
+        values = {name: self.query_one(f"#q-{name}", Input).value for name, _, _ in TEXT_FIELDS}
+        for name in ("call_status", "solution_type"):
+            value = self.query_one(f"#q-{name}", Select).value
+            values[name] = "" if value is Select.BLANK else str(value)
+        return values
+
+    def _set_status(self, text: str) -> None:
+        self._status = text
+        self.query_one("#calllog-status", Label).update(text)
+
+    @on(Input.Submitted, "#calllog-form Input")
+    @on(Button.Pressed, "#q-search")
+    def action_search(self) -> None:
+        try:
+            query = build_call_log_query(self.form_values(), limit=PAGE_SIZE)
+        except ActionError as exc:
+            self._set_status(f"⚠ {exc}")
+            return
+        self.query_used = query
+        self.records = {}
+        self.next_cursor = None
+        self.pages = 0
+        self.query_one("#calllog-table", VimTable).sync_rows([])
+        self._set_status("searching …")
+        self._generation += 1
+        self._search(query, True, self._generation)
+
+    @on(Button.Pressed, "#q-clear")
+    def clear_form(self) -> None:
+        for name, _, _ in TEXT_FIELDS:
+            self.query_one(f"#q-{name}", Input).value = ""
+        self.query_one("#q-call_status", Select).value = ""
+        self.query_one("#q-solution_type", Select).value = "all"
+
+    @work(group="calllog-search", exclusive=True, exit_on_error=False)
+    async def _search(self, query: CallLogQuery, first: bool, generation: int) -> None:
+        self.loading = True
+        try:
+            page = await self.capp.actions.search_call_log(query)
+        except ActionError as exc:
+            self.loading = False
+            self._set_status(f"⚠ {exc}")
+            return
+        self.loading = False
+        if generation != self._generation:
+            return  # a newer search replaced this one
+        self.pages += 1
+        for record in page.objects:
+            key = record.uuid or f"row-{len(self.records)}"
+            self.records.setdefault(key, record)
+        self.next_cursor = page.next_cursor
+        table = self.query_one("#calllog-table", VimTable)
+        table.sync_rows([(key, record_cells(r)) for key, r in self.records.items()])
+        self._update_status()
+        if first and self.records and isinstance(self.focused, Button):
+            table.focus()
+
+    def _update_status(self) -> None:
+        count = len(self.records)
+        if count == 0:
+            self._set_status("no calls match")
+            return
+        more = "scroll down (or n) for more" if self.next_cursor and count < MAX_LOADED else "all results loaded"
+        if self.next_cursor and count >= MAX_LOADED:
+            more = f"showing the first {MAX_LOADED}; narrow the search to see others"
+        self._set_status(f"{count:,} calls loaded ({self.pages} page{'s' * (self.pages != 1)}) · {more}")
+
+    def action_more(self) -> None:
+        if self.loading or not self.next_cursor or self.query_used is None or len(self.records) >= MAX_LOADED:
+            return
+        self._set_status(f"{len(self.records):,} calls loaded · loading the next page …")
+        self._search(self.query_used.following(self.next_cursor), False, self._generation)
+
+    def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
+        table = self.query_one("#calllog-table", VimTable)
+        if event.cursor_row >= table.row_count - 5:
+            self.action_more()
+
+    def _scrolled(self, value: float) -> None:
+        table = self.query_one("#calllog-table", VimTable)
+        if table.max_scroll_y and value >= table.max_scroll_y - 3:
+            self.action_more()
+
+    def action_focus_form(self) -> None:
+        self.query_one("#q-customer", Input).focus()
+
+    # ---- details ---------------------------------------------------------------------------
+
+    def _selected(self) -> CallLogRecord | None:
+        key = self.query_one("#calllog-table", VimTable).selected_key
+        return self.records.get(key) if key else None
+
+    def selected_number(self) -> str | None:
+        record = self._selected()
+        return record.customer_number if record else None
+
+    def on_data_table_row_selected(self, event: VimTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        record = self._selected()
+        if record is None or not record.uuid:
+            return
+        screen = DetailScreen(f"Call {record.uuid}", [("start", fmt_dt(record.start_time))], note="loading …",
+                              number=record.customer_number, recording=record.recording_url)
+        self.capp.push_screen(screen)
+        self._load_detail(record, screen)
+
+    @work(group="calllog-detail", exclusive=True, exit_on_error=False)
+    async def _load_detail(self, record: CallLogRecord, screen: DetailScreen) -> None:
+        try:
+            fields, recording = await self.capp.actions.call_detail(record.uuid or "", record)
+        except ActionError as exc:
+            screen.update_fields(screen.fields, note=f"could not load the call: {exc}")
+            return
+        screen.update_fields(fields, recording=recording, note="c call this customer · r open recording · esc close")
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        yield ("Call log: search", "run the search in the form", self.action_search)
+        yield ("Call log: next page", "follow the `next` cursor", self.action_more)
+        yield ("Call log: details of the selected call", "detailed call log and recording", self.action_details)
+        yield ("Call log: clear the form", "", self.clear_form)

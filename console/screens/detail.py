@@ -1,0 +1,110 @@
+"""A detail dialog: the fields of one thing (a call, an agent, a task, a campaign).
+
+Built from plain (label, value) pairs so any view can open one; values that look like
+credentials never get here (console.actions filters them out). `c` calls the number
+the dialog is about, `r` opens a recording link, esc closes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Label, Static
+
+from console.state import EVENT_LABELS, CallRow
+
+Field = tuple[str, str]
+
+
+class DetailScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "close", id="detail.close"),
+        Binding("r", "open_recording", "open recording", id="detail.recording"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[Field],
+        *,
+        number: str | None = None,
+        recording: str | None = None,
+        note: str = "",
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = list(fields)
+        self.number = number
+        self.recording = recording
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="detail-box", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            with VerticalScroll(id="detail-scroll"):
+                yield Static(self._body(), id="detail-body")
+            yield Footer()
+
+    def _body(self) -> Text:
+        text = Text()
+        width = max((len(label) for label, _ in self.fields), default=8)
+        for label, value in self.fields:
+            text.append(f"{label:>{width}}  ", "bold #87afd7")
+            text.append(f"{value}\n")
+        if self.recording:
+            text.append(f"{'recording':>{width}}  ", "bold #87afd7")
+            text.append(self.recording + "\n", f"underline link {self.recording}")
+        if self.note:
+            text.append("\n" + self.note, "dim")
+        return text
+
+    def update_fields(self, fields: Sequence[Field], *, recording: str | None = None, note: str | None = None) -> None:
+        self.fields = list(fields)
+        if recording:
+            self.recording = recording
+        if note is not None:
+            self.note = note
+        self.query_one("#detail-body", Static).update(self._body())
+        self.refresh_bindings()
+
+    def selected_number(self) -> str | None:
+        return self.number
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_recording":
+            return bool(self.recording)
+        return True
+
+    def action_open_recording(self) -> None:
+        if self.recording:
+            self.app.open_url(self.recording)
+            self.app.notify(f"opening {self.recording}", timeout=3)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @classmethod
+    def for_call_row(cls, row: CallRow, now: float) -> DetailScreen:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started))
+        fields: list[Field] = [
+            ("call", row.uuid),
+            ("direction", row.direction or "—"),
+            ("customer", row.customer or "—"),
+            ("agent", (row.agent or "—") + ("  (me)" if row.mine else "")),
+            ("SR number", row.knumber or "—"),
+            ("state", EVENT_LABELS.get(row.event, row.event)),
+            ("first seen", started),
+            ("duration", f"{row.duration(now):.0f} s" + (" (CDR)" if row.cdr_duration is not None else "")),
+            ("type", row.business_call_type or "—"),
+            ("events", " → ".join(row.events) or "—"),
+        ]
+        if row.backfilled:
+            fields.append(("note", "rebuilt from the call log after a stream gap"))
+        return cls(f"Call {row.uuid[:8]}", fields, number=row.customer, recording=row.recording,
+                   note="c call this customer · r open recording · esc close")

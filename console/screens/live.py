@@ -1,0 +1,232 @@
+"""1 Live calls: the board of calls in progress, the raw event feed, and the screen pop.
+
+The board shows one row per call uuid as it moves through the CTI events, with a
+ticking duration; calls that just ended stay a few seconds (dimmed) so you see them
+finish. The feed beside it is the stream as it came. When a call comes in to my agent
+number, a panel pops with the caller's number, their previous calls and open tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Static
+
+from console.actions import CallerContext, describe_error
+from console.screens.base import PaletteCommand, ViewScreen
+from console.screens.detail import DetailScreen
+from console.state import CallRow, ScreenPop
+from console.widgets.feed import FeedLog
+from console.widgets.table import VimTable
+
+BOARD_LIMIT = 1000
+
+STATE_STYLES = {
+    "ORIGINATE": "#87afff",
+    "AGENT_CALL": "bold #d7af5f",
+    "AGENT_ANSWER": "#5fd7af",
+    "CUSTOMER_CALL": "bold #d7af5f",
+    "CUSTOMER_ANSWER": "#5fd7af",
+    "BRIDGE": "bold #5fd75f",
+    "HANGUP": "#ff875f",
+    "CDR": "#af87ff",
+}
+
+
+def fmt_duration(seconds: float) -> str:
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60:d}:{s % 60:02d}"
+
+
+def board_cells(row: CallRow, now: float) -> tuple[Text | str, ...]:
+    inbound = row.direction.lower().startswith("in")
+    dim = "dim" if row.finished else ""
+    arrow = Text("in" if inbound else "out" if row.direction else "·", style=f"{dim} {'#87d7ff' if inbound else '#d7afff'}")
+    state = Text(row.state_label, style=dim or STATE_STYLES.get(row.event, ""))
+    customer = Text(row.customer or "—", style=dim)
+    agent = Text((row.agent or "—") + (" ★" if row.mine else ""), style=dim or ("bold" if row.mine else ""))
+    return (
+        arrow,
+        customer,
+        agent,
+        state,
+        Text(fmt_duration(row.duration(now)), style=dim, justify="right"),
+        Text(row.business_call_type or "", style="dim"),
+        Text(row.uuid[:8], style="dim"),
+    )
+
+
+class PopPanel(Vertical):
+    """Incoming call to me: who is calling, their previous calls, their open tasks."""
+
+    DEFAULT_CSS = """
+    PopPanel { display: none; height: auto; max-height: 12; }
+    PopPanel.-open { display: block; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="pop-head")
+        yield Static("", id="pop-body")
+
+    def show_pop(self, pop: ScreenPop, context: CallerContext | None, error: str | None) -> None:
+        head = Text()
+        head.append(" ☎ INCOMING ", "bold black on #ffd75f")
+        head.append(f"  {pop.customer or 'unknown number'}", "bold")
+        head.append("  calling you", "")
+        head.append("    c call back · x dismiss · enter details", "dim")
+        self.query_one("#pop-head", Static).update(head)
+        body = Text()
+        if error:
+            body.append(f"could not load this caller's history: {error}", "#ff875f")
+        elif context is None:
+            body.append("loading previous calls and open tasks …", "dim italic")
+        else:
+            body.append("previous calls: ", "bold")
+            if not context.previous:
+                body.append("none in the last 3 months", "dim")
+            for rec in context.previous[:4]:
+                body.append(f"\n  {rec}", "")
+            body.append("\nopen tasks: ", "bold")
+            if not context.tasks:
+                body.append("none", "dim")
+            for task in context.tasks[:3]:
+                body.append(f"\n  {task}", "")
+        self.query_one("#pop-body", Static).update(body)
+        self.add_class("-open")
+
+
+class LiveScreen(ViewScreen):
+    VIEW_TITLE = "Live"
+    LIVE = True
+
+    BINDINGS = [
+        Binding("enter", "details", "details", id="live.details"),
+        Binding("x", "dismiss_pop", "dismiss pop", id="live.dismiss_pop"),
+        Binding("f", "toggle_feed", "feed", id="live.feed"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen_version = -1
+        self._last_second = -1
+        self._pop: ScreenPop | None = None
+        self._pop_context: CallerContext | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="live-main"):
+            with Vertical(id="board-pane"):
+                yield Label("", id="board-title", classes="pane-title")
+                yield VimTable(
+                    [("dir", "Dir", 3), ("customer", "Customer", 14), ("agent", "Agent", 16),
+                     ("state", "State", 17), ("time", "Time", 6), ("type", "Type", 11), ("uuid", "Call", 8)],
+                    id="board",
+                )
+                yield PopPanel(id="pop")
+            with Vertical(id="feed-pane"):
+                yield Label("Raw events", id="feed-title", classes="pane-title")
+                yield FeedLog(id="feed")
+
+    def on_mount(self) -> None:
+        self.query_one("#board", VimTable).focus()
+
+    def focus_main(self) -> None:
+        self.query_one("#board", VimTable).focus()
+
+    # ---- redraw -------------------------------------------------------------------------
+
+    def refresh_view(self, now: float) -> None:
+        board = self.capp.state.board
+        second = int(now)
+        if board.version == self._seen_version and second == self._last_second:
+            return
+        self._seen_version, self._last_second = board.version, second
+        view = self.view
+        rows = board.rows(view, limit=BOARD_LIMIT)
+        table = self.query_one("#board", VimTable)
+        table.sync_rows([(r.uuid, board_cells(r, now)) for r in rows])
+        board.drain_dirty()
+        in_progress = sum(1 for r in rows if not r.finished)
+        who = "my calls" if view.mine_only else "everyone"
+        title = f"Calls in progress: {in_progress}  ({who}"
+        if view.text:
+            title += f", filter “{view.text}”"
+        title += f")   {board.events_total:,} events · {board.calls_total:,} calls seen"
+        self.query_one("#board-title", Label).update(title)
+        feed = self.query_one("#feed", FeedLog)
+        feed.append_lines(board.feed_since(feed.last_seq))
+        while board.pops:
+            self._open_pop(board.pops.popleft())
+
+    # ---- screen pop -----------------------------------------------------------------------
+
+    def _open_pop(self, pop: ScreenPop) -> None:
+        self._pop, self._pop_context = pop, None
+        self.query_one(PopPanel).show_pop(pop, None, None)
+        if self.capp.screen is not self:
+            self.capp.notify(f"Incoming call from {pop.customer or 'unknown'} (press 1)", title="☎ incoming", timeout=6)
+        self._load_pop(pop)
+
+    @work(group="pop", exclusive=True, exit_on_error=False)
+    async def _load_pop(self, pop: ScreenPop) -> None:
+        try:
+            context = await self.capp.actions.caller_context(pop.customer)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - shown in the panel
+            context, error = None, describe_error(exc)
+        if self._pop is pop:
+            self._pop_context = context
+            self.query_one(PopPanel).show_pop(pop, context, error)
+
+    def action_dismiss_pop(self) -> None:
+        self._pop = None
+        self.query_one(PopPanel).remove_class("-open")
+
+    def close_panel(self) -> bool:
+        if self._pop is not None:
+            self.action_dismiss_pop()
+            return True
+        return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "dismiss_pop":
+            return self._pop is not None
+        return True
+
+    # ---- actions ------------------------------------------------------------------------
+
+    def selected_row(self) -> CallRow | None:
+        key = self.query_one("#board", VimTable).selected_key
+        return self.capp.state.board.get(key) if key else None
+
+    def selected_number(self) -> str | None:
+        if self._pop is not None:
+            return self._pop.customer
+        row = self.selected_row()
+        return row.customer if row else None
+
+    def action_details(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        self.capp.push_screen(DetailScreen.for_call_row(row, self.capp.clock()))
+
+    def on_data_table_row_selected(self, event: VimTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_toggle_feed(self) -> None:
+        pane = self.query_one("#feed-pane")
+        pane.display = not pane.display
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        yield ("Live: details of the selected call", "its CTI events, CDR and recording", self.action_details)
+        yield ("Live: show / hide the raw event feed", "more room for the board", self.action_toggle_feed)
+        if self._pop is not None:
+            yield ("Live: dismiss the incoming-call panel", "", self.action_dismiss_pop)

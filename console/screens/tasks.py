@@ -1,0 +1,127 @@
+"""3 Tasks: follow-ups, missed calls first, then by due date; call back with one key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Label
+
+from console.actions import ActionError
+from console.screens.base import PaletteCommand, ViewScreen
+from console.screens.detail import DetailScreen
+from console.state import TaskRow
+from console.widgets.table import VimTable
+
+
+def task_cells(task: TaskRow) -> tuple[Text | str, ...]:
+    missed = task.is_missed and not task.completed
+    return (
+        Text("✓ done" if task.completed else "open", style="dim" if task.completed else "bold"),
+        Text(task.type, style="bold #ff875f" if missed else ""),
+        task.phone or Text("—", style="dim"),
+        task.due or Text("—", style="dim"),
+        task.missed_at or Text("—", style="dim"),
+        task.agent_id or Text("anyone", style="dim"),
+        Text(task.id, style="dim"),
+    )
+
+
+class TasksScreen(ViewScreen):
+    VIEW_TITLE = "Tasks"
+
+    BINDINGS = [
+        Binding("enter", "details", "details", id="tasks.details"),
+        Binding("c", "call_back", "call back", id="tasks.call_back"),
+        Binding("r", "reload", "reload", id="tasks.reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: tuple[int, str, bool] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="tasks-pane"):
+            yield Label("Tasks", id="tasks-title", classes="pane-title")
+            yield VimTable(
+                [("status", "Status", 8), ("type", "Type", 14), ("phone", "Phone", 16), ("due", "Due", 17),
+                 ("missed", "Missed at", 17), ("agent", "Agent", 10), ("id", "Task", 10)],
+                id="tasks-table",
+            )
+
+    def on_mount(self) -> None:
+        self.focus_main()
+
+    def focus_main(self) -> None:
+        self.query_one("#tasks-table", VimTable).focus()
+
+    def refresh_view(self, now: float) -> None:
+        state = self.capp.state
+        view = self.view
+        key = (state.tasks.version, view.text, view.mine_only)
+        if key == self._seen:
+            return
+        self._seen = key
+        rows = state.tasks.rows(view, my_agent_id=self.capp.actions.my_agent_id)
+        self.query_one("#tasks-table", VimTable).sync_rows([(t.id, task_cells(t)) for t in rows])
+        open_missed = sum(1 for t in state.tasks.tasks.values() if t.is_missed and not t.completed)
+        title = f"Tasks: {len(rows)} shown · {open_missed} missed calls to return"
+        if state.tasks.error:
+            title += f"   ⚠ {state.tasks.error}"
+        self.query_one("#tasks-title", Label).update(title)
+
+    def _selected(self) -> TaskRow | None:
+        key = self.query_one("#tasks-table", VimTable).selected_key
+        return self.capp.state.tasks.tasks.get(key) if key else None
+
+    def selected_number(self) -> str | None:
+        task = self._selected()
+        return task.phone if task else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "call_back":
+            task = self._selected()
+            return bool(task and task.phone)
+        return True
+
+    def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+    def action_call_back(self) -> None:
+        task = self._selected()
+        if task and task.phone:
+            self.capp.action_dial(task.phone)
+
+    def action_reload(self) -> None:
+        self.capp.refresh_tasks()
+
+    def on_data_table_row_selected(self, event: VimTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        task = self._selected()
+        if task is None:
+            return
+        screen = DetailScreen(f"Task {task.id}", [("type", task.type), ("phone", task.phone or "—")],
+                              note="loading …", number=task.phone)
+        self.capp.push_screen(screen)
+        self._load_detail(task.id, screen)
+
+    @work(group="task-detail", exclusive=True, exit_on_error=False)
+    async def _load_detail(self, task_id: str, screen: DetailScreen) -> None:
+        try:
+            fields = await self.capp.actions.task_detail(task_id)
+        except ActionError as exc:
+            screen.update_fields(screen.fields, note=f"could not load the task: {exc}")
+            return
+        screen.update_fields(fields, note="c call back · esc close")
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        yield ("Tasks: call back the selected task", "click-to-call its phone number", self.action_call_back)
+        yield ("Tasks: reload", "", self.action_reload)
+        yield ("Tasks: details of the selected task", "", self.action_details)

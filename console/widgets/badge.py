@@ -1,0 +1,85 @@
+"""The top bar: where you are, whose calls you see, and the state of every live feed.
+
+One line, re-rendered from plain values by the app's refresh timer (never per event):
+the numbered views with the current one highlighted, "me" or "everyone", the live
+stream's state (live / connecting / retrying in N s / failed), the bot feed's state,
+and a PAUSED badge while the live feed is paused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from console.state import FeedStatus
+
+__all__ = ["BarInfo", "FeedStatus", "TopBar", "render_bar", "stream_badge"]
+
+
+@dataclass(frozen=True, slots=True)
+class BarInfo:
+    views: tuple[tuple[str, str], ...]   # (key, title) in order
+    current: str                          # title of the current view
+    who: str                              # "me +91..." or "everyone"
+    stream: FeedStatus
+    bot: FeedStatus | None
+    paused: bool
+    paused_new: int = 0                   # events that arrived while paused
+    source: str = ""                      # "sandbox 127.0.0.1:PORT" / "Knowlarity"
+
+
+def stream_badge(status: FeedStatus, label: str = "stream") -> Text:
+    s = status.status
+    if s == "live":
+        return Text.assemble((f" ● {label} live ", "bold #0b1f0b on #5fd75f"))
+    if s == "connecting":
+        return Text.assemble((f" ◌ {label} connecting ", "bold black on #d7d75f"))
+    if s == "retrying":
+        wait = f" in {status.retry_in:.0f} s" if status.retry_in is not None else ""
+        return Text.assemble((f" ↻ {label} retrying{wait} ", "bold black on #ffaf00"))
+    if s == "failed":
+        reason = f": {status.reason}" if status.reason else ""
+        return Text.assemble((f" ✕ {label} failed{reason} "[:80], "bold white on #d70000"))
+    return Text.assemble((f" – {label} off ", "white on #444444"))
+
+
+def render_bar(info: BarInfo) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(" kconsole ", "bold #1c1c1c on #87afff")
+    text.append(" ")
+    for key, title in info.views:
+        style = "bold reverse" if title == info.current else "dim"
+        text.append(f" {key} {title} ", style)
+    text.append("  ")
+    text.append(f" {info.who} ", "bold #1c1c1c on #d7afff")
+    text.append(" ")
+    text.append_text(stream_badge(info.stream))
+    if info.bot is not None:
+        text.append(" ")
+        text.append_text(stream_badge(info.bot, "bot"))
+    if info.paused:
+        more = f" +{info.paused_new}" if info.paused_new else ""
+        text.append(" ")
+        text.append(f" ❚❚ PAUSED{more} ", "bold white on #af005f")
+    if info.source:
+        text.append(f"  {info.source}", "dim")
+    return text
+
+
+class TopBar(Static):
+    """The one-line bar at the top of every view."""
+
+    DEFAULT_CSS = """
+    TopBar { height: 1; width: 100%; background: $panel; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self._last: BarInfo | None = None
+
+    def show(self, info: BarInfo) -> None:
+        if info != self._last:
+            self._last = info
+            self.update(render_bar(info))

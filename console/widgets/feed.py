@@ -1,0 +1,58 @@
+"""The raw event feed: the stream's items as they came, newest at the bottom.
+
+Written in batches from `CallsBoard.feed_since()` by the refresh timer; a RichLog keeps
+only `max_lines`, so the widget stays small however long the console runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from console.state import FeedLine
+
+EVENT_STYLES = {
+    "ORIGINATE": "#87afff",
+    "AGENT_CALL": "#d7af5f",
+    "AGENT_ANSWER": "#5fd7af",
+    "CUSTOMER_CALL": "#d7af5f",
+    "CUSTOMER_ANSWER": "#5fd7af",
+    "BRIDGE": "bold #5fd75f",
+    "HANGUP": "#ff875f",
+    "CDR": "#af87ff",
+}
+
+MAX_LINES_PER_BATCH = 120
+
+
+def feed_text(line: FeedLine) -> Text:
+    stamp = time.strftime("%H:%M:%S", time.localtime(line.ts))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(stamp + " ", "dim")
+    text.append(f"{line.kind:<15.15}", EVENT_STYLES.get(line.kind, "italic #bcbcbc"))
+    text.append(" " + line.summary)
+    if line.uuid:
+        text.append(f" {line.uuid[:8]}", "dim")
+    return text
+
+
+class FeedLog(RichLog):
+    """Bounded raw feed; `last_seq` says how far it has been written."""
+
+    def __init__(self, *, max_lines: int = 400, **kwargs: object) -> None:
+        super().__init__(max_lines=max_lines, min_width=20, wrap=False, markup=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
+        self.last_seq = 0
+
+    def append_lines(self, lines: Sequence[FeedLine]) -> None:
+        if not lines:
+            return
+        skipped = len(lines) - MAX_LINES_PER_BATCH
+        if skipped > 0:
+            self.write(Text(f"… {skipped} events in this burst not shown", style="dim italic"))
+            lines = lines[skipped:]
+        for line in lines:
+            self.write(feed_text(line))
+        self.last_seq = lines[-1].seq
