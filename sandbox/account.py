@@ -638,7 +638,7 @@ class Account:
         url = str(body.get("soundfile") or "").strip()
         if not name:
             raise bad_request("soundname is required.")
-        if not re.match(r"^https?://[^\s/]+/\S*\.(mp3|wav)(\?\S*)?$", url, re.IGNORECASE):
+        if not re.match(r"^https?://\S+\.(mp3|wav)(\?\S*)?$", url, re.IGNORECASE):
             raise bad_request("soundfile must be the public URL of an mp3 or wav file.")
         sound = Sound(
             id=max((s.id for s in self.sounds), default=157000) + 1, name=name, file_url=url,

@@ -175,7 +175,10 @@ class SandboxServer:
         except OSError:
             sock.close()
             raise
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        # handler_cancellation: a stream client that hangs up is unsubscribed at once, not at
+        # the next keepalive write
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0,
+                               handler_cancellation=True)
         await runner.setup()
         try:
             await web.SockSite(runner, sock).start()
