@@ -1,6 +1,18 @@
 """Knowlarity's REST API and live notification stream, typed; usable without the TUI.
 
-No Textual here (the console imports this package, never the reverse).
+    async with KnowlarityClient.from_settings(settings) as client:
+        agents = await client.list_agents()
+        await client.make_call(k_number, agent_number, customer_number)   # never retried
+        async for page in client.iter_call_log(CallLogQuery(start_time__gt=since, limit=200)):
+            ...
+    async with LiveStream.from_settings(settings, client=client, on_state=show) as stream:
+        async for item in stream:    # CallEvent | Cdr | UnknownEvent, deduplicated
+            ...                      # Cdr.backfilled: rebuilt from the call log after a drop
+
+The stream is pull-based: it reads, notices drops and reconnects while someone iterates
+it, so run the loop in a long-lived task. Errors are `KnowlarityError` subclasses whose
+`str()` is one line fit for a status bar. No Textual here (the console imports this
+package, never the reverse).
 """
 
 from .backoff import Backoff

@@ -35,7 +35,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from .backoff import Backoff
 from .calllog import CallLogPage, CallLogQuery
-from .dates import format_api_datetime
+from .dates import format_api_datetime, parse_datetime
 from .errors import (
     ApiConnectionError,
     ApiTimeout,
@@ -382,7 +382,7 @@ class KnowlarityClient:
         return self._list(AvailableNumber, data, "available numbers", key="numbers")
 
     async def buy_number(
-        self, number: str, *, user_plan_id: str | int, expiry_time: datetime,
+        self, number: str, *, user_plan_id: str | int, expiry_time: datetime | str,
         cli_type: Literal["OUTGOING"] | None = None,
     ) -> BuyNumberResult:
         """POST numbers : allocate an available number to a plan until `expiry_time`.
@@ -391,7 +391,7 @@ class KnowlarityClient:
         """
         body: dict[str, Any] = {
             "user_plan_id": str(user_plan_id),
-            "expiry_time": format_api_datetime(expiry_time),
+            "expiry_time": format_api_datetime(parse_datetime(expiry_time)),
             "number": _number(number, "number"),
         }
         if cli_type:

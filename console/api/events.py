@@ -96,8 +96,14 @@ class CallEvent(_StreamModel):
         return self.event_type.value
 
     @property
-    def dedupe_key(self) -> tuple[str, str] | None:
-        return (self.uuid, self.kind) if self.uuid else None
+    def dedupe_key(self) -> tuple[str, ...] | None:
+        """(uuid, event type), plus the agent for agent legs: a call that rings a group's
+        agents one after another has one AGENT_CALL per agent, and each is news."""
+        if not self.uuid:
+            return None
+        if self.event_type in (EventType.AGENT_CALL, EventType.AGENT_ANSWER):
+            return (self.uuid, self.kind, normalize_number(self.agent_number) or "")
+        return (self.uuid, self.kind)
 
     def involves(self, number: str | None) -> bool:
         """True when `number` is this call's agent or customer (any formatting)."""
@@ -140,7 +146,7 @@ class Cdr(_StreamModel):
         return "CDR"
 
     @property
-    def dedupe_key(self) -> tuple[str, str] | None:
+    def dedupe_key(self) -> tuple[str, ...] | None:
         return (self.uuid, "CDR") if self.uuid else None
 
     @property
@@ -201,7 +207,7 @@ class UnknownEvent(_StreamModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def dedupe_key(self) -> tuple[str, str] | None:
+    def dedupe_key(self) -> tuple[str, ...] | None:
         return (self.uuid, self.kind) if self.uuid and self.kind else None
 
 

@@ -160,7 +160,7 @@ class LiveStream:
         self._rng = rng
         self._timeout = httpx.Timeout(connect=connect_timeout, read=idle_timeout, write=10.0, pool=10.0)
         self._http = httpx.AsyncClient(transport=transport, timeout=self._timeout, follow_redirects=False)
-        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._open_calls: OrderedDict[str, datetime] = OrderedDict()
         self._state = StreamState("connecting")
         self._closed = False

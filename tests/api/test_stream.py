@@ -357,3 +357,16 @@ def test_the_api_package_never_imports_textual() -> None:
     code = "import sys, console.api, console.api.stream, console.api.client; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_agent_legs_of_a_hunt_group_are_not_taken_for_duplicates() -> None:
+    from console.api import parse_event
+
+    stream = LiveStream(f"http://127.0.0.1:9/update-stream/{SR_KEY}/konnect")
+    first = parse_event(event("hunt", "AGENT_CALL", agent_number="+919000000001"))
+    second = parse_event(event("hunt", "AGENT_CALL", agent_number="9000000002"))
+    replay = parse_event(event("hunt", "AGENT_CALL", agent_number="+91 90000 00002"))
+    assert not stream._duplicate(first) and not stream._duplicate(second)
+    assert stream._duplicate(replay)
+    assert not stream._duplicate(parse_event(event("hunt", "HANGUP", agent_number="+919000000001")))
+    assert stream._duplicate(parse_event(event("hunt", "HANGUP", agent_number="+919000000002")))
