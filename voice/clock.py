@@ -81,7 +81,9 @@ class ManualClock:
         target = self._now + seconds
         while True:
             nxt = min(target, self._now + step)
-            self._now = nxt
+            if self._sleepers:
+                nxt = min(nxt, self._sleepers[0][0])  # land exactly on the next deadline
+            self._now = max(self._now, nxt)
             while self._sleepers and self._sleepers[0][0] <= self._now:
                 _, _, fut = heapq.heappop(self._sleepers)
                 if not fut.done():

@@ -89,7 +89,7 @@ class CallRecorder:
         self._failed = False
 
     def _pos(self, t: float) -> int:
-        return max(0, int((t - self.started) * self.rate))
+        return max(0, round((t - self.started) * self.rate))
 
     def caller_audio(self, pcm: bytes, now: float) -> None:
         if self._closed:

@@ -45,8 +45,8 @@ class VadConfig:
     frame_ms: int = 20
     aggressiveness: int = 2  # webrtcvad mode 0-3
     window_ms: int = 200
-    min_speech_ms: int = 100
-    min_voiced_ms: int = 60
+    min_speech_ms: int = 80
+    min_voiced_ms: int = 40
     hangover_ms: int = 300
     energy_floor_dbfs: float = -48.0
     snr_db: float = 9.0

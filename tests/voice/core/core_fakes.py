@@ -246,9 +246,11 @@ class FakeTTS:
     def __init__(
         self, *, name: str = "faketts", freq: float = 440.0, ms_per_char: float = 40.0, first_byte_delay: float = 0.0,
         piece_ms: float = 20.0, fail: bool = False, fail_after_pieces: int | None = None, min_ms: float = 200.0,
+        freq_for: Callable[[str], float] | None = None,
     ) -> None:
         self.name = name
         self.freq = freq
+        self.freq_for = freq_for
         self.ms_per_char = ms_per_char
         self.first_byte_delay = first_byte_delay
         self.piece_ms = piece_ms
@@ -269,7 +271,8 @@ class FakeTTS:
                 await asyncio.sleep(self.first_byte_delay)
             if self.fail:
                 raise ProviderError(f"{self.name} is down")
-            pcm = tone(sample_rate, self.duration_ms(text), self.freq)
+            freq = self.freq_for(text) if self.freq_for is not None else self.freq
+            pcm = tone(sample_rate, self.duration_ms(text), freq)
             step = 2 * int(sample_rate * self.piece_ms / 1000)
             for i, off in enumerate(range(0, len(pcm), step)):
                 if self.fail_after_pieces is not None and i >= self.fail_after_pieces:
