@@ -265,10 +265,10 @@ class CallSession:
         if stream is not None:
             await self._close_stt(stream)
         self._set_state("ended")
-        if self.recorder is not None:
-            self.recorder.close(self.clock.now())
         duration = self.clock.now() - self.started_at
         self._publish(CallEnded(call_id=self.call_id, reason=reason, duration_s=round(duration, 3)))
+        if self.recorder is not None:
+            self.recorder.close(self.clock.now())
         self.log.info("call ended: %s (%.1f s, %d turns)", reason, duration, self.turn)
 
     # ---- caller audio (the input path; control decisions happen here) --------------------
@@ -353,7 +353,9 @@ class CallSession:
         if playing:
             killed_at = await self._kill()
             if publish_barge_in:
-                latency = (killed_at - onset) * 1000 if onset is not None else 0.0
+                # overlap began at the later of the caller's onset and the reply's first audio
+                began = max(onset, reply.timer.first_audio or onset) if onset is not None else killed_at
+                latency = (killed_at - began) * 1000
                 self._publish(BargeIn(call_id=self.call_id, latency_ms=round(max(0.0, latency), 2)))
                 if self.stats is not None:
                     self.stats.barge_in.add(latency)
@@ -399,7 +401,7 @@ class CallSession:
                     await self.clock.sleep(wait)
                     continue
                 break
-            at = self.speaker.killed_at or self.clock.now()
+            at = cut.cut_at if cut.cut_at is not None else self.clock.now()
             if cut.kind == "answer" and not cut.audio_sent:
                 self.log.info("no new words after the interruption: answering %r again", cut.user_text[:60])
                 text, self._unanswered = self._unanswered or cut.user_text, ""
@@ -412,7 +414,7 @@ class CallSession:
             self.log.info("no new words after the interruption: resuming (%d sentences)", len(rest))
             reply = Reply(kind="resume", turn=cut.turn, epoch=self.speaker.epoch, timer=TurnTimer(turn=cut.turn),
                           user_text="")
-            self._begin(reply, self._speak_lines(reply, rest, cached=False))
+            self._begin(reply, self._speak_lines(reply, rest))
         finally:
             if self._resume_task is asyncio.current_task():
                 self._resume_task = None
@@ -505,7 +507,8 @@ class CallSession:
             self._publish(TranscriptEvent(call_id=self.call_id, text=text, final=False))
             self._stt_log.debug("Transcript (interim) | text=%r", text)
             if self.options.interim_barge_in and self.vad.recent_voice():
-                await self._barge_in(self._last_onset or now, "interim transcript")
+                onset = self._last_onset if self.vad.in_speech and self._last_onset is not None else now
+                await self._barge_in(onset, "interim transcript")
             return
         if text:
             self._last_stt_activity = now
@@ -751,13 +754,13 @@ class CallSession:
         self._set_state("speaking")
         self._publish(BotSentence(call_id=self.call_id, text=utt.text, turn=reply.turn))
 
-    async def _speak_lines(self, reply: Reply, lines: Sequence[str], *, cached: bool = True) -> None:
+    async def _speak_lines(self, reply: Reply, lines: Sequence[str]) -> None:
         """Greeting, supervisor lines, resumes: pre-rendered when possible, else streamed TTS."""
         player = self._player(reply)
         try:
             self._set_state("speaking")
             for line in lines:
-                if not await self._play_prompt(reply, player, line, cached=cached):
+                if not await self._play_prompt(reply, player, line):
                     return
             await self.speaker.playback.wait_played()
         except CallGone:
@@ -768,10 +771,11 @@ class CallSession:
             self._finalize(reply, cut_at=None)
             self._set_state("listening")
 
-    async def _play_prompt(self, reply: Reply, player: ChunkPlayer, text: str, *, cached: bool = True) -> bool:
+    async def _play_prompt(self, reply: Reply, player: ChunkPlayer, text: str) -> bool:
+        """One line: from the prompt cache when it was rendered ahead, else streamed through TTS."""
         utt = Utterance(text)
         reply.utterances.append(utt)
-        pcm = self.prompts.get(text, self.sample_rate) if cached else None
+        pcm = self.prompts.get(text, self.sample_rate)
         if pcm is not None:
             reply.timer.mark("tts_first_byte", self.clock.now())
             return await self._feed(reply, player, utt, pcm) and await self._feed(reply, player, utt, None)

@@ -122,3 +122,32 @@ async def test_default_rate_comes_from_settings(bot_factory):
     await node2.wait_count("playAudio")
     assert node2.plays()[0].sample_rate == 24000
     assert silence(8000, 10)  # helper sanity
+
+
+async def test_a_recorded_call_has_both_tracks_and_the_events(bot_factory, tmp_path):
+    prov = FakeProviders(stt=FakeSTT(["hi"]), llm=FakeLLM([["Hello to you too."]]), tts=FakeTTS(ms_per_char=5))
+    bot = await bot_factory(providers=prov, record_dir=tmp_path, bot_sample_rate=8000)
+    node = await bot.call(callid="rec/../1")
+    await node.wait_count("playAudio")
+    session = bot.server.sessions["rec/../1"]
+    await node.wait_for(lambda n: session.state == "listening", what="greeting played")
+    await node.say(voiced(8000, 400))
+    await node.wait_for(lambda n: len(session.history) >= 3 and session.state == "listening", what="a turn")
+    await node.hang_up()
+    for _ in range(200):
+        if "rec/../1" not in bot.server.sessions:
+            break
+        await asyncio.sleep(0.01)
+    [folder] = list(tmp_path.iterdir())
+    assert folder.name.endswith("rec_.._1") or "rec_" in folder.name
+    import wave
+
+    from voice.recording import dump_events
+
+    with wave.open(str(folder / "caller.wav")) as wf:
+        assert wf.getframerate() == 8000 and wf.getnframes() >= 8000 * 0.8 * 0.9
+    with wave.open(str(folder / "bot.wav")) as wf:
+        assert wf.getframerate() == 8000 and wf.getnframes() > 0
+    kinds = [e["kind"] for e in dump_events(folder / "events.jsonl")]
+    assert kinds[0] == "call_started" and kinds[-1] == "call_ended"
+    assert "transcript" in kinds and "bot_sentence" in kinds and "turn_metrics" in kinds
