@@ -32,9 +32,8 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import formats as fmt
-from sandbox.account import MSG_BAD_SR_KEY, Account
+from sandbox.account import MSG_BAD_SR_KEY, Account, Rejected
 from sandbox.api import RestApi, json_response, read_body
-from sandbox.account import Rejected
 from sandbox.calls import make_plan, random_plan
 from sandbox.hub import StreamHub
 from sandbox.traffic import BotHook, CallEngine, TrafficGenerator
@@ -296,13 +295,10 @@ class SandboxServer:
                 if chunk is None:
                     break
                 await response.write(chunk)
-        except (ConnectionResetError, ConnectionError, RuntimeError):
-            pass  # the client went away, or the hook cut it off
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away, or the drop hook cut it off ("closing transport")
         finally:
             self.hub.unsubscribe(sub)
-        if sub.dropped:
-            # the connection is already aborted: make sure aiohttp does not try to finish it
-            request.transport and request.transport.abort()  # type: ignore[func-returns-value]
         return response
 
     # ---- test hooks (loopback only, no API keys) -----------------------------------------------
