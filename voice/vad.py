@@ -29,13 +29,14 @@ of the chunk and dates each frame in it backwards from there.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import webrtcvad
 
-from voice.audio import Resampler, rms_dbfs
+from voice.audio import Resampler
 
 _WEBRTC_RATES = (8000, 16000, 32000, 48000)
 
@@ -92,7 +93,7 @@ class VoiceActivityDetector:
         self._frame_s = cfg.frame_ms / 1000
         self._buf = bytearray()
         self._decim = self._vad_rate // 8000
-        self._prev_frame8: np.ndarray = np.zeros(8 * cfg.frame_ms, dtype=np.float32)
+        self._prev_frame = bytes(self._frame_bytes)
         n = cfg.window_ms // cfg.frame_ms
         self._window: deque[tuple[bool, bool, float]] = deque(maxlen=n)  # (speech, voiced, frame start)
         self._need_speech = -(-cfg.min_speech_ms // cfg.frame_ms)
@@ -147,20 +148,20 @@ class VoiceActivityDetector:
     def _frame(self, frame: bytes, start: float, end: float) -> VadEvent | None:
         cfg = self.config
         self.frames += 1
-        level = rms_dbfs(frame)
-        self.last_level_dbfs = level if level > -120 else -120.0
+        x = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        energy = float(np.dot(x, x)) / len(x)
+        level = 10 * math.log10(energy / 1073741824.0) if energy > 1.0 else -120.0
+        self.last_level_dbfs = level
         speech = False
         voiced = False
-        loud = level >= cfg.energy_floor_dbfs and level >= self._noise_db + cfg.snr_db
-        if loud:
+        if level >= cfg.energy_floor_dbfs and level >= self._noise_db + cfg.snr_db:
             speech = self._vad.is_speech(frame, self._vad_rate)
-        samples8 = None
         if speech:
-            samples8 = self._decimate(frame)
-            voiced = self._voicing(np.concatenate((self._prev_frame8, samples8))) >= cfg.voicing_threshold
-        self._track_noise(self.last_level_dbfs, speech)
-        # keep the previous frame (decimated) for the 40 ms voicing window
-        self._prev_frame8 = samples8 if samples8 is not None else self._decimate(frame)
+            # 40 ms window (previous frame + this one) for pitch down to 60 Hz
+            window = np.concatenate((self._decimate(self._prev_frame), self._decimate_array(x)))
+            voiced = self._voicing(window) >= cfg.voicing_threshold
+        self._track_noise(level, speech)
+        self._prev_frame = frame
         self._window.append((speech, voiced, start))
 
         if speech:
@@ -170,6 +171,8 @@ class VoiceActivityDetector:
             self._silent_frames += 1
 
         if not self.in_speech:
+            if not speech:  # counts only grow on a speech frame: nothing to decide
+                return None
             n_speech = sum(1 for s, _, _ in self._window if s)
             n_voiced = sum(1 for _, v, _ in self._window if v)
             if n_speech >= self._need_speech and n_voiced >= self._need_voiced:
@@ -191,7 +194,9 @@ class VoiceActivityDetector:
             self._noise_db += min(0.05, level - self._noise_db)  # creep up ~2.5 dB/s at 20 ms frames
 
     def _decimate(self, frame: bytes) -> np.ndarray:
-        x = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        return self._decimate_array(np.frombuffer(frame, dtype=np.int16).astype(np.float32))
+
+    def _decimate_array(self, x: np.ndarray) -> np.ndarray:
         d = self._decim
         if d > 1:
             x = x[: len(x) - len(x) % d].reshape(-1, d).mean(axis=1)
