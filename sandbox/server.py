@@ -246,32 +246,50 @@ class SandboxServer:
         self.engine.bot_hook = callback
 
     def place_inbound_call(
-        self, *, knowlarity_number: str | None = None, customer_number: str | None = None
+        self,
+        *,
+        knowlarity_number: str | None = None,
+        customer_number: str | None = None,
+        agent_number: str | None = None,
     ) -> str:
         """Have a customer call one of the account's numbers now; returns the call uuid.
 
         The bot number goes to the bot hook, the missed-call number rings once, any
-        other number rings an Available agent. Must be called from the server's loop.
+        other number rings `agent_number` (an agent of the account) or else an Available
+        agent; an agent who is not Available misses it, and with nobody free the caller
+        abandons. Must be called from the server's event loop.
         """
+        now = self.engine.clock()
         number = fmt.normalize_number(knowlarity_number) if knowlarity_number else self.account.main_number
-        if number is None or self.account.bought(number, self.engine.clock()) is None:
+        if number is None or self.account.bought(number, now) is None:
             raise ValueError("knowlarity_number must be an active number of the account")
         customer = fmt.normalize_number(customer_number) if customer_number else None
         if customer_number and customer is None:
             raise ValueError("customer_number is not a phone number")
+        agent = None
+        if agent_number:
+            agent = self.account.agent_by_number(fmt.normalize_number(agent_number) or "")
+            if agent is None:
+                raise ValueError("agent_number is not an agent of the account")
         if number == self.account.bot_number:
             kind = "bot"
         elif number == self.account.missed_call_number:
             kind = "missed_call"
         else:
             kind = "ibd"
-        plan = random_plan(self._rng, self.account, kind=kind, live=True, customer=customer)
+        if agent is not None and kind != "ibd":
+            raise ValueError("agent_number applies only to calls that ring an agent")
+        plan = random_plan(self._rng, self.account, kind=kind, live=True, now=now, customer=customer)
         if kind == "ibd":
-            outcome = "connected" if plan.agent is not None else "abandoned"
+            agent = agent or plan.agent
+            if agent is None:
+                outcome = "abandoned"
+            else:
+                outcome = "connected" if agent.status == "Available" else "agent_missed"
             plan = make_plan(self._rng, kind="ibd", outcome=outcome, knowlarity_number=number,
-                             customer_number=plan.customer_number, agent=plan.agent, call_uuid=plan.uuid)
-        else:
-            plan.outcome = "connected" if kind == "bot" else plan.outcome
+                             customer_number=plan.customer_number, agent=agent, call_uuid=plan.uuid)
+        elif kind == "bot":
+            plan.outcome = "connected"
         self.engine.start(plan)
         return plan.uuid
 
@@ -323,7 +341,8 @@ class SandboxServer:
             return json_response(exc.body, exc.status)
         try:
             call_uuid = self.place_inbound_call(
-                knowlarity_number=body.get("knowlarity_number"), customer_number=body.get("customer_number")
+                knowlarity_number=body.get("knowlarity_number"), customer_number=body.get("customer_number"),
+                agent_number=body.get("agent_number"),
             )
         except ValueError as exc:
             return json_response({"message": str(exc)}, 400)

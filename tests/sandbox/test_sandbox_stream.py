@@ -212,6 +212,23 @@ async def test_inbound_call_to_an_agent(client: httpx.AsyncClient, sandbox: Sand
     assert cdr["destination"] == events[1]["agent_number"]
 
 
+async def test_inbound_call_to_a_chosen_agent(client: httpx.AsyncClient, sandbox: SandboxServer) -> None:
+    me = sandbox.account.default_agent.phone_number
+    away = next(a.phone_number for a in sandbox.account.agents if a.base_status == "Break")
+    async with StreamRecorder(sandbox.stream_url) as rec:
+        mine = sandbox.place_inbound_call(agent_number=me[3:])
+        r = await client.post(f"{sandbox.base_url}/_sandbox/inbound-call", json={"agent_number": away})
+        missed = r.json()["uuid"]
+        for call_uuid in (mine, missed):
+            await rec.wait_for(lambda e, u=call_uuid: e.get("type") == "CDR" and e["uuid"] == u)
+    ring = [e for e in rec.for_call(mine) if e.get("event_type") == "AGENT_CALL"]
+    assert ring[0]["agent_number"] == me and rec.for_call(mine)[-2]["event_type"] == "HANGUP"
+    assert [e.get("event_type") for e in rec.for_call(missed)] == ["ORIGINATE", "AGENT_CALL", "HANGUP", None]
+    assert rec.for_call(missed)[1]["agent_number"] == away
+    r = await client.post(f"{sandbox.base_url}/_sandbox/inbound-call", json={"agent_number": "+919000077777"})
+    assert r.status_code == 400 and "agent" in r.json()["message"]
+
+
 async def test_missed_call_number_makes_a_task(client: httpx.AsyncClient, sandbox: SandboxServer) -> None:
     async with StreamRecorder(sandbox.stream_url) as rec:
         r = await client.post(f"{sandbox.base_url}/_sandbox/inbound-call",
