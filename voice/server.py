@@ -339,6 +339,7 @@ class BotServer:
         self.stats.calls += 1
         reason = "caller hung up"
         text_frames = 0
+        debug = log.isEnabledFor(logging.DEBUG) or logging.getLogger("voice").isEnabledFor(logging.DEBUG)
         try:
             await session.start(metadata_at)
             klog.info("connected from %s | virtual_number=%s customer_number=%s call_type=%s sample_rate=%d",
@@ -355,6 +356,10 @@ class BotServer:
                     await ws.close(1007, "audio frames must hold whole 16-bit samples")
                     break
                 if msg:
+                    if session.audio_frames == 0:
+                        klog.info("Audio packet received | size=%d bytes (first; the rest at debug level)", len(msg))
+                    elif debug:
+                        klog.debug("Audio packet received | size=%d bytes", len(msg))
                     await session.feed_audio(msg)
             else:
                 reason = _closed_reason(ws)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import re
 import time
 from collections import deque
@@ -882,6 +883,9 @@ class CallSession:
             self.recorder.event(event)
 
     def _bot_audio_tap(self, pcm: bytes, start: float) -> None:
+        if self._klog.isEnabledFor(logging.DEBUG):
+            self._klog.debug("Chunk %d sent | b64_size=%d chars | %.0f ms", self.speaker.chunks_sent,
+                             4 * ((len(pcm) + 46) // 3), duration_ms(len(pcm), self.sample_rate))
         if self.recorder is not None:
             self.recorder.bot_audio(pcm, start)
         if self.bus.wants_audio(self.call_id):
