@@ -13,6 +13,11 @@ How, per 20 ms frame (cheapest first, each stage only for frames that passed the
    40 ms window decimated to 8 kHz, must reach `voicing_threshold`. Speech has a pitch;
    a cough, a breath or line noise is noise-like and has none. This stage costs ~25 us
    and runs only for frames that passed 1 and 2, i.e. almost never while a caller listens.
+   The same spectrum vetoes sounds that are loud and periodic but no voice (found by the
+   bench's noise corpus, `python -m bench --only barge_in`): mains hum, a door's thump and
+   rumble put most of their energy below 250 Hz (`max_low_band_share`), DTMF puts it in one
+   row and one column tone (`max_tone_share`); and the autocorrelation is taken after a
+   pre-emphasis, so pink (1/f) noise, smooth at short lags, does not pass for a pitch.
 
 Onset is confirmed when, within the last `window_ms`, at least `min_speech_ms` of frames
 passed 1-2 and at least `min_voiced_ms` of those passed 3. A click (one loud frame) and a
@@ -40,6 +45,14 @@ from voice.audio import Resampler
 
 _WEBRTC_RATES = (8000, 16000, 32000, 48000)
 
+# Spectrum of the 40 ms analysis window at 8 kHz, zero-padded to 1024 points (7.8 Hz bins).
+_FREQS = np.fft.rfftfreq(1024, 1 / 8000)
+_LOW_BAND = _FREQS < 250.0
+_DTMF_ROWS = [np.abs(_FREQS - f) <= 0.03 * f for f in (697, 770, 852, 941)]
+_DTMF_COLS = [np.abs(_FREQS - f) <= 0.03 * f for f in (1209, 1336, 1477, 1633)]
+# y[n] = x[n] - 0.95 x[n-1] applied in the frequency domain (exact: the padding holds it)
+_PRE_EMPHASIS = 1 - 0.95 * np.exp(-2j * np.pi * np.arange(len(_FREQS)) / 1024)
+
 
 @dataclass(frozen=True, slots=True)
 class VadConfig:
@@ -52,6 +65,8 @@ class VadConfig:
     energy_floor_dbfs: float = -48.0
     snr_db: float = 9.0
     voicing_threshold: float = 0.45
+    max_low_band_share: float = 0.8  # of the frame's energy below 250 Hz: hum, thumps, rumble
+    max_tone_share: float = 0.7  # of the frame's energy in one DTMF row + one column tone
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -159,7 +174,11 @@ class VoiceActivityDetector:
         if speech:
             # 40 ms window (previous frame + this one) for pitch down to 60 Hz
             window = np.concatenate((self._decimate(self._prev_frame), self._decimate_array(x)))
-            voiced = self._voicing(window) >= cfg.voicing_threshold
+            voicing, low_share, tone_share = self._analyse(window)
+            if low_share > cfg.max_low_band_share or tone_share > cfg.max_tone_share:
+                speech = False  # hum, a thump, DTMF: loud and periodic, but not a voice
+            else:
+                voiced = voicing >= cfg.voicing_threshold
         self._track_noise(level, speech)
         self._prev_frame = frame
         self._window.append((speech, voiced, start))
@@ -203,15 +222,26 @@ class VoiceActivityDetector:
         return x
 
     @staticmethod
-    def _voicing(x: np.ndarray) -> float:
-        """Peak normalised autocorrelation at 60-400 Hz lags (x at 8 kHz)."""
+    def _analyse(x: np.ndarray) -> tuple[float, float, float]:
+        """(voicing, low-band share, DTMF share) of a 40 ms window at 8 kHz.
+
+        Voicing is the peak normalised autocorrelation at 60-400 Hz lags of the
+        pre-emphasised window; the shares are fractions of the window's energy."""
         x = x - x.mean()
         n = len(x)
         spec = np.fft.rfft(x, 1024)
-        ac = np.fft.irfft(spec * np.conj(spec))[:n]
+        power = spec.real * spec.real + spec.imag * spec.imag
+        total = float(power.sum())
+        if total <= 1e-6:
+            return 0.0, 0.0, 0.0
+        low_share = float(power[_LOW_BAND].sum()) / total
+        tone_share = (max(float(power[b].sum()) for b in _DTMF_ROWS)
+                      + max(float(power[b].sum()) for b in _DTMF_COLS)) / total
+        pre = spec * _PRE_EMPHASIS
+        ac = np.fft.irfft(pre.real * pre.real + pre.imag * pre.imag)[:n]
         if ac[0] <= 1e-6:
-            return 0.0
+            return 0.0, low_share, tone_share
         lo, hi = 20, min(134, n - 1)
         lags = np.arange(lo, hi)
         r = ac[lo:hi] / ac[0] * n / (n - lags)
-        return float(r.max())
+        return float(r.max()), low_share, tone_share
