@@ -1,0 +1,115 @@
+"""The bench's bot launcher: one BotServer in its own process, driven over stdin/stdout.
+
+    python -m bench.botproc --providers instant --lag-probe
+
+Prints one JSON line `{"ready": true, "port": P, "pid": N}` once listening, then answers
+commands, one per stdin line, with one JSON line each:
+
+    stats   -> {"lag_ms": [...], "finals": [[call_id, t], ...], "sessions": n, "calls": n, ...}
+    reset   -> clears the lag samples and the STT-final stamps
+    quit    -> closes the server and exits
+
+The event-loop lag probe is opt-in and lives here, not in product code: a task that sleeps
+10 ms and records how late it woke up. Anything that blocks the bot's loop (a slow frame
+handler, a synchronous TTS, a burst of sends) shows up as lag for every call at once.
+Providers: `instant` (bench.instant; the level-based STT), `deaf` (instant, but the STT never
+transcribes: the VAD-only barge-in path), `offline` (voice.providers.factory.build_providers
+with no keys: eSpeak NG + pocketsphinx + the script).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from voice.config import BotSettings
+from voice.server import BotServer
+
+from bench.instant import InstantProviders, InstantSTT
+
+
+async def _lag_probe(samples: list[float], interval: float = 0.010) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        t = loop.time()
+        await asyncio.sleep(interval)
+        samples.append(max(0.0, (loop.time() - t - interval) * 1000))
+
+
+def _providers(kind: str, settings: BotSettings) -> Any:
+    if kind == "instant":
+        return InstantProviders()
+    if kind == "deaf":
+        return InstantProviders(stt=InstantSTT(deaf=True))
+    if kind == "offline":
+        from voice.providers.factory import build_providers
+
+        return build_providers(settings)
+    raise SystemExit(f"unknown providers {kind!r}")
+
+
+async def serve(args: argparse.Namespace) -> None:
+    overrides: dict[str, Any] = {"bot_host": "127.0.0.1", "bot_port": 0, "bot_sample_rate": args.rate}
+    if args.greeting:
+        overrides["greeting"] = args.greeting
+    settings = BotSettings(**overrides)  # type: ignore[arg-type]
+    providers = _providers(args.providers, settings)
+    server = BotServer(settings, providers=providers)
+    await server.start()
+    lag: list[float] = []
+    probe = asyncio.create_task(_lag_probe(lag)) if args.lag_probe else None
+    print(json.dumps({"ready": True, "port": server.port, "pid": os.getpid()}), flush=True)
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while line := await reader.readline():
+            cmd = line.decode().strip()
+            if cmd == "stats":
+                stt = getattr(providers, "stt", None)
+                print(json.dumps({
+                    "lag_ms": [round(v, 3) for v in lag],
+                    "finals": list(getattr(stt, "finals", [])),
+                    "sessions": len(server.sessions),
+                    "calls": server.stats.calls,
+                    "greeting_ms": list(server.stats.greeting.values),
+                    "barge_in_ms": list(server.stats.barge_in.values),
+                    "first_audio_ms": list(server.stats.first_audio.values),
+                    "total_ms": list(server.stats.total.values),
+                }), flush=True)
+            elif cmd == "reset":
+                lag.clear()
+                if hasattr(getattr(providers, "stt", None), "finals"):
+                    providers.stt.finals.clear()
+                print(json.dumps({"ok": True}), flush=True)
+            elif cmd == "quit":
+                break
+    finally:
+        if probe is not None:
+            probe.cancel()
+        await server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.botproc")
+    parser.add_argument("--providers", choices=("instant", "deaf", "offline"), default="instant")
+    parser.add_argument("--greeting", default="")
+    parser.add_argument("--rate", type=int, default=16000)
+    parser.add_argument("--lag-probe", action="store_true")
+    parser.add_argument("--log", default="", help="write the bot's INFO log here (default: WARNING to stderr)")
+    args = parser.parse_args()
+    if args.log:
+        logging.basicConfig(filename=args.log, level=logging.INFO, format="%(asctime)s %(message)s")
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
