@@ -29,9 +29,10 @@ below 150 ms of wall time). The bot's own processing is not compressed, so the
 waits that judge the bot — `no_audio_timeout`, `reply_timeout` — and every reported
 latency are in wall-clock time. A bot that keeps a real-time playback clock may
 think it is still speaking when a compressed caller answers; the caller therefore
-never hangs up before the bot's real-time playback of its last reply has ended
-(plus `hangup_grace`), so a transfer or disconnect sent at the end of a reply is
-never missed. Latency figures are only comparable with production at `speed=1`.
+never hangs up before the bot's playback clock (real time, or `bot_speed`) says
+its last reply has been played (plus `hangup_grace`), so a transfer or disconnect
+sent at the end of a reply is never missed. Latency figures are only comparable
+with production at `speed=1`.
 
 Malformed bot frames (not JSON, unknown type, bad base64, a WAV that is not mono
 16-bit) are reported as `protocol_error` events and counted, and the call goes on,
@@ -463,7 +464,7 @@ class _Playback:
         self.queue: deque[bytes] = deque()
         self.reply: BotReply | None = None
         self.replies_started = 0
-        self.real_end_wall = 0.0  # when a real-time player would finish what has been received
+        self.real_end_wall = 0.0  # when the bot's own playback clock says its audio has been played
         self._generation = 0
         self._parts: list[bytes] = []
         self._wake = asyncio.Event()
@@ -480,7 +481,8 @@ class _Playback:
         self.reply.audio_ms += duration_ms(len(pcm), self.c.sample_rate)
         self._parts.append(pcm)
         now = time.monotonic()
-        self.real_end_wall = max(self.real_end_wall, now) + duration_ms(len(pcm), self.c.sample_rate) / 1000
+        seconds = duration_ms(len(pcm), self.c.sample_rate) / 1000 / self.c.bot_speed
+        self.real_end_wall = max(self.real_end_wall, now) + seconds
         self.queue.append(pcm)
         self._wake.set()
         self.c.notifier.notify()
@@ -599,6 +601,9 @@ class Caller:
       quiet_gap_ms      call-time silence after the playback queue drains that ends a reply.
       hangup_grace      seconds (wall) to linger after the last reply for a transfer/disconnect.
       speed             time compression (see the module docstring); 1.0 is real time.
+      bot_speed         how fast the bot's own playback clock runs: 1.0 for any real bot; a
+                        test bot compressed like the caller says so, and the caller need not
+                        linger for a real-time clock before hanging up.
       tts               renders `Turn.say` (default: the offline eSpeak TTS).
       sink              hears the bot's audio as it plays (a voice.sound.Player for --play).
       transcriber       turns each bot reply into text (e.g. stt_transcriber(PocketsphinxSTT())).
@@ -621,6 +626,7 @@ class Caller:
         quiet_gap_ms: float = 700.0,
         hangup_grace: float = 1.0,
         speed: float = 1.0,
+        bot_speed: float = 1.0,
         open_timeout: float = 10.0,
         tts: SpeechSynth | None = None,
         sink: AudioSink | None = None,
@@ -632,6 +638,8 @@ class Caller:
             raise CallerError(f"sample rate must be one of {', '.join(map(str, SUPPORTED_RATES))}, got {sample_rate}")
         if not 0.05 <= speed <= 100:
             raise CallerError(f"speed must be between 0.05 and 100, got {speed}")
+        if not 0.05 <= bot_speed <= 100:
+            raise CallerError(f"bot_speed must be between 0.05 and 100, got {bot_speed}")
         if no_audio_timeout <= 0:
             raise CallerError("no_audio_timeout must be > 0 seconds")
         self.url = build_url(url, sample_rate=sample_rate if rate_in_url else None)
@@ -648,6 +656,7 @@ class Caller:
         self.quiet_gap_ms = quiet_gap_ms
         self.hangup_grace = hangup_grace
         self.speed = speed
+        self.bot_speed = bot_speed
         self.open_timeout = open_timeout
         self.tts = tts
         self.sink = sink
@@ -740,11 +749,13 @@ class Caller:
         tasks: list[asyncio.Task[Any]] = []
         try:
             try:
+                tls: dict[str, Any] = {"ssl": self.ssl_context} if self.ssl_context and self.url.startswith("wss://") else {}
                 self._ws = await connect(
                     self.url,
-                    ssl=self.ssl_context if self.url.startswith("wss://") else None,
+                    **tls,
                     open_timeout=self.open_timeout,
                     max_size=MAX_FRAME_BYTES,
+                    close_timeout=2,
                     ping_interval=None,
                     compression=None,
                 )
@@ -877,14 +888,15 @@ class Caller:
             self._playback.enqueue(pcm, now)
         elif isinstance(event, KillAudio):
             self.report.kill_audio_count += 1
-            reply = self._playback.kill()
             latency: float | None = None
             barge = self._barge
             if barge is not None and barge.speech_start_ms is not None and barge.kill_audio_ms is None:
                 latency = barge.kill_audio_ms = now - barge.speech_start_ms
-            heard = f", cut after {reply.heard_ms:.0f} ms heard" if reply is not None else ""
-            text = f"killAudio{heard}" + (f" (barge-in {latency:.0f} ms after speech onset)" if latency is not None else "")
+            playing = self._playback.reply
+            heard = f", cut after {playing.heard_ms:.0f} ms heard" if playing is not None else " (nothing playing)"
+            text = f"killAudio{heard}" + (f"; barge-in {latency:.0f} ms after speech onset" if latency is not None else "")
             self._emit("kill_audio", text, value_ms=latency, turn=barge.index if barge else None)
+            self._playback.kill()
             self.notifier.notify()
         elif isinstance(event, Transfer):
             self._emit("transfer", f"transfer -> {event.destination}")

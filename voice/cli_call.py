@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from voice.caller import (
     Caller,
     CallerError,
@@ -185,16 +187,35 @@ def print_summary(report: CallReport, out: TextIO) -> None:
 async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """The command itself, as a coroutine (main() runs it)."""
     out = out or sys.stdout
+    if args.mic and getattr(args, "turns", None):
+        return _fail("--mic cannot be combined with --say or --wav")
     try:
         turns = _build_turns(args)
         ssl_context = _ssl_context(args)
+        metadata = CallMetadata(
+            callid=args.callid or str(uuid.uuid4()), virtual_number=args.number, customer_number=args.caller
+        )
+        caller = Caller(
+            args.url,
+            sample_rate=args.sample_rate,
+            rate_in_url=args.rate_in_url,
+            metadata=metadata,
+            python_style_metadata=not args.plain_metadata,
+            ssl_context=ssl_context,
+            insecure=args.insecure,
+            no_audio_timeout=args.no_audio_timeout,
+            reply_timeout=args.reply_timeout,
+            speed=1.0 if args.mic else args.speed,
+            on_event=None if args.json else _Printer(out),
+            strict=args.strict,
+        )
     except CallerError as exc:
         return _fail(str(exc))
-    if args.mic and turns:
-        return _fail("--mic cannot be combined with --say or --wav")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ())) or "metadata"
+        return _fail(f"invalid {field}: {err.get('msg', 'invalid')}")
 
-    quiet = args.json
-    printer = None if quiet else _Printer(out)
     player: Any = None
     mic: Any = None
     try:
@@ -210,34 +231,9 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
                 player = sound.Player(args.sample_rate).start()
             except sound.SoundUnavailable as exc:
                 print(f"{PROG}: cannot play the bot's audio: {exc}", file=sys.stderr)
-                player = None
-
-        transcriber = _transcriber(sys.stderr) if args.transcribe else None
-        metadata = CallMetadata(
-            callid=args.callid or str(uuid.uuid4()),
-            virtual_number=args.number,
-            customer_number=args.caller,
-        )
-        try:
-            caller = Caller(
-                args.url,
-                sample_rate=args.sample_rate,
-                rate_in_url=args.rate_in_url,
-                metadata=metadata,
-                python_style_metadata=not args.plain_metadata,
-                ssl_context=ssl_context,
-                insecure=args.insecure,
-                no_audio_timeout=args.no_audio_timeout,
-                reply_timeout=args.reply_timeout,
-                speed=1.0 if args.mic else args.speed,
-                sink=player,
-                transcriber=transcriber,
-                on_event=printer,
-                strict=args.strict,
-            )
-        except CallerError as exc:
-            return _fail(str(exc))
-        if not quiet:
+        caller.sink = player
+        caller.transcriber = _transcriber(sys.stderr) if args.transcribe else None
+        if not args.json:
             what = "the microphone (Ctrl-C hangs up)" if args.mic else (
                 f"{len(turns)} line(s)" if turns else "no lines: listening to the greeting"
             )
@@ -256,15 +252,20 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
         if player is not None:
             player.close()
 
-    if quiet:
+    if args.json:
         print(report.to_json(indent=2), file=out)
     else:
         print_summary(report, out)
     if report.ok:
         return 0
-    if report.outcome == "error" and report.error and report.error.startswith(("the offline TTS", "could not synthesise")):
-        return _fail(report.error, 2)
+    if report.outcome == "error" and not report.turns and report.greeting_ms is None and _is_input_error(report):
+        return _fail(report.error or "bad input", 2)
     return _fail(report.describe_outcome(), 1)
+
+
+def _is_input_error(report: CallReport) -> bool:
+    """The call never dialled because our own input (the TTS, a line) was unusable."""
+    return bool(report.error) and str(report.error).startswith(("the offline TTS", "could not synthesise", "the TTS produced"))
 
 
 @contextlib.contextmanager

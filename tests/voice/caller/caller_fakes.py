@@ -74,6 +74,7 @@ class FakeBot:
     "tone:MS"         a tone of MS ms (the default when the list runs out: "tone:600")
     "transfer:DEST"   a short tone, then transfer to DEST
     "disconnect"      a short tone, then disconnect
+    "late_disconnect" a 600 ms tone, then disconnect once the bot's own clock says it was played
     "close"           close the socket without an event
     "silent"          nothing
     """
@@ -172,33 +173,54 @@ class FakeBot:
         utterance = bytearray()
         in_speech = False
         silent_ms = 0.0
-        frame_ms = 0.0
-        async for message in ws:
-            if isinstance(message, str):
-                continue
-            call.frame_sizes.append(len(message))
-            call.frame_times.append(time.monotonic())
-            frame_ms = duration_ms(len(message), rate)
-            loud = rms_dbfs(message) > self.speech_db
-            if loud:
-                if not in_speech:
-                    in_speech = True
-                    if self.kill_on_speech and time.monotonic() < speaking_until:
-                        await ws.send(KILL_AUDIO)
-                        call.kills_sent += 1
-                        speaking_until = 0.0
-                silent_ms = 0.0
-                utterance += message
-            elif in_speech:
-                silent_ms += frame_ms
-                if silent_ms >= self.end_silence_ms:
-                    in_speech = False
-                    said = bytes(utterance)
-                    utterance.clear()
-                    call.utterances.append(said)
-                    action = self.actions.pop(0) if self.actions else "tone:600"
-                    if await self._act(ws, action, said, rate, out_rate, speak):
-                        return
+        done = asyncio.Event()
+        acting: set[asyncio.Task[None]] = set()
+
+        async def act(action: str, said: bytes) -> None:
+            # Actions run beside the reader, so the bot keeps consuming audio (as a real
+            # bot must) while it sleeps or speaks.
+            if await self._act(ws, action, said, rate, out_rate, speak):
+                done.set()
+
+        async def read() -> None:
+            nonlocal in_speech, silent_ms, speaking_until
+            async for message in ws:
+                if done.is_set():
+                    return
+                if isinstance(message, str):
+                    continue
+                call.frame_sizes.append(len(message))
+                call.frame_times.append(time.monotonic())
+                frame_ms = duration_ms(len(message), rate)
+                if rms_dbfs(message) > self.speech_db:
+                    if not in_speech:
+                        in_speech = True
+                        if self.kill_on_speech and time.monotonic() < speaking_until:
+                            await ws.send(KILL_AUDIO)
+                            call.kills_sent += 1
+                            speaking_until = 0.0
+                    silent_ms = 0.0
+                    utterance.extend(message)
+                elif in_speech:
+                    silent_ms += frame_ms
+                    if silent_ms >= self.end_silence_ms:
+                        in_speech = False
+                        said = bytes(utterance)
+                        utterance.clear()
+                        call.utterances.append(said)
+                        action = self.actions.pop(0) if self.actions else "tone:600"
+                        task = asyncio.create_task(act(action, said))
+                        acting.add(task)
+                        task.add_done_callback(acting.discard)
+
+        reader = asyncio.create_task(read())
+        ender = asyncio.create_task(done.wait())
+        try:
+            await asyncio.wait({reader, ender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reader, ender, *acting):
+                task.cancel()
+            await asyncio.gather(reader, ender, *acting, return_exceptions=True)
 
     async def _act(self, ws: ServerConnection, action: str, said: bytes, rate: int, out_rate: int, speak: Any) -> bool:
         """Run one action; True when the call is over."""
@@ -215,6 +237,11 @@ class FakeBot:
             return True
         elif kind == "disconnect":
             await speak(tone(out_rate, 200))
+            await ws.send(DISCONNECT)
+            return True
+        elif kind == "late_disconnect":
+            await speak(tone(out_rate, 600))
+            await asyncio.sleep(0.6 / self.speed)
             await ws.send(DISCONNECT)
             return True
         elif kind == "close":

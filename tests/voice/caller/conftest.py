@@ -42,3 +42,31 @@ def threaded_bot() -> Iterator[Any]:
 @pytest.fixture
 def tone_tts() -> ToneTTS:
     return ToneTTS()
+
+
+class _NoPortAudio:
+    """A meta-path finder that makes `import sounddevice` fail as it does without PortAudio."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return None
+
+
+@pytest.fixture
+def no_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simulate a machine without PortAudio, whatever this one has."""
+    import sys
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoPortAudio(), *sys.meta_path])
+
+
+@pytest.fixture
+def tone_voice(monkeypatch: pytest.MonkeyPatch) -> ToneTTS:
+    """Make the CLI's default TTS the tone voice (no eSpeak needed)."""
+    import voice.caller
+
+    tts = ToneTTS()
+    monkeypatch.setattr(voice.caller, "default_tts", lambda: tts)
+    return tts
