@@ -108,7 +108,7 @@ class ConsoleApp(App[int]):
 
     BINDINGS = [
         *(
-            Binding(key, f"view('{name}')", title, show=False, id=f"view.{name}")
+            Binding(key, f"view('{name}')", f"go to {title}", show=False, id=f"view.{name}")
             for name, key, title, _ in VIEWS
         ),
         Binding("question_mark", "help", "help", id="app.help"),
@@ -232,7 +232,7 @@ class ConsoleApp(App[int]):
         now = self.clock()
         self.state.board.tick(now)
         base = self._base_screen()
-        if base is None:
+        if base is None or not base.ready:
             return
         base.show_bar(self.bar_info(base))
         if base.LIVE and self.paused:
@@ -280,6 +280,13 @@ class ConsoleApp(App[int]):
             self.refresh_agents()
         if initial or isinstance(base, TasksScreen):
             self.refresh_tasks()
+        if initial:
+            self._find_k_number()
+
+    @work(group="k-number", exclusive=True, exit_on_error=False)
+    async def _find_k_number(self) -> None:
+        """The SR number dialogs offer when none is configured: the account's first number."""
+        await self.actions.find_k_number()
 
     @work(group="agents", exclusive=True, exit_on_error=False)
     async def refresh_agents(self) -> None:
@@ -422,8 +429,8 @@ class ConsoleApp(App[int]):
 
         everywhere = rows(self.BINDINGS)
         everywhere.append((self.get_key_display(Binding("ctrl+p", "")), "command palette: every action by name", ""))
-        everywhere.extend((k, f"go to {title}", f"view.{name}") for name, k, title, _ in VIEWS)
-        sections.append(("Everywhere", [r for r in everywhere if not r[2].startswith("view.") or r[0]]))
+        everywhere.extend(rows(ViewScreen.BINDINGS))
+        sections.append(("Everywhere", everywhere))
         sections.append(("Tables", rows(VimTable.BINDINGS) + [("↑ ↓ PgUp PgDn", "move", ""), ("enter", "open the row", "")]))
         for _, key, title, cls in VIEWS:
             section = rows(cls.BINDINGS)

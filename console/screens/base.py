@@ -54,7 +54,11 @@ class ViewScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.filter = ViewFilter()
-        self._filter_seen = ""
+
+    @property
+    def ready(self) -> bool:
+        """Composed and mounted: the refresh timer may draw."""
+        return self.is_mounted and bool(self.query(TopBar))
 
     @property
     def capp(self) -> ConsoleApp:
