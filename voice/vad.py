@@ -47,9 +47,16 @@ _WEBRTC_RATES = (8000, 16000, 32000, 48000)
 
 # Spectrum of the 40 ms analysis window at 8 kHz, zero-padded to 1024 points (7.8 Hz bins).
 _FREQS = np.fft.rfftfreq(1024, 1 / 8000)
-_LOW_BAND = _FREQS < 250.0
-_DTMF_ROWS = [np.abs(_FREQS - f) <= 0.03 * f for f in (697, 770, 852, 941)]
-_DTMF_COLS = [np.abs(_FREQS - f) <= 0.03 * f for f in (1209, 1336, 1477, 1633)]
+_LOW_END = int(np.searchsorted(_FREQS, 250.0))  # bins [0, _LOW_END) are below 250 Hz
+
+
+def _band(f: float) -> slice:
+    """Bins within 3% of f (a DTMF tone, allowing for the keypad's tolerance)."""
+    return slice(int(np.searchsorted(_FREQS, 0.97 * f)), int(np.searchsorted(_FREQS, 1.03 * f, side="right")))
+
+
+_DTMF_ROWS = [_band(f) for f in (697, 770, 852, 941)]
+_DTMF_COLS = [_band(f) for f in (1209, 1336, 1477, 1633)]
 # y[n] = x[n] - 0.95 x[n-1] applied in the frequency domain (exact: the padding holds it)
 _PRE_EMPHASIS = 1 - 0.95 * np.exp(-2j * np.pi * np.arange(len(_FREQS)) / 1024)
 
@@ -234,7 +241,7 @@ class VoiceActivityDetector:
         total = float(power.sum())
         if total <= 1e-6:
             return 0.0, 0.0, 0.0
-        low_share = float(power[_LOW_BAND].sum()) / total
+        low_share = float(power[:_LOW_END].sum()) / total
         tone_share = (max(float(power[b].sum()) for b in _DTMF_ROWS)
                       + max(float(power[b].sum()) for b in _DTMF_COLS)) / total
         pre = spec * _PRE_EMPHASIS
