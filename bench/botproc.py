@@ -21,16 +21,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 from voice.config import BotSettings
 from voice.server import BotServer
 
 from bench.instant import InstantProviders, InstantSTT
+
+
+class GcPauses:
+    """Durations of the garbage collector's runs (a full collection stops the loop)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append((int(info.get("generation", -1)), (time.perf_counter() - self._start) * 1000))
 
 
 async def _lag_probe(samples: list[float], interval: float = 0.010) -> None:
@@ -63,6 +79,14 @@ async def serve(args: argparse.Namespace) -> None:
     await server.start()
     lag: list[float] = []
     probe = asyncio.create_task(_lag_probe(lag)) if args.lag_probe else None
+    profile_to = os.environ.get("BENCH_PROFILE")  # diagnosis: cProfile the window reset..stats
+    profiler = None
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
+    if os.environ.get("BENCH_SLOW_CALLBACKS"):  # diagnosis: log every callback that blocks the loop
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = float(os.environ["BENCH_SLOW_CALLBACKS"])
     print(json.dumps({"ready": True, "port": server.port, "pid": os.getpid()}), flush=True)
 
     loop = asyncio.get_running_loop()
@@ -72,9 +96,14 @@ async def serve(args: argparse.Namespace) -> None:
         while line := await reader.readline():
             cmd = line.decode().strip()
             if cmd == "stats":
+                if profiler is not None and profile_to:
+                    profiler.disable()
+                    profiler.dump_stats(profile_to)
+                    profiler = None
                 stt = getattr(providers, "stt", None)
                 print(json.dumps({
                     "lag_ms": [round(v, 3) for v in lag],
+                    "gc_ms": [[g, round(ms, 3)] for g, ms in gc_pauses.pauses],
                     "finals": list(getattr(stt, "finals", [])),
                     "sessions": len(server.sessions),
                     "calls": server.stats.calls,
@@ -85,6 +114,12 @@ async def serve(args: argparse.Namespace) -> None:
                 }), flush=True)
             elif cmd == "reset":
                 lag.clear()
+                gc_pauses.pauses.clear()
+                if profile_to:
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    profiler.enable()
                 if hasattr(getattr(providers, "stt", None), "finals"):
                     providers.stt.finals.clear()
                 print(json.dumps({"ok": True}), flush=True)

@@ -28,8 +28,8 @@ from voice.providers.base import ChatMessage, TextDelta, ToolSpec, Transcript
 
 def _level_dbfs(frame: bytes) -> float:
     x = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
-    rms = float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
-    return -math.inf if rms < 1 else 20 * math.log10(rms / 32768.0)
+    energy = float(np.dot(x, x)) / len(x) if len(x) else 0.0
+    return -math.inf if energy < 1 else 10 * math.log10(energy / 1073741824.0)
 
 
 class _InstantStream:

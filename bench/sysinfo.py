@@ -23,6 +23,15 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / _TICKS
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot; two readings give the machine's load."""
+    with open("/proc/stat") as fh:
+        parts = [int(v) for v in fh.readline().split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    total = sum(parts[:8])
+    return float(total - idle), float(total)
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size (VmRSS) of the process."""
     with open(f"/proc/{pid}/status") as fh:
