@@ -748,6 +748,8 @@ class Caller:
         self._t0 = time.monotonic()
         tasks: list[asyncio.Task[Any]] = []
         try:
+            if self._finished:  # hung up before dialling
+                return
             try:
                 tls: dict[str, Any] = {"ssl": self.ssl_context} if self.ssl_context and self.url.startswith("wss://") else {}
                 self._ws = await connect(
@@ -771,6 +773,8 @@ class Caller:
                 self._finish("error", f"the bot closed the connection {_close_text(exc)} before the metadata")
                 return
             self._metadata_ms = self.now_ms()
+            if self._finished:  # hung up while connecting
+                return
             tasks = [
                 asyncio.create_task(self._receive(), name="caller-receive"),
                 asyncio.create_task(self._playback.run(), name="caller-playback"),
