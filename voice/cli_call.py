@@ -104,6 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--insecure", action="store_true", help="accept a self-signed certificate on wss://")
     parser.add_argument("--cafile", type=Path, default=None, metavar="PEM", help="trust this CA certificate for wss://")
     parser.add_argument("--transcribe", action="store_true", help="transcribe the bot's audio with the offline recogniser")
+    parser.add_argument("--script", type=Path, default=None, metavar="TOML", help="with --transcribe: the bot script whose sentences to expect (default: the receptionist)")
     parser.add_argument("--strict", action="store_true", help="end the call on the first malformed frame from the bot")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the live log")
 
@@ -137,17 +138,62 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
         raise CallerError(f"cannot load CA certificate {args.cafile}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _transcriber(out: TextIO) -> Transcriber | None:
+def script_lines(script_path: Path | None = None) -> list[str]:
+    """Every sentence a scripted bot may say: greeting, replies, fallbacks, goodbye."""
+    from voice.providers.script import load_script  # noqa: PLC0415
+
+    script = load_script(script_path)
+    lines = [script.greeting, script.goodbye, *script.fallback, *script.no_transfer]
+    for intent in script.intents:
+        lines.extend(intent.replies)
+    return list(dict.fromkeys(lines))
+
+
+def snap_to_script(heard: str, lines: list[str], *, threshold: float = 0.5) -> tuple[str, float] | None:
+    """The script line `heard` most likely is, with its word-overlap F1 score, or None.
+
+    The offline recogniser is rough on synthetic speech; naming the script line it
+    matches makes a debugging transcript readable while the raw text stays available.
+    """
+    from voice.providers.text import words  # noqa: PLC0415
+
+    got = set(words(heard))
+    if not got:
+        return None
+    best: tuple[str, float] | None = None
+    for line in lines:
+        want = set(words(line.replace("{number}", "")))
+        common = len(got & want)
+        if not common:
+            continue
+        precision, recall = common / len(got), common / len(want)
+        f1 = 2 * precision * recall / (precision + recall)
+        if best is None or f1 > best[1]:
+            best = (line, f1)
+    return best if best is not None and best[1] >= threshold else None
+
+
+def _transcriber(out: TextIO, script_path: Path | None = None) -> Transcriber | None:
+    """Pocketsphinx on the bot's audio, constrained to (and snapped onto) the script's lines."""
     try:
         from voice.providers.local_stt import PocketsphinxSTT  # noqa: PLC0415 - heavy; only with --transcribe
+        from voice.providers.text import number_words  # noqa: PLC0415
+
+        lines = script_lines(script_path)
+        vocabulary = [line.replace("{number}", " ") for line in lines] + number_words()
+        recognise = stt_transcriber(PocketsphinxSTT(vocabulary))
     except Exception as exc:  # noqa: BLE001 - report and carry on without transcripts
         print(f"{PROG}: cannot transcribe ({exc}); showing audio durations instead", file=out)
         return None
-    try:
-        return stt_transcriber(PocketsphinxSTT())
-    except Exception as exc:  # noqa: BLE001
-        print(f"{PROG}: cannot transcribe ({exc}); showing audio durations instead", file=out)
-        return None
+
+    async def transcribe(pcm: bytes, sample_rate: int) -> str:
+        heard = await recognise(pcm, sample_rate)
+        snapped = snap_to_script(heard, lines)
+        if snapped is None:
+            return heard
+        return f"{snapped[0]} (script line, {snapped[1]:.0%} word match; heard: {heard})"
+
+    return transcribe
 
 
 class _Printer:
@@ -232,7 +278,7 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
             except sound.SoundUnavailable as exc:
                 print(f"{PROG}: cannot play the bot's audio: {exc}", file=sys.stderr)
         caller.sink = player
-        caller.transcriber = _transcriber(sys.stderr) if args.transcribe else None
+        caller.transcriber = _transcriber(sys.stderr, args.script) if args.transcribe else None
         if not args.json:
             what = "the microphone (Ctrl-C hangs up)" if args.mic else (
                 f"{len(turns)} line(s)" if turns else "no lines: listening to the greeting"
