@@ -83,6 +83,7 @@ log = logging.getLogger("voice.caller")
 FRAME_MS = 20
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # a bot may send a long WAV in one playAudio
 MIN_QUIET_WALL_S = 0.15
+SINK_LEAD_S = 0.06  # audio handed to a speaker ahead of the playback clock
 
 Outcome = Literal["completed", "transferred", "disconnected", "no-audio timeout", "protocol error", "error"]
 OK_OUTCOMES: frozenset[str] = frozenset({"completed", "transferred", "disconnected"})
@@ -544,7 +545,10 @@ class _Playback:
                 if self.reply is not None:
                     self.reply.heard_ms += piece_s * 1000
                     self.c.notifier.notify()
-                delay = anchor + played_s / speed - loop.time()
+                # A real speaker needs a little audio in hand or it clicks at every slice:
+                # with a sink, run SINK_LEAD_S ahead of the playback clock.
+                ahead = SINK_LEAD_S if self.sink is not None else 0.0
+                delay = anchor + max(0.0, played_s - ahead) / speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
 

@@ -235,6 +235,8 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
     out = out or sys.stdout
     if args.mic and getattr(args, "turns", None):
         return _fail("--mic cannot be combined with --say or --wav")
+    if args.mic and args.speed != 1:
+        print(f"{PROG}: --mic runs in real time; --speed is ignored", file=sys.stderr)
     try:
         turns = _build_turns(args)
         ssl_context = _ssl_context(args)
@@ -277,6 +279,10 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
                 player = sound.Player(args.sample_rate).start()
             except sound.SoundUnavailable as exc:
                 print(f"{PROG}: cannot play the bot's audio: {exc}", file=sys.stderr)
+            else:
+                if caller.speed != 1:
+                    print(f"{PROG}: --play runs in real time; --speed is ignored", file=sys.stderr)
+                    caller.speed = caller.report.speed = 1.0
         caller.sink = player
         caller.transcriber = _transcriber(sys.stderr, args.script) if args.transcribe else None
         if not args.json:

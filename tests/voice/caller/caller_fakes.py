@@ -16,6 +16,7 @@ import json
 import math
 import threading
 import time
+import types
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -285,3 +286,50 @@ def bad_frames(rate: int = 16000) -> list[str | bytes]:
         json.dumps({"type": "playAudio", "data": {"audioContentType": "wav", "audioContent": base64.b64encode(bytes(stereo)).decode()}}),
         json.dumps({"type": "transfer", "data": {}}),
     ]
+
+
+class FakePortAudioError(Exception):
+    pass
+
+
+class FakeStream:
+    def __init__(self, sd: "FakeSoundDevice", kind: str, samplerate: int, callback: Any, **kw: Any) -> None:
+        if samplerate not in sd.rates:
+            raise FakePortAudioError(f"Invalid sample rate {samplerate}")
+        self.kind, self.samplerate, self.callback, self.kw = kind, samplerate, callback, kw
+        self.started = self.closed = False
+        sd.streams.append(self)
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pull(self, frames: int) -> bytes:
+        """What the speaker plays for one callback of `frames` samples."""
+        out = bytearray(frames * 2)
+        self.callback(memoryview(out), frames, None, None)
+        return bytes(out)
+
+
+class FakeSoundDevice(types.ModuleType):
+    def __init__(self, *, rates: set[int], has_output: bool = True, has_input: bool = True, default_rate: int = 48000) -> None:
+        super().__init__("sounddevice")
+        self.rates, self.has_output, self.has_input, self.default_rate = rates, has_output, has_input, default_rate
+        self.streams: list[FakeStream] = []
+        self.PortAudioError = FakePortAudioError
+
+    def query_devices(self, device: Any = None, kind: str | None = None) -> dict[str, Any]:
+        if (kind == "output" and not self.has_output) or (kind == "input" and not self.has_input):
+            raise FakePortAudioError(f"Error querying device -1 ({kind})")
+        return {"name": "fake", "default_samplerate": float(self.default_rate)}
+
+    def RawOutputStream(self, **kw: Any) -> FakeStream:  # noqa: N802 - sounddevice's name
+        return FakeStream(self, "output", **kw)
+
+    def RawInputStream(self, **kw: Any) -> FakeStream:  # noqa: N802
+        return FakeStream(self, "input", **kw)

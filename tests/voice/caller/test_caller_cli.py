@@ -135,3 +135,25 @@ def test_play_without_portaudio_says_so_and_carries_on(threaded_bot, tone_voice,
     assert code == 0
     assert "cannot play the bot's audio" in err and "libportaudio2" in err
     assert "disconnected by the bot" in out
+
+
+def test_play_sends_the_bot_audio_to_the_speaker(threaded_bot, tone_voice, capsys, monkeypatch) -> None:
+    import sys
+
+    from caller_fakes import FakeSoundDevice
+
+    sd = FakeSoundDevice(rates={16000})
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    played: list[bytes] = []
+    bot = threaded_bot(speed=1, greeting_ms=300, actions=["disconnect"])
+    import voice.sound
+
+    original = voice.sound.Player.write
+    monkeypatch.setattr(voice.sound.Player, "write", lambda self, pcm: (played.append(pcm), original(self, pcm))[-1])
+    code, out, err = run(capsys, bot.url, "--say", "bye", "--play", "--speed", "4")
+    assert code == 0, err
+    assert "--play runs in real time" in err
+    stream = sd.streams[0]
+    assert stream.kind == "output" and stream.closed
+    assert sum(len(p) for p in played) >= 2 * 16000 * 300 // 1000  # at least the greeting reached the speaker
+    assert "time compressed" not in out

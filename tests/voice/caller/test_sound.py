@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
-import types
 from typing import Any
 
 import numpy as np
 import pytest
 
-from caller_fakes import constant, tone
+from caller_fakes import FakeSoundDevice, constant, tone
 from voice import sound
 from voice.sound import Microphone, Player, SoundUnavailable
 
@@ -34,53 +33,6 @@ def test_missing_sounddevice_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sounddevice", None)  # import raises ImportError
     with pytest.raises(SoundUnavailable, match="'sounddevice' package is not installed"):
         sound.load_sounddevice()
-
-
-class FakePortAudioError(Exception):
-    pass
-
-
-class FakeStream:
-    def __init__(self, sd: "FakeSoundDevice", kind: str, samplerate: int, callback: Any, **kw: Any) -> None:
-        if samplerate not in sd.rates:
-            raise FakePortAudioError(f"Invalid sample rate {samplerate}")
-        self.kind, self.samplerate, self.callback, self.kw = kind, samplerate, callback, kw
-        self.started = self.closed = False
-        sd.streams.append(self)
-
-    def start(self) -> None:
-        self.started = True
-
-    def stop(self) -> None:
-        self.started = False
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pull(self, frames: int) -> bytes:
-        """What the speaker plays for one callback of `frames` samples."""
-        out = bytearray(frames * 2)
-        self.callback(memoryview(out), frames, None, None)
-        return bytes(out)
-
-
-class FakeSoundDevice(types.ModuleType):
-    def __init__(self, *, rates: set[int], has_output: bool = True, has_input: bool = True, default_rate: int = 48000) -> None:
-        super().__init__("sounddevice")
-        self.rates, self.has_output, self.has_input, self.default_rate = rates, has_output, has_input, default_rate
-        self.streams: list[FakeStream] = []
-        self.PortAudioError = FakePortAudioError
-
-    def query_devices(self, device: Any = None, kind: str | None = None) -> dict[str, Any]:
-        if (kind == "output" and not self.has_output) or (kind == "input" and not self.has_input):
-            raise FakePortAudioError(f"Error querying device -1 ({kind})")
-        return {"name": "fake", "default_samplerate": float(self.default_rate)}
-
-    def RawOutputStream(self, **kw: Any) -> FakeStream:  # noqa: N802 - sounddevice's name
-        return FakeStream(self, "output", **kw)
-
-    def RawInputStream(self, **kw: Any) -> FakeStream:  # noqa: N802
-        return FakeStream(self, "input", **kw)
 
 
 @pytest.fixture
