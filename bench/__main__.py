@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -56,6 +57,9 @@ async def run_figures(names: list[str], ctx: Context) -> list[Figure]:
             fig = Figure(name, module.TITLE, error=f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         fig.seconds = time.perf_counter() - started
+        with open("/proc/loadavg") as fh:
+            fig.note(f"load average at the end: {' '.join(fh.read().split()[:3])} "
+                     f"({len(os.sched_getaffinity(0))} cores): other work on the machine skews real-time figures")
         print(fig.render(), flush=True)
         print(flush=True)
         figures.append(fig)
