@@ -8,6 +8,7 @@ number, a panel pops with the caller's number, their previous calls and open tas
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -25,6 +26,12 @@ from console.widgets.feed import FeedLog
 from console.widgets.table import VimTable
 
 BOARD_LIMIT = 1000
+# Backpressure: after a redraw that cost `c` seconds (or a full rebuild), the board waits
+# a few times that before the next one, so a flood far beyond what anyone can read never
+# starves key presses; at ordinary rates (1,000 events/s and below) it is ~10 Hz.
+COST_FACTOR = 6.0
+REBUILD_HOLD_S = 0.5
+MAX_HOLD_S = 1.0
 
 STATE_STYLES = {
     "ORIGINATE": "#87afff",
@@ -116,6 +123,7 @@ class LiveScreen(ViewScreen):
         super().__init__()
         self._seen_version = -1
         self._last_second = -1
+        self._hold_until = 0.0  # time.monotonic(): no board redraw before this
         self._pop: ScreenPop | None = None
         self._pop_context: CallerContext | None = None
 
@@ -146,10 +154,14 @@ class LiveScreen(ViewScreen):
         second = int(now)
         if board.version == self._seen_version and second == self._last_second:
             return
+        started = time.monotonic()
+        if started < self._hold_until:
+            return
         self._seen_version, self._last_second = board.version, second
         view = self.view
         rows = board.rows(view, limit=BOARD_LIMIT)
         table = self.query_one("#board", VimTable)
+        rebuilds = table.rebuilds
         table.sync_rows([(r.uuid, board_cells(r, now)) for r in rows])
         board.drain_dirty()
         in_progress = sum(1 for r in rows if not r.finished)
@@ -163,6 +175,9 @@ class LiveScreen(ViewScreen):
         feed.append_lines(board.feed_since(feed.last_seq))
         while board.pops:
             self._open_pop(board.pops.popleft())
+        cost = time.monotonic() - started
+        hold = cost * COST_FACTOR + (REBUILD_HOLD_S if table.rebuilds != rebuilds else 0.0)
+        self._hold_until = started + min(hold, MAX_HOLD_S)
 
     # ---- screen pop -----------------------------------------------------------------------
 

@@ -187,7 +187,7 @@ async def test_a_real_bot_watched_over_its_monitor_socket(console_factory) -> No
             await pilot.press("enter")
             await until(pilot, lambda: call.transferred_to == "+919811100009", timeout=10)
             await until(pilot, lambda: call.finished, timeout=10)
-            assert "transferred" in transcript(app)
+            await until(pilot, lambda: "transferred to +919811100009" in transcript(app))
     finally:
         if caller_task is not None:
             caller_task.cancel()
