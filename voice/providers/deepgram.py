@@ -1,0 +1,383 @@
+"""Deepgram live speech to text over its WebSocket protocol (`websockets`, no SDK).
+
+The wire protocol (https://developers.deepgram.com/reference/listen-live): connect to
+`/v1/listen?model=..&encoding=linear16&sample_rate=R&channels=1&interim_results=true
+&endpointing=300&utterance_end_ms=1000&vad_events=true` with `Authorization: Token
+KEY`; send binary audio; receive JSON `Results` (interim and `is_final` segments,
+`speech_final` at an endpoint), `UtteranceEnd`, `SpeechStarted`, `Metadata`. Send
+`{"type": "KeepAlive"}` when no audio flows (Deepgram closes an idle socket with 1011
+after ~10 s) and `{"type": "CloseStream"}` to flush and finish.
+
+Results map onto `Transcript` the way the session reads them: every `is_final` segment
+is a final Transcript whose `speech_final` is Deepgram's flag, and an `UtteranceEnd`
+after unterminated finals is an empty final with `speech_final=True` (Deepgram's
+backup endpoint when noise defeats `endpointing`).
+
+Provider sockets are disposable: when the socket drops (1011, a reset, anything but
+our own CloseStream) the stream reconnects with bounded backoff, and the call never
+notices. Audio is kept until Deepgram has finalised it (the `start + duration` of
+final segments tells how far that is), so on reconnect the unfinalised tail — speech
+that was in flight when the socket died, plus everything that arrived while it was
+down — is replayed first. That buffer is bounded (`replay_s`); only audio older than
+that is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import SecretStr
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from voice.logs import CallLog
+from voice.providers.base import ProviderError, Transcript
+
+LOGGER = logging.getLogger("voice.providers.deepgram")
+
+
+class _HideCredentials(logging.Filter):
+    """websockets logs every handshake header at DEBUG, Authorization included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+            return True
+        if "authorization" in text.lower():
+            record.msg, record.args = "> Authorization: [redacted]", None
+        return True
+
+
+# The socket's own logger: its handshake lines carry the key, so they are redacted.
+WIRE_LOGGER = logging.getLogger("voice.providers.deepgram.wire")
+WIRE_LOGGER.addFilter(_HideCredentials())
+SEND_CHUNK = 8000  # bytes per frame when replaying a backlog
+
+
+def _secret(value: SecretStr | str) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+class DeepgramSTT:
+    """`STTProvider` for Deepgram live streaming."""
+
+    name = "deepgram"
+
+    def __init__(
+        self,
+        api_key: SecretStr | str,
+        *,
+        url: str = "wss://api.deepgram.com/v1/listen",
+        model: str = "nova-2",
+        language: str = "en",
+        endpointing_ms: int = 300,
+        utterance_end_ms: int = 1000,
+        keepalive_s: float = 5.0,
+        max_reconnects: int = 6,
+        backoff_s: float = 0.1,
+        backoff_max_s: float = 2.0,
+        replay_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        close_timeout_s: float = 3.0,
+    ) -> None:
+        key = _secret(api_key)
+        if not key.strip():
+            raise ProviderError("the Deepgram API key is empty")
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.netloc:
+            raise ProviderError(f"DEEPGRAM_URL must be a ws:// or wss:// URL, got {parts.scheme or 'no'} scheme")
+        self._key = SecretStr(key)
+        self.url = url
+        self.model = model
+        self.language = language
+        self.endpointing_ms = endpointing_ms
+        self.utterance_end_ms = utterance_end_ms
+        self.keepalive_s = keepalive_s
+        self.max_reconnects = max_reconnects
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
+        self.replay_s = replay_s
+        self.connect_timeout_s = connect_timeout_s
+        self.close_timeout_s = close_timeout_s
+
+    def __repr__(self) -> str:
+        return f"DeepgramSTT(model={self.model!r}, url={self.url!r}, api_key=SecretStr('**********'))"
+
+    def listen_url(self, sample_rate: int) -> str:
+        query = {
+            "model": self.model,
+            "language": self.language,
+            "encoding": "linear16",
+            "sample_rate": str(sample_rate),
+            "channels": "1",
+            "interim_results": "true",
+            "endpointing": str(self.endpointing_ms),
+            "utterance_end_ms": str(self.utterance_end_ms),
+            "vad_events": "true",
+        }
+        return f"{self.url}{'&' if '?' in self.url else '?'}{urlencode(query)}"
+
+    async def _connect(self, sample_rate: int) -> ClientConnection:
+        """One connection attempt; every failure becomes a ProviderError without the key."""
+        try:
+            return await asyncio.wait_for(
+                connect(
+                    self.listen_url(sample_rate),
+                    additional_headers={"Authorization": f"Token {self._key.get_secret_value()}"},
+                    open_timeout=self.connect_timeout_s,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    max_size=2**20,
+                    logger=WIRE_LOGGER,
+                ),
+                self.connect_timeout_s + 1,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise ProviderError(f"Deepgram rejected the API key (HTTP {status})") from None
+            raise ProviderError(f"Deepgram refused the connection (HTTP {status})") from None
+        except (InvalidURI, InvalidHandshake) as exc:
+            raise ProviderError(f"Deepgram handshake failed: {type(exc).__name__}") from None
+        except TimeoutError:
+            raise ProviderError("Deepgram did not answer in time") from None
+        except OSError as exc:
+            raise ProviderError(f"cannot reach Deepgram: {exc.strerror or type(exc).__name__}") from None
+
+    async def open(self, *, sample_rate: int, call_id: str) -> DeepgramStream:
+        if sample_rate <= 0:
+            raise ProviderError(f"bad sample rate {sample_rate}")
+        ws = await self._connect(sample_rate)
+        return DeepgramStream(self, ws, sample_rate=sample_rate, call_id=call_id)
+
+
+class DeepgramStream:
+    """One call's live transcription; reconnects by itself. Create via `DeepgramSTT.open`."""
+
+    def __init__(self, provider: DeepgramSTT, ws: ClientConnection, *, sample_rate: int, call_id: str) -> None:
+        self.provider = provider
+        self.sample_rate = sample_rate
+        self.call_id = call_id
+        self.log = CallLog(call_id, "DEEPGRAM", LOGGER)
+        self.reconnects = 0
+        # Audio not yet finalised by Deepgram, as absolute byte offsets in the call's audio.
+        self._buf = bytearray()
+        self._buf_start = 0  # absolute offset of _buf[0] (= audio finalised so far)
+        self._sent_end = 0  # absolute offset up to which this connection has been sent audio
+        self._conn_base = 0  # absolute offset where this connection's audio (its t=0) starts
+        self._max_buf = int(provider.replay_s * sample_rate * 2)
+        self._overflow_warned = False
+        self._open_finals = False  # finals seen since the last endpoint
+        self._ws: ClientConnection | None = ws
+        self._new_audio = asyncio.Event()
+        self._closing = False
+        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run(ws), name=f"deepgram-{call_id}")
+
+    # ---- the STTStream API ----
+
+    async def send(self, pcm: bytes) -> None:
+        if self._closing or not pcm:
+            return
+        self._buf += pcm
+        overflow = len(self._buf) - self._max_buf
+        if overflow > 0:
+            overflow += overflow % 2
+            del self._buf[:overflow]
+            self._buf_start += overflow
+            self._sent_end = max(self._sent_end, self._buf_start)
+            if not self._overflow_warned:
+                self._overflow_warned = True
+                self.log.warning("replay buffer full (%.0f s): dropping the oldest unconfirmed audio", self.provider.replay_s)
+        self._new_audio.set()
+
+    async def results(self) -> AsyncIterator[Transcript]:
+        while True:
+            item = await self._out.get()
+            if item is None:
+                return
+            if isinstance(item, ProviderError):
+                raise item
+            yield item
+
+    async def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._new_audio.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.provider.close_timeout_s + 1)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # ---- internals ----
+
+    async def _run(self, ws: ClientConnection | None) -> None:
+        """Connection manager: run a connection; on a drop, reconnect and replay."""
+        try:
+            attempt = 0
+            while True:
+                if ws is None:
+                    ws = await self._reconnect(attempt)
+                    attempt += 1
+                    if ws is None:
+                        continue
+                finished = await self._session(ws)
+                ws = None
+                if finished:
+                    return
+                attempt = 0
+        except _Closed:
+            pass
+        except ProviderError as exc:
+            self._out.put_nowait(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug here must end the stream, not hang it
+            self.log.exception("stream failed")
+            self._out.put_nowait(ProviderError(f"Deepgram stream failed: {type(exc).__name__}"))
+        finally:
+            self._ws = None
+            self._out.put_nowait(None)
+
+    async def _reconnect(self, attempt: int) -> ClientConnection | None:
+        if self._closing and not self._buf:
+            raise _Closed  # nothing left that Deepgram has not confirmed
+        if attempt >= self.provider.max_reconnects:
+            raise ProviderError(f"Deepgram connection lost; gave up after {attempt} reconnect attempts")
+        delay = min(self.provider.backoff_max_s, self.provider.backoff_s * (2**attempt))
+        delay *= 0.75 + random.random() / 2  # jitter: many calls must not reconnect in lockstep
+        self.log.warning("connection lost; reconnecting in %.2f s (attempt %d)", delay, attempt + 1)
+        await asyncio.sleep(delay)
+        try:
+            ws = await self.provider._connect(self.sample_rate)
+        except ProviderError as exc:
+            if "API key" in str(exc):
+                raise
+            self.log.warning("reconnect failed: %s", exc)
+            return None
+        self.reconnects += 1
+        self.log.info("reconnected; replaying %.0f ms of unconfirmed audio", len(self._buf) / 2 / self.sample_rate * 1000)
+        return ws
+
+    async def _session(self, ws: ClientConnection) -> bool:
+        """Serve one connection. True when the stream finished normally (CloseStream)."""
+        self._ws = ws
+        self._conn_base = self._buf_start
+        self._sent_end = self._buf_start
+        sender = asyncio.create_task(self._sender(ws))
+        try:
+            async for raw in ws:
+                if isinstance(raw, bytes):
+                    continue
+                self._on_message(raw)
+            # The server closed. Normal only if we asked (CloseStream).
+            return self._closing and ws.close_code in (1000, None)
+        except ConnectionClosed as exc:
+            if self._closing and exc.rcvd is not None and exc.rcvd.code == 1000:
+                return True
+            code = exc.rcvd.code if exc.rcvd is not None else "none"
+            self.log.warning("socket closed (code %s)", code)
+            return False
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await sender
+            if ws.close_code is None:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+
+    async def _sender(self, ws: ClientConnection) -> None:
+        idle = 0.0
+        keepalive = self.provider.keepalive_s
+        try:
+            while True:
+                pending = self._buf_start + len(self._buf) - self._sent_end
+                if pending > 0:
+                    off = self._sent_end - self._buf_start
+                    chunk = bytes(self._buf[off : off + SEND_CHUNK])
+                    await ws.send(chunk)
+                    self._sent_end += len(chunk)
+                    idle = 0.0
+                    continue
+                if self._closing:
+                    await ws.send(json.dumps({"type": "CloseStream"}))
+                    try:
+                        await asyncio.wait_for(ws.wait_closed(), self.provider.close_timeout_s)
+                    except TimeoutError:
+                        self.log.warning("no close from Deepgram after CloseStream; closing")
+                        await ws.close()
+                    return
+                self._new_audio.clear()
+                try:
+                    await asyncio.wait_for(self._new_audio.wait(), max(0.05, keepalive - idle))
+                except TimeoutError:
+                    await ws.send(json.dumps({"type": "KeepAlive"}))
+                    idle = 0.0
+                    continue
+        except ConnectionClosed:
+            return  # the receiver sees the close and decides
+
+    def _on_message(self, raw: str) -> None:
+        try:
+            msg: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            self.log.warning("ignoring a non-JSON message (%d chars)", len(raw))
+            return
+        if not isinstance(msg, dict):
+            return
+        kind = msg.get("type")
+        if kind == "Results":
+            self._on_results(msg)
+        elif kind == "UtteranceEnd":
+            if self._open_finals:
+                self._open_finals = False
+                self._out.put_nowait(Transcript("", final=True, speech_final=True))
+        elif kind == "SpeechStarted":
+            self.log.debug("speech started")
+        elif kind == "Metadata":
+            self.log.debug("metadata: request %s", str(msg.get("request_id", "?"))[:40])
+        elif kind == "Error" or "err_code" in msg:
+            self.log.warning("Deepgram error: %s", str(msg.get("description") or msg.get("err_msg") or kind)[:200])
+
+    def _on_results(self, msg: dict[str, Any]) -> None:
+        try:
+            alt = msg["channel"]["alternatives"][0]
+            text = str(alt.get("transcript") or "").strip()
+            confidence = float(alt.get("confidence") or 0.0)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            self.log.warning("ignoring a malformed Results message")
+            return
+        is_final = bool(msg.get("is_final"))
+        speech_final = bool(msg.get("speech_final"))
+        if is_final:
+            try:
+                end_s = float(msg.get("start", 0.0)) + float(msg.get("duration", 0.0))
+            except (TypeError, ValueError):
+                end_s = 0.0
+            self._confirm(end_s)
+            if text or (speech_final and self._open_finals):
+                self._open_finals = not speech_final
+                self._out.put_nowait(Transcript(text, final=True, confidence=confidence, speech_final=speech_final))
+        elif text:
+            self._out.put_nowait(Transcript(text, final=False, confidence=confidence, speech_final=False))
+
+    def _confirm(self, end_s: float) -> None:
+        """Deepgram finalised this connection's audio up to `end_s`: forget it."""
+        end = self._conn_base + int(end_s * self.sample_rate) * 2
+        end = min(end, self._sent_end)
+        drop = end - self._buf_start
+        if drop > 0:
+            del self._buf[:drop]
+            self._buf_start = end
+
+
+class _Closed(ProviderError):
+    """Internal: the stream was closed while disconnected (not an error)."""
