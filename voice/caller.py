@@ -946,7 +946,7 @@ class Caller:
         new = TranscriptLine(t_ms=line.t_ms, speaker="bot", text=shown + (" [cut]" if reply.interrupted else ""))
         if idx >= 0:
             self.report.transcript[idx] = new
-        self._emit("bot_said", f'bot said: "{shown}"')
+        self._emit("bot_said", f"bot said: {shown}" if shown.startswith('"') else f'bot said: "{shown}"')
 
     async def _watchdog(self) -> None:
         """Knowlarity's rule: a stream with no audio back within a few seconds is cut."""

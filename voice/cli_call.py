@@ -191,7 +191,7 @@ def _transcriber(out: TextIO, script_path: Path | None = None) -> Transcriber | 
         snapped = snap_to_script(heard, lines)
         if snapped is None:
             return heard
-        return f"{snapped[0]} (script line, {snapped[1]:.0%} word match; heard: {heard})"
+        return f'"{snapped[0]}" [script line, {snapped[1]:.0%} word match; heard: {heard}]'
 
     return transcribe
 

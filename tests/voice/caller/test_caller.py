@@ -30,7 +30,7 @@ from voice.caller import (
 )
 from voice.protocol import CallMetadata, parse_metadata
 
-SPEED = 5.0
+SPEED = 8.0
 FAST = {"speed": SPEED, "bot_speed": SPEED, "hangup_grace": 0.0}  # the fake bot runs compressed too
 
 

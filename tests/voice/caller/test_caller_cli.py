@@ -157,3 +157,14 @@ def test_play_sends_the_bot_audio_to_the_speaker(threaded_bot, tone_voice, capsy
     assert stream.kind == "output" and stream.closed
     assert sum(len(p) for p in played) >= 2 * 16000 * 300 // 1000  # at least the greeting reached the speaker
     assert "time compressed" not in out
+
+
+def test_transcripts_snap_to_the_script_line() -> None:
+    from voice.cli_call import script_lines, snap_to_script
+
+    lines = script_lines()
+    assert "Of course. Let me put you through to a colleague." in lines
+    line, score = snap_to_script("our put you through to a colleague", lines)
+    assert line == "Of course. Let me put you through to a colleague." and 0.6 < score < 1
+    assert snap_to_script("zebra xylophone", lines) is None
+    assert snap_to_script("", lines) is None

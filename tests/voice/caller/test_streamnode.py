@@ -12,7 +12,7 @@ from voice.caller import CallerEvent, Conversation, Turn
 from voice.protocol import CallMetadata
 from voice.providers.script import IntentMatcher, load_script
 
-SPEED = 5.0
+SPEED = 8.0
 FAST = {"speed": SPEED, "bot_speed": SPEED, "hangup_grace": 0.0}
 
 
