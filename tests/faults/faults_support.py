@@ -115,3 +115,94 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 5.0, what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+# ---- a bot on loopback with providers that count what touches them ---------------------------
+
+import numpy as np  # noqa: E402 - grouped with the bot helpers below
+
+from voice.config import BotSettings  # noqa: E402
+from voice.providers.base import ChatMessage, TextDelta, ToolSpec, Transcript  # noqa: E402
+
+
+def tone(rate: int, ms: float, freq: float = 440.0, amp: float = 0.25) -> bytes:
+    t = np.arange(int(rate * ms / 1000)) / rate
+    return (np.sin(2 * np.pi * freq * t) * amp * 32767).astype(np.int16).tobytes()
+
+
+class CountingSTT:
+    """Opens count; transcribes nothing unless a test pushes a final with `say()`."""
+
+    name = "counting-stt"
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.closed = 0
+        self.queues: list[asyncio.Queue[Transcript | None]] = []
+
+    async def open(self, *, sample_rate: int, call_id: str) -> Any:
+        self.opened += 1
+        q: asyncio.Queue[Transcript | None] = asyncio.Queue()
+        self.queues.append(q)
+        owner = self
+
+        class Stream:
+            async def send(self, pcm: bytes) -> None:
+                return None
+
+            async def results(self) -> Any:
+                while (item := await q.get()) is not None:
+                    yield item
+
+            async def close(self) -> None:
+                owner.closed += 1
+                q.put_nowait(None)
+
+        return Stream()
+
+    def say(self, text: str) -> None:
+        self.queues[-1].put_nowait(Transcript(text, final=True, speech_final=True))
+
+
+class EchoLLM:
+    name = "echo-llm"
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def stream(self, messages: list[ChatMessage], tools: list[ToolSpec]) -> Any:
+        self.requests += 1
+        yield TextDelta(f"You said {messages[-1].content}.")
+
+
+class ToneTTS:
+    name = "tone-tts"
+
+    def __init__(self, freq: float = 440.0, ms_per_char: float = 30.0) -> None:
+        self.freq = freq
+        self.ms_per_char = ms_per_char
+        self.calls = 0
+
+    async def synthesize(self, text: str, *, sample_rate: int) -> Any:
+        self.calls += 1
+        pcm = tone(sample_rate, max(200.0, len(text) * self.ms_per_char), self.freq)
+        step = sample_rate * 2 // 50
+        for off in range(0, len(pcm), step):
+            yield pcm[off : off + step]
+
+
+class Providers:
+    """Shaped like voice.providers.factory.ProviderSet."""
+
+    def __init__(self, stt: Any = None, llm: Any = None, tts: Any = None, fallback_tts: Any = None) -> None:
+        self.stt = stt or CountingSTT()
+        self.llm = llm or EchoLLM()
+        self.tts = tts or ToneTTS()
+        self.fallback_tts = fallback_tts
+        self.description = "fault-suite providers"
+
+
+def bot_settings(**overrides: Any) -> BotSettings:
+    base: dict[str, Any] = {"bot_host": "127.0.0.1", "bot_port": 0, "greeting": "Hello, this is the bot."}
+    base.update(overrides)
+    return BotSettings(_env_file=None, **base)  # type: ignore[call-arg]
