@@ -168,3 +168,72 @@ def test_transcripts_snap_to_the_script_line() -> None:
     assert line == "Of course. Let me put you through to a colleague." and 0.6 < score < 1
     assert snap_to_script("zebra xylophone", lines) is None
     assert snap_to_script("", lines) is None
+
+
+def test_ctrl_c_hangs_up_a_microphone_call(threaded_bot, capsys, monkeypatch) -> None:
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    from caller_fakes import FakeSoundDevice
+
+    sd = FakeSoundDevice(rates={16000})
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    bot = threaded_bot(speed=1, greeting_ms=200)
+
+    def interrupt_once_connected() -> None:
+        deadline = time.monotonic() + 10
+        while not bot.calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_connected, daemon=True).start()
+    code, out, err = run(capsys, bot.url, "--mic")
+    assert code == 0, err
+    assert "speaking the microphone (Ctrl-C hangs up)" in out
+    assert "the caller hung up" in out and "outcome: completed" in out
+    assert sd.streams[0].kind == "input" and sd.streams[0].closed
+
+
+def test_a_refused_handshake_is_one_line_and_hides_the_token(capsys) -> None:
+    import asyncio
+    import http
+    import threading
+
+    from websockets.asyncio.server import serve
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    async def start() -> None:
+        def refuse(connection, request):
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "bad token\n")
+
+        async def handler(ws) -> None:  # never reached
+            await ws.close()
+
+        box["server"] = await serve(handler, "127.0.0.1", 0, process_request=refuse)
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    ready.wait(10)
+    port = next(iter(box["server"].sockets)).getsockname()[1]  # type: ignore[attr-defined]
+    try:
+        code, out, err = run(capsys, f"ws://127.0.0.1:{port}/voice?token=supersecret123", "--no-audio-timeout", "1")
+    finally:
+        async def stop() -> None:
+            box["server"].close()  # type: ignore[attr-defined]
+            await box["server"].wait_closed()  # type: ignore[attr-defined]
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    assert code == 1
+    assert "HTTP 403" in err and len(err.strip().splitlines()) == 1
+    assert "supersecret123" not in out + err
+    assert "token=***" in out + err
