@@ -27,12 +27,13 @@ Time compression (`speed`): tests and the demo can run a call faster than real t
 and plays the bot's audio four times as fast; the quiet gap shrinks with it (never
 below 150 ms of wall time). The bot's own processing is not compressed, so the
 waits that judge the bot — `no_audio_timeout`, `reply_timeout` — and every reported
-latency are in wall-clock time. A bot that keeps a real-time playback clock may
-think it is still speaking when a compressed caller answers; the caller therefore
-never hangs up before the bot's playback clock (real time, or `bot_speed`) says
-its last reply has been played (plus `hangup_grace`), so a transfer or disconnect
-sent at the end of a reply is never missed. Latency figures are only comparable
-with production at `speed=1`.
+latency are in wall-clock time. A bot keeps its own playback clock (what the caller
+has heard so far): at real time it thinks it is still speaking when a compressed
+caller answers, and takes the answer for a barge-in. So compress the bot too (the
+BotServer's `clock=ScaledClock(speed)`) and pass `bot_speed=speed`. Whatever the
+bot's clock, the caller never hangs up before it says the last reply has been
+played (plus `hangup_grace`), so a transfer or disconnect sent at the end of a reply
+is never missed. Latency figures are only comparable with production at `speed=1`.
 
 Malformed bot frames (not JSON, unknown type, bad base64, a WAV that is not mono
 16-bit) are reported as `protocol_error` events and counted, and the call goes on,
@@ -46,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import math
@@ -469,10 +469,6 @@ class _Playback:
         self._generation = 0
         self._parts: list[bytes] = []
         self._wake = asyncio.Event()
-
-    @property
-    def playing(self) -> bool:
-        return self.reply is not None
 
     def enqueue(self, pcm: bytes, now_ms: float) -> None:
         if self.reply is None:
