@@ -48,7 +48,7 @@ class ViewScreen(Screen[None]):
 
     BINDINGS = [
         Binding("slash", "open_filter", "filter", id="view.filter"),
-        Binding("escape", "close", "back", show=False, id="view.escape"),
+        Binding("escape", "close", "clear the filter, close a panel, else back", show=False, id="view.escape"),
     ]
 
     def __init__(self) -> None:

@@ -49,7 +49,7 @@ def call_cells(call: BotCall, now: float) -> tuple[Text | str, ...]:
         Text(f" {call.state} ", style=STATE_STYLES.get(call.state, "")),
         Text(fmt_secs(call.duration(now)), justify="right", style="dim" if call.finished else ""),
         Text(str(turns), justify="right"),
-        Text(("⚡" + str(call.barge_ins)) if call.barge_ins else "", style="bold #ff5f5f" if flash else "#ff875f"),
+        Text(("↯" + str(call.barge_ins)) if call.barge_ins else "", style="bold #ff5f5f" if flash else "#ff875f"),
         Text(("→ " + call.transferred_to) if call.transferred_to else (call.end_reason if call.finished else ""), style="dim"),
     )
 
@@ -65,7 +65,7 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
     text.append(f"  {fmt_secs(call.duration(now))}", "")
     if call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished:
         text.append("  ")
-        text.append(" ⚡ BARGE-IN ", "bold white on #d70000")
+        text.append(" ↯ BARGE-IN ", "bold white on #d70000")
         if call.barge_in_ms is not None:
             text.append(f" killAudio in {call.barge_in_ms:.0f} ms", "#ff875f")
     elif call.barge_ins:
@@ -107,18 +107,18 @@ class BotScreen(ViewScreen):
             with Vertical(id="bot-list-pane"):
                 yield Label("Bot calls", id="bot-list-title", classes="pane-title")
                 yield VimTable(
-                    [("caller", "Caller", 15), ("state", "State", 13), ("time", "Time", 6), ("turns", "Turns", 5),
-                     ("barge", "Barge", 5), ("note", "", 14)],
+                    [("caller", "Caller", 14), ("state", "State", 13), ("time", "Time", 5), ("turns", "Turns", 5),
+                     ("barge", "Barge", 5), ("note", "", 8)],
                     id="bot-calls",
                 )
             with Vertical(id="bot-detail-pane"):
                 yield Static("", id="bot-head")
                 yield TranscriptView(id="bot-transcript")
                 yield LevelMeter("", id="bot-meter")
-                yield Label("Turn timings (ms)", classes="pane-title")
+                yield Label("ms: STT final · LLM 1st token · 1st sentence · TTS 1st byte · 1st audio", classes="pane-title")
                 yield VimTable(
-                    [("turn", "Turn", 5), ("stt", "STT final", 9), ("llm", "LLM 1st", 8), ("sentence", "1st sent.", 9),
-                     ("tts", "TTS 1st", 8), ("audio", "1st audio", 9), ("total", "Total", 7), ("note", "", 12)],
+                    [("turn", "Turn", 5), ("stt", "STT", 5), ("llm", "LLM", 5), ("sentence", "Sent.", 5),
+                     ("tts", "TTS", 5), ("audio", "Audio", 5), ("total", "Total", 6), ("note", "", 11)],
                     id="bot-turns",
                     cursor_type="none",
                     zebra_stripes=False,
