@@ -33,6 +33,7 @@ class SegmentEvent:
     kind: Literal["start", "audio", "end"]
     audio: bytes = b""
     forced: bool = False  # an `end` because the utterance hit max_utterance_ms
+    voiced_ms: int = 0  # on `end`: how much of the utterance was voiced (clicks are short)
 
 
 class Endpointer:
@@ -67,6 +68,7 @@ class Endpointer:
         self.in_speech = False
         self._silent_run = 0
         self._speech_frames = 0
+        self._voiced_frames = 0
 
     def is_voiced(self, frame: bytes) -> bool:
         if rms_dbfs(frame) < self._min_dbfs:
@@ -85,11 +87,13 @@ class Endpointer:
                     self.in_speech = True
                     self._silent_run = 0
                     self._speech_frames = len(self._recent)
+                    self._voiced_frames = sum(v for _, v in self._recent)
                     events.append(SegmentEvent("start", b"".join(f for f, _ in self._recent)))
                     self._recent.clear()
                 continue
             self._speech_frames += 1
             self._silent_run = 0 if voiced else self._silent_run + 1
+            self._voiced_frames += voiced
             events.append(SegmentEvent("audio", frame))
             if self._silent_run >= self._end_frames:
                 events.append(self._end(forced=False))
@@ -108,8 +112,10 @@ class Endpointer:
         return events
 
     def _end(self, *, forced: bool) -> SegmentEvent:
+        voiced_ms = self._voiced_frames * FRAME_MS
+        self._voiced_frames = 0
         self.in_speech = False
         self._silent_run = 0
         self._speech_frames = 0
         self._recent.clear()
-        return SegmentEvent("end", forced=forced)
+        return SegmentEvent("end", forced=forced, voiced_ms=voiced_ms)

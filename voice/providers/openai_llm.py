@@ -31,6 +31,16 @@ from voice.providers.base import ChatMessage, LLMDelta, ProviderError, TextDelta
 
 log = logging.getLogger("voice.providers.openai")
 
+# What the client can raise: its own errors, and those of the HTTP library under it
+# (httpx for openai 1.x, its fork httpx2 for later releases) when a body is cut.
+CLIENT_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx.HTTPError)
+try:
+    import httpx2  # type: ignore[import-not-found]  # noqa: PLC0415
+
+    CLIENT_ERRORS += (httpx2.HTTPError,)
+except ImportError:  # pragma: no cover - depends on the openai release
+    pass
+
 PLACEHOLDER_KEY = "not-needed"
 
 
@@ -65,7 +75,7 @@ def describe_openai_error(exc: BaseException, key: str, what: str = "OpenAI") ->
             message = exc.message
         hint = " (check OPENAI_API_KEY)" if exc.status_code == 401 else ""
         return ProviderError(f"{what} answered HTTP {exc.status_code}: {scrub(message, key)[:200]}{hint}")
-    if isinstance(exc, httpx.HTTPError):
+    if isinstance(exc, CLIENT_ERRORS) and not isinstance(exc, openai.OpenAIError):
         return ProviderError(f"{what} stream failed: {type(exc).__name__}")
     if isinstance(exc, openai.OpenAIError):
         return ProviderError(f"{what} failed: {scrub(str(exc), key)[:200]}")
@@ -81,7 +91,7 @@ def make_client(api_key: SecretStr | str | None, base_url: str | None, timeout_s
     client = openai.AsyncOpenAI(
         api_key=key,
         base_url=base_url or None,
-        timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+        timeout=openai.Timeout(timeout_s, connect=min(5.0, timeout_s)),
         max_retries=0,
     )
     return client, key
@@ -153,7 +163,7 @@ class OpenAILLM:
                                 slot["args"] += tc.function.arguments
         except ProviderError:
             raise
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
+        except CLIENT_ERRORS as exc:
             raise describe_openai_error(exc, self._key) from None
         for index in sorted(calls):
             slot = calls[index]
