@@ -206,3 +206,66 @@ def bot_settings(**overrides: Any) -> BotSettings:
     base: dict[str, Any] = {"bot_host": "127.0.0.1", "bot_port": 0, "greeting": "Hello, this is the bot."}
     base.update(overrides)
     return BotSettings(_env_file=None, **base)  # type: ignore[call-arg]
+
+
+def import_provider_fakes() -> Any:
+    """H4's fake vendor servers (tests/voice/providers/provider_fakes), reused as they are."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1] / "voice" / "providers")
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("provider_fakes")
+
+
+def open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+class RecordingLLM:
+    """Echoes the caller; `slow` sentences come one every `gap` seconds; records cancels."""
+
+    name = "recording-llm"
+
+    def __init__(self, *, slow: int = 0, gap: float = 0.05) -> None:
+        self.heard: list[str] = []
+        self.slow = slow
+        self.gap = gap
+        self.cancelled = 0
+        self.active = 0
+
+    async def stream(self, messages: list[ChatMessage], tools: list[ToolSpec]) -> Any:
+        self.heard.append(messages[-1].content)
+        self.active += 1
+        try:
+            yield TextDelta(f"You said {messages[-1].content}. ")
+            for i in range(self.slow):
+                await asyncio.sleep(self.gap)
+                yield TextDelta(f"Still looking, part {i}. ")
+        except (asyncio.CancelledError, GeneratorExit):
+            self.cancelled += 1
+            raise
+        finally:
+            self.active -= 1
+
+
+class SlowTTS(ToneTTS):
+    """A tone voice that streams in real time-ish pieces, so a reply is in flight for a while."""
+
+    def __init__(self, piece_delay: float = 0.02, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.piece_delay = piece_delay
+        self.active = 0
+
+    async def synthesize(self, text: str, *, sample_rate: int) -> Any:
+        self.active += 1
+        try:
+            async for pcm in super().synthesize(text, sample_rate=sample_rate):
+                await asyncio.sleep(self.piece_delay)
+                yield pcm
+        finally:
+            self.active -= 1
