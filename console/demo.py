@@ -129,13 +129,23 @@ async def start_parts(args: argparse.Namespace) -> DemoParts:
         await sandbox.close()
         raise
     parts = DemoParts(sandbox=sandbox, bot=bot, node=node, client=client, settings=settings, bus=bus)
-    parts.pacer = asyncio.get_running_loop().create_task(_pace_bot_calls(parts, args.bot_every), name="demo-bot-calls")
+    parts.pacer = asyncio.get_running_loop().create_task(
+        _pace_bot_calls(parts, args.bot_every, args.traffic), name="demo-bot-calls")
     return parts
 
 
-async def _pace_bot_calls(parts: DemoParts, every: float) -> None:
-    """A caller rings the bot now, then every `every` seconds while few are live."""
-    await asyncio.sleep(1.0)
+async def _pace_bot_calls(parts: DemoParts, every: float, traffic: float) -> None:
+    """A few calls at once so the board is busy from the first seconds (background traffic
+    alone takes a while to build up), then a caller rings the bot, and again every `every`
+    seconds while few bot calls are live."""
+    if traffic > 0:
+        for _ in range(3):
+            try:
+                parts.sandbox.traffic.place_one()
+            except Exception as exc:  # noqa: BLE001 - cosmetic: the traffic generator goes on
+                log.info("could not place a starting call: %s", exc)
+            await asyncio.sleep(0.3)
+    await asyncio.sleep(0.5)
     while True:
         if parts.node.active < MAX_LIVE_BOT_CALLS:
             try:

@@ -62,6 +62,8 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
     if call.virtual_number:
         text.append(f"→ {call.virtual_number} ", "dim")
     text.append(f" {call.state.upper()} ", STATE_STYLES.get(call.state, "reverse"))
+    if call.finished:
+        text.append(f" {call.end_reason}", "dim")
     text.append(f"  {fmt_secs(call.duration(now))}", "")
     if call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished:
         text.append("  ")
@@ -74,8 +76,6 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
         text.append(f"  transferred to {call.transferred_to}", "#d7afff")
     if listening:
         text.append("  ♪ LISTENING", "bold #5fd75f")
-    if call.finished:
-        text.append(f"  ended ({call.end_reason})", "dim")
     return text
 
 
@@ -100,6 +100,8 @@ class BotScreen(ViewScreen):
         super().__init__()
         self._seen: tuple[int, str, bool, int] | None = None
         self._selected_id: str | None = None
+        self._follow = True              # jump to a new live call when the watched one ends
+        self._auto_key: str | None = None  # the row the view itself moved to (not the user)
         self._turns_seen: tuple[str | None, int] = (None, -1)
 
     def compose_body(self) -> ComposeResult:
@@ -139,7 +141,14 @@ class BotScreen(ViewScreen):
         table = self.query_one("#bot-calls", VimTable)
         calls = bot.rows(view)
         table.sync_rows([(c.call_id, call_cells(c, now)) for c in calls])
-        if self._selected_id is None or self._selected_id not in bot.calls:
+        selected = bot.get(self._selected_id) if self._selected_id else None
+        if (self._follow and calls and not calls[0].finished and (selected is None or selected.finished)
+                and calls[0] is not selected):
+            # The call being watched ended (or none was): follow the newest live call.
+            self._auto_key = calls[0].call_id
+            table.move_cursor(row=0, animate=False)
+            self._selected_id = calls[0].call_id
+        elif self._selected_id is None or self._selected_id not in bot.calls:
             self._selected_id = table.selected_key
         call = bot.get(self._selected_id) if self._selected_id else None
         listening = self.capp.listen is not None and call is not None and self.capp.listen.call_id == call.call_id
@@ -184,6 +193,10 @@ class BotScreen(ViewScreen):
     def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
         if event.data_table.id == "bot-calls" and event.row_key is not None:
             self._selected_id = event.row_key.value
+            if event.row_key.value != self._auto_key:
+                # The user chose this call: keep it, unless it is live and later ends.
+                call = self.capp.state.bot.get(event.row_key.value)
+                self._follow = call is not None and not call.finished
             self.refresh_bindings()
             self.capp.call_after_refresh(self.capp._refresh_tick)
 

@@ -194,3 +194,24 @@ async def test_a_real_bot_watched_over_its_monitor_socket(console_factory) -> No
             await asyncio.gather(caller_task, return_exceptions=True)
         await watcher.aclose()
         await bot.close()
+
+
+async def test_the_view_follows_the_next_live_call_unless_the_user_chose_one(console_factory) -> None:  # type: ignore[no-untyped-def]
+    from voice.bus import CallEnded
+
+    bus = EventBus()
+    app = console_factory(stream=False, bot=BusWatcher(bus))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: bus.subscriber_count == 1)
+        screen = app.screen
+        bus.publish(CallStarted(call_id="a", caller="9811100001"))
+        await until(pilot, lambda: screen.selected_call() is not None and screen.selected_call().call_id == "a")
+        bus.publish(CallEnded(call_id="a"))
+        bus.publish(CallStarted(call_id="b", caller="9811100002"))
+        await until(pilot, lambda: screen.selected_call().call_id == "b")
+        await pilot.press("j")  # the user goes back to read the finished call
+        await until(pilot, lambda: screen.selected_call().call_id == "a")
+        bus.publish(CallStarted(call_id="c", caller="9811100003"))
+        await pilot.pause(0.4)
+        assert screen.selected_call().call_id == "a"
