@@ -38,7 +38,7 @@ from voice.config import ConfigError, load_bot_settings
 
 log = logging.getLogger("console.demo")
 
-DEFAULT_TRAFFIC = 24.0   # calls per minute across the account: busy, still readable
+DEFAULT_TRAFFIC = 36.0   # calls per minute across the account: busy, still readable
 DEFAULT_BOT_EVERY = 20.0  # seconds between simulated bot callers
 MAX_LIVE_BOT_CALLS = 2
 

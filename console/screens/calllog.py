@@ -192,10 +192,22 @@ class CallLogScreen(ViewScreen):
             self.records.setdefault(key, record)
         self.next_cursor = page.next_cursor
         table = self.query_one("#calllog-table", VimTable)
-        table.sync_rows([(key, record_cells(r)) for key, r in self.records.items()])
+        self._show_rows()
         self._update_status()
         if first and self.records and isinstance(self.focused, Button):
             table.focus()
+
+    def _show_rows(self) -> None:
+        """The loaded results, narrowed by the `/` filter (the search itself is the form's)."""
+        view = self.view
+        self.query_one("#calllog-table", VimTable).sync_rows([
+            (key, record_cells(r)) for key, r in self.records.items()
+            if view.matches_text(r.customer_number, r.agent_number, r.call_status, r.solution_type,
+                                 r.disposition, r.uuid, r.call_direction)
+        ])
+
+    def filter_changed(self) -> None:
+        self._show_rows()
 
     def _update_status(self) -> None:
         count = len(self.records)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from console.screens.account import AccountScreen
 from console.screens.agents import AgentsScreen
 from console.screens.base import FilterBar
@@ -332,3 +334,31 @@ async def test_account_register_enable_disable(console_factory, sandbox: Sandbox
         await pilot.click("#form-submit")
         await pilot.pause(0.3)
         assert "is not a phone number" in str(form.query_one("#form-error").render())
+
+
+async def test_stream_drop_shows_retrying_then_catches_up_without_duplicates(console_factory, sandbox: SandboxServer) -> None:  # type: ignore[no-untyped-def]
+    app = console_factory()
+    seen: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.stream_status.status == "live")
+
+        async def sample() -> None:
+            while True:
+                if not seen or seen[-1] != app.stream_status.status:
+                    seen.append(app.stream_status.status)
+                if "retrying" in bar_text(app) and "bar" not in seen:
+                    seen.append("bar")
+                await asyncio.sleep(0.01)
+
+        sampler = asyncio.create_task(sample())
+        first = sandbox.place_inbound_call()
+        await until(pilot, lambda: first in app.state.board and app.state.board.get(first).event == "CDR")  # type: ignore[union-attr]
+        assert sandbox.drop_stream_subscribers() >= 1
+        await until(pilot, lambda: "retrying" in seen and "bar" in seen)
+        second = sandbox.place_inbound_call()  # happens while the console is away
+        await until(pilot, lambda: app.stream_status.status == "live", timeout=10)
+        await until(pilot, lambda: second in app.state.board and app.state.board.get(second).event == "CDR", timeout=10)  # type: ignore[union-attr]
+        assert "stream live" in bar_text(app)
+        row = app.state.board.get(first)
+        assert row is not None and row.events.count("HANGUP") == 1 and row.events.count("CDR") == 1
+        sampler.cancel()
