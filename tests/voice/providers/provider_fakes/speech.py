@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -17,8 +18,10 @@ async def synth(text: str, rate: int, **voice: object) -> bytes:
 
 @lru_cache(maxsize=512)
 def synth_cached(text: str, rate: int) -> bytes:
-    """Synchronous and cached: for module-scoped fixtures outside the test's loop."""
-    return asyncio.run(synth(text, rate))
+    """Synchronous and cached (runs its own loop on a helper thread, so it also works
+    inside a test's running loop): one synthesis per phrase and rate per test run."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, synth(text, rate)).result()
 
 
 def speechlike(rate: int, ms: int, amp: int = 9000) -> bytes:

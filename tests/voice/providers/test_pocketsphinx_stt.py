@@ -1,0 +1,137 @@
+"""PocketsphinxSTT: real offline recognition of eSpeak-synthesised script phrases.
+
+The accuracy test is the function this recogniser exists for: the demo's callers are
+eSpeak voices saying the script's phrases, and the bot must route them to the right
+intent at 8 kHz and 16 kHz. Each phrase is a fresh stream from the decoder pool (as
+each demo call is), so the first-utterance path (CMN second pass) is what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from provider_fakes.speech import quiet, speechlike, synth_cached
+from voice.providers import local_stt
+from voice.providers.base import Transcript
+from voice.providers.local_stt import PocketsphinxSTT
+from voice.providers.script import IntentMatcher, load_script
+
+SCRIPT = load_script(None)
+MATCHER = IntentMatcher(SCRIPT)
+CASES = [(i.name, p) for i in SCRIPT.intents for p in i.phrases]
+
+
+@pytest.fixture(scope="module")
+def stt() -> PocketsphinxSTT:
+    return PocketsphinxSTT(SCRIPT.vocabulary(), max_backlog_s=120)
+
+
+async def recognise(stt: PocketsphinxSTT, pcm: bytes, rate: int, frame_ms: int = 0) -> list[Transcript]:
+    stream = await stt.open(sample_rate=rate, call_id="t")
+    if frame_ms:
+        step = rate * frame_ms // 1000 * 2
+        for i in range(0, len(pcm), step):
+            await stream.send(pcm[i : i + step])
+            await asyncio.sleep(0)
+    else:
+        await stream.send(pcm)
+    await stream.close()
+    return [t async for t in stream.results()]
+
+
+async def accuracy(stt: PocketsphinxSTT, rate: int) -> tuple[float, list[str]]:
+    misses = []
+    for intent, phrase in CASES:
+        pcm = quiet(rate, 300) + synth_cached(phrase, rate) + quiet(rate, 800)
+        heard = " ".join(t.text for t in await recognise(stt, pcm, rate) if t.final)
+        previous = "order_status" if intent == "order_number" else None
+        match = MATCHER.match(heard, previous=previous)
+        if match.intent is None or match.intent.name != intent:
+            misses.append(f"{phrase!r} -> {heard!r}")
+    return 1 - len(misses) / len(CASES), misses
+
+
+@pytest.mark.parametrize(("rate", "threshold"), [(16000, 0.88), (8000, 0.85)])
+async def test_script_phrases_spoken_by_espeak_reach_their_intent(stt, rate, threshold):
+    score, misses = await accuracy(stt, rate)
+    print(f"\npocketsphinx intent accuracy at {rate} Hz: {score:.0%} of {len(CASES)} phrases; misses: {misses}")
+    assert score >= threshold, misses
+
+
+async def test_interims_while_speaking_then_one_final(stt):
+    rate = 16000
+    pcm = quiet(rate, 300) + synth_cached("i would like to speak to a human", rate) + quiet(rate, 900)
+    results = await recognise(stt, pcm, rate, frame_ms=20)
+    finals = [t for t in results if t.final]
+    interims = [t for t in results if not t.final]
+    assert len(finals) == 1 and finals[0].speech_final
+    assert MATCHER.match(finals[0].text).intent.name == "agent"  # type: ignore[union-attr]
+    assert interims and results.index(interims[0]) < results.index(finals[0])
+
+
+@pytest.mark.parametrize("rate", [24000, 48000])
+async def test_wideband_rates_are_resampled(stt, rate):
+    pcm = quiet(rate, 300) + synth_cached("what are your opening hours", rate) + quiet(rate, 800)
+    finals = [t.text for t in await recognise(stt, pcm, rate) if t.final]
+    assert finals and MATCHER.match(finals[0]).intent.name == "hours"  # type: ignore[union-attr]
+
+
+async def test_two_utterances_in_one_stream(stt):
+    rate = 16000
+    pcm = (quiet(rate, 300) + synth_cached("where is my order", rate) + quiet(rate, 900)
+           + synth_cached("goodbye", rate) + quiet(rate, 900))
+    finals = [t.text for t in await recognise(stt, pcm, rate, frame_ms=40) if t.final]
+    assert len(finals) == 2
+    assert MATCHER.match(finals[0]).intent.name == "order_status"  # type: ignore[union-attr]
+
+
+async def test_close_flushes_speech_without_trailing_silence(stt):
+    rate = 16000
+    finals = [t for t in await recognise(stt, quiet(rate, 300) + synth_cached("track my order", rate), rate) if t.final]
+    assert len(finals) == 1
+
+
+async def test_silence_gives_nothing(stt):
+    assert await recognise(stt, quiet(16000, 3000), 16000) == []
+
+
+async def test_decoding_runs_off_the_event_loop_and_decoders_are_pooled(stt, monkeypatch):
+    threads: set[str] = set()
+    real = local_stt.PocketsphinxStream._process
+
+    def spy(self, pcm, last):
+        threads.add(threading.current_thread().name)
+        return real(self, pcm, last)
+
+    monkeypatch.setattr(local_stt.PocketsphinxStream, "_process", spy)
+    await recognise(stt, quiet(16000, 300) + synth_cached("thank you", 16000) + quiet(16000, 800), 16000)
+    assert threads and all(name.startswith("pocketsphinx") for name in threads)
+    pool = stt._pool
+    assert pool is not None
+    created = pool.created
+    for _ in range(3):
+        await recognise(stt, quiet(16000, 200), 16000)
+    assert pool.created == created, "closed streams return their decoder to the pool"
+
+
+async def test_backlog_is_bounded():
+    small = PocketsphinxSTT(SCRIPT.vocabulary(), max_backlog_s=0.5)
+    stream = await small.open(sample_rate=16000, call_id="flood")
+    for _ in range(50):  # 5 s at once (send never yields), faster than any decoder
+        await stream.send(speechlike(16000, 100))
+    assert stream._backlog_bytes <= 16000 * 2 * 0.5
+    await stream.close()
+
+
+async def test_warm_prepares_a_decoder():
+    fresh = PocketsphinxSTT(["hello there", "goodbye"])
+    await fresh.warm()
+    assert fresh._pool is not None and fresh._pool.idle() == 1
+
+
+def test_words_without_pronunciation_are_reported():
+    model = local_stt.build_model(["hello zzxqv", "goodbye"])
+    assert model.oov == ("zzxqv",)
