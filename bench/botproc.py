@@ -63,8 +63,16 @@ def _providers(kind: str, settings: BotSettings) -> Any:
     if kind == "deaf":
         return InstantProviders(stt=InstantSTT(deaf=True))
     if kind == "offline":
-        from voice.providers.factory import build_providers
+        try:
+            from voice.providers.factory import build_providers
+        except ImportError:  # the factory is not there yet: the same offline trio by hand
+            from voice.providers.local_stt import PocketsphinxSTT
+            from voice.providers.local_tts import EspeakTTS
+            from voice.providers.script import ScriptedLLM, load_script
 
+            script = load_script(None)
+            return InstantProviders(stt=PocketsphinxSTT(script.vocabulary()), llm=ScriptedLLM(script),  # type: ignore[arg-type]
+                                    tts=EspeakTTS(), description="pocketsphinx + script + eSpeak NG (by hand)")
         return build_providers(settings)
     raise SystemExit(f"unknown providers {kind!r}")
 
@@ -77,6 +85,8 @@ async def serve(args: argparse.Namespace) -> None:
     providers = _providers(args.providers, settings)
     server = BotServer(settings, providers=providers)
     await server.start()
+    if os.environ.get("BENCH_GC_FREEZE"):  # experiment: keep start-up objects out of every collection
+        gc.freeze()
     lag: list[float] = []
     probe = asyncio.create_task(_lag_probe(lag)) if args.lag_probe else None
     profile_to = os.environ.get("BENCH_PROFILE")  # diagnosis: cProfile the window reset..stats

@@ -102,10 +102,10 @@ async def run(ctx) -> Figure:  # noqa: ANN001
     noise = [Trial(c) for c in noise_corpus(RATE)]
     async with BotProcess(providers="deaf", greeting=LONG_GREETING) as bot:
         ctx.progress(f"{len(synthetic) + len(real)} barge-ins, 4 calls at a time")
-        await _batch(bot.url, synthetic, 4, 0.3)
-        await _batch(bot.url, real, 4, 0.3)
+        await _batch(bot.url, synthetic, 8 if ctx.quick else 4, 0.3)
+        await _batch(bot.url, real, 8 if ctx.quick else 4, 0.3)
         ctx.progress(f"{len(noise)} noise clips over the bot's speech")
-        await _batch(bot.url, noise, 12, 0.4)
+        await _batch(bot.url, noise, len(noise) if ctx.quick else 12, 0.4)
         stats = await bot.stats()
     table = Table(["speech", "detected", "median ms", "p95 ms", "p99 ms", "max ms"])
     lat = _latency_row(table, "synthetic voice", synthetic)

@@ -106,6 +106,7 @@ class BotProcess:
 class Received:
     kind: str
     at: float
+    audio_s: float = 0.0  # playAudio: seconds of audio it carries
 
 
 @dataclass
@@ -142,7 +143,8 @@ class Caller:
                 now = time.monotonic()
                 if isinstance(msg, str):
                     kind = _kind(msg)
-                    self.events.append(Received(kind, now))
+                    audio_s = _audio_seconds(msg, self.rate) if kind == "playAudio" else 0.0
+                    self.events.append(Received(kind, now, audio_s))
                     self._new.set()
         except ConnectionClosed:
             pass
@@ -150,6 +152,17 @@ class Caller:
             self.closed_at = time.monotonic()
             self.close_code = self.ws.close_code
             self._new.set()
+
+    def playback_end(self) -> float:
+        """When the caller's speaker finishes what the bot sent (played back to back; a
+        killAudio empties the queue), as the Stream Node plays it."""
+        end = -1e18
+        for ev in self.events:
+            if ev.kind == "playAudio":
+                end = max(end, ev.at) + ev.audio_s
+            elif ev.kind == "killAudio":
+                end = ev.at
+        return end
 
     def first(self, kind: str, after: float = -1e18) -> float | None:
         for ev in self.events:
@@ -203,6 +216,19 @@ class Caller:
             await self.ws.close()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
+
+
+def _audio_seconds(msg: str, rate: int) -> float:
+    """Length of a playAudio's audio from the size of its base64 WAV, without decoding it."""
+    start = msg.find('"audioContent": "')
+    if start < 0:
+        return 0.0
+    start += len('"audioContent": "')
+    end = msg.find('"', start)
+    b64 = end - start
+    padding = msg.count("=", max(start, end - 2), end)
+    wav_bytes = b64 * 3 // 4 - padding
+    return max(0, wav_bytes - 44) / 2 / rate
 
 
 def _kind(msg: str) -> str:

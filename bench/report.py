@@ -76,7 +76,9 @@ class Table:
 
 
 def _numeric(cell: str) -> bool:
-    return bool(cell) and (cell[0].isdigit() or cell[0] in "-+.") and cell not in ("-",)
+    """Right-align numbers (and counts like 12/12), left-align text."""
+    text = cell.replace(",", "").replace("/", "").replace("%", "").replace(".", "", 1).lstrip("+-")
+    return text.isdigit() or cell in ("n/a", "-")
 
 
 @dataclass
