@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-audio-timeout", type=_positive, default=5.0, metavar="S", help="cut the call if no playAudio arrives within S seconds (default 5)")
     parser.add_argument("--reply-timeout", type=_positive, default=10.0, metavar="S", help="how long each line waits for the bot to answer (default 10)")
     parser.add_argument("--interrupt-after", type=_non_negative, default=None, metavar="MS", help="speak each line MS ms into the bot's reply (barge-in) instead of after it")
-    parser.add_argument("--speed", type=_positive, default=1.0, metavar="X", help="time compression for testing: X times faster than real time (default 1)")
+    parser.add_argument("--speed", type=_positive, default=1.0, metavar="X", help="time compression for testing: X times faster than real time (default 1); the bot must run as fast (a ScaledClock) or it takes your lines for barge-ins")
     parser.add_argument("--insecure", action="store_true", help="accept a self-signed certificate on wss://")
     parser.add_argument("--cafile", type=Path, default=None, metavar="PEM", help="trust this CA certificate for wss://")
     parser.add_argument("--transcribe", action="store_true", help="transcribe the bot's audio with the offline recogniser")
