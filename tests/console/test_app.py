@@ -358,7 +358,7 @@ async def test_stream_drop_shows_retrying_then_catches_up_without_duplicates(con
         second = sandbox.place_inbound_call()  # happens while the console is away
         await until(pilot, lambda: app.stream_status.status == "live", timeout=10)
         await until(pilot, lambda: second in app.state.board and app.state.board.get(second).event == "CDR", timeout=10)  # type: ignore[union-attr]
-        assert "stream live" in bar_text(app)
+        await until(pilot, lambda: "stream live" in bar_text(app))
         row = app.state.board.get(first)
         assert row is not None and row.events.count("HANGUP") == 1 and row.events.count("CDR") == 1
         sampler.cancel()

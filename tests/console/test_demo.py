@@ -11,7 +11,7 @@ from tests.console.test_launch import parse
 
 
 async def test_demo_runs_everything_in_one_process_and_shuts_down(capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse(demo, ["--headless", "9", "--traffic", "60", "--bot-every", "30"])
+    args = parse(demo, ["--headless", "5", "--traffic", "60", "--bot-every", "30"])
     parts_seen: list[demo.DemoParts] = []
     original = demo.stop_parts
 
