@@ -31,7 +31,7 @@ import ipaddress
 import json
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -131,6 +131,7 @@ class BotServer:
         self.sessions: dict[str, CallSession] = {}
         self.stats = ServerStats()
         self.prompts: PromptCache | None = None
+        self._owns_providers = providers is None
         self._server: Server | None = None
         self._ssl: ssl.SSLContext | None = None
         self._monitors = 0
@@ -154,6 +155,14 @@ class BotServer:
                 "(--cert/--key), bind to 127.0.0.1, or pass --allow-insecure (e.g. behind a TLS proxy)"
             )
         providers = self.providers
+        self._adopt_script(providers)
+        s = self.settings
+        warm = getattr(providers, "warm", None)
+        if callable(warm):  # load decoders / the speech library before the first call, not during it
+            try:
+                await warm()
+            except Exception as exc:  # a provider that cannot warm up may still work per call
+                log.warning("[SERVER] warming the providers failed: %s", exc)
         self.prompts = PromptCache(providers.tts, providers.fallback_tts)
         if self.prerender:
             failed = await self.prompts.prerender(self.options.prompt_lines(s), s.bot_sample_rate)
@@ -184,6 +193,21 @@ class BotServer:
         await server.wait_closed()
         for session in list(self.sessions.values()):
             await session.close("server shutting down")
+        aclose = getattr(self._providers, "aclose", None)
+        if self._owns_providers and callable(aclose):
+            await aclose()
+
+    def _adopt_script(self, providers: Any) -> None:
+        """With the scripted responder, the script's greeting and goodbye are the bot's own
+        lines, unless GREETING was set explicitly (settings win over the script)."""
+        script = getattr(providers, "script", None)
+        if script is None:
+            return
+        if "greeting" not in self.settings.model_fields_set and getattr(script, "greeting", None):
+            self.settings = self.settings.model_copy(update={"greeting": script.greeting})
+        goodbye = getattr(script, "goodbye", None)
+        if goodbye and self.options.goodbye_line == SessionOptions().goodbye_line:
+            self.options = replace(self.options, goodbye_line=goodbye)
 
     async def __aenter__(self) -> BotServer:
         await self.start()
