@@ -33,7 +33,8 @@ STATUS_STYLES = {
 
 
 def agent_cells(agent: AgentRow, on_call: bool) -> tuple[Text | str, ...]:
-    status = agent.status
+    # The live stream knows sooner than the agents API (polled) that an agent is on a call.
+    status = "On Call" if on_call else agent.status
     style = STATUS_STYLES.get(status.lower(), "")
     return (
         Text(agent.name, style="bold" if on_call else ""),
@@ -69,6 +70,9 @@ class AgentsScreen(ViewScreen):
 
     def on_mount(self) -> None:
         self.focus_main()
+
+    def on_screen_resume(self) -> None:
+        self.capp.refresh_agents()  # fresh on arrival, then polled while shown
 
     def focus_main(self) -> None:
         self.query_one("#agents-table", VimTable).focus()

@@ -85,7 +85,6 @@ class CampaignsScreen(ViewScreen):
         self.action_reload()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         if self.campaigns:
             self.action_reload()
 

@@ -56,6 +56,9 @@ class TasksScreen(ViewScreen):
     def on_mount(self) -> None:
         self.focus_main()
 
+    def on_screen_resume(self) -> None:
+        self.capp.refresh_tasks()
+
     def focus_main(self) -> None:
         self.query_one("#tasks-table", VimTable).focus()
 
