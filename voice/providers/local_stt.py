@@ -7,7 +7,7 @@ trigram language model from those phrases and a pronunciation dictionary of just
 their words: recognition then prefers the script's sentences but can still produce
 any sequence of its words, which the intent matcher scores fuzzily. Measured on the
 script's own phrases synthesised by eSpeak, this lifts intent accuracy from ~60-75%
-to ~95% (see tests/voice/providers/test_local_stt.py).
+to 95% at both 8 and 16 kHz (tests/voice/providers/test_pocketsphinx_stt.py).
 
 Design notes (why it looks like this):
 - Streaming: `Endpointer` (WebRTC VAD) cuts utterances; audio is decoded as it
@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from voice.audio import Resampler
+from voice.logs import CallLog
 from voice.providers.base import ProviderError, Transcript
 from voice.providers.endpoint import Endpointer
 from voice.providers.text import words as split_words
@@ -316,6 +317,7 @@ class PocketsphinxStream:
     def __init__(self, provider: PocketsphinxSTT, pool: _DecoderPool, decoder: Any, *, sample_rate: int, call_id: str) -> None:
         self.call_id = call_id
         self.sample_rate = sample_rate
+        self.log = CallLog(call_id, "POCKETSPHINX", log)
         self._provider = provider
         self._pool = pool
         self._decoder: Any | None = decoder
@@ -352,7 +354,7 @@ class PocketsphinxStream:
             self._backlog_bytes -= len(self._backlog.popleft())
             if not self._dropped_warned:
                 self._dropped_warned = True
-                log.warning("[POCKETSPHINX] [call_id=%s] recogniser is behind; dropping oldest audio", self.call_id)
+                self.log.warning("recogniser is behind; dropping the oldest audio")
         self._wake.set()
 
     async def results(self) -> AsyncIterator[Transcript]:
@@ -399,7 +401,7 @@ class PocketsphinxStream:
         except ProviderError as exc:
             self._out.put_nowait(exc)
         except Exception as exc:  # pocketsphinx raises bare RuntimeErrors
-            log.exception("[POCKETSPHINX] [call_id=%s] recognition failed", self.call_id)
+            self.log.exception("recognition failed")
             self._out.put_nowait(ProviderError(f"offline recognition failed: {exc}"))
         finally:
             # A decoder that was busy when we were cancelled is dropped, never reused.
@@ -445,7 +447,7 @@ class PocketsphinxStream:
         else:  # the running mean was already re-estimated mid-utterance
             own = updated
         distance = float(np.linalg.norm(own - prior)) if np.all(np.isfinite(own)) else 0.0
-        log.debug("[POCKETSPHINX] [call_id=%s] pass 1 %r, %d frames, CMN distance %.1f", self.call_id, text, frames, distance)
+        self.log.debug("pass 1 %r, %d frames, CMN distance %.1f", text, frames, distance)
         if distance < CMN_REDECODE_DISTANCE:
             return text
         self.redecodes += 1
@@ -493,6 +495,6 @@ class PocketsphinxStream:
                 self._in_utt = False
                 text = self._finish_utterance()
                 if text:
-                    log.debug("[POCKETSPHINX] [call_id=%s] final %r", self.call_id, text)
+                    self.log.debug("Transcript (final) | text=%r", text)
                     out.append(Transcript(text, final=True, speech_final=True))
         return out

@@ -14,7 +14,6 @@ makes the handshake fail with HTTP 401 regardless of the key.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
