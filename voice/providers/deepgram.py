@@ -194,9 +194,11 @@ class DeepgramStream:
             del self._buf[:overflow]
             self._buf_start += overflow
             self._sent_end = max(self._sent_end, self._buf_start)
-            if not self._overflow_warned:
+            # Connected, this only trims audio Deepgram has long since heard (it confirms
+            # silence sparsely); disconnected, it is audio that will never be heard.
+            if self._ws is None and not self._overflow_warned:
                 self._overflow_warned = True
-                self.log.warning("replay buffer full (%.0f s): dropping the oldest unconfirmed audio", self.provider.replay_s)
+                self.log.warning("still reconnecting after %.0f s of audio: dropping the oldest", self.provider.replay_s)
         self._new_audio.set()
 
     async def results(self) -> AsyncIterator[Transcript]:
