@@ -289,6 +289,7 @@ class DeepgramStream:
             self.log.warning("socket closed (code %s)", code)
             return False
         finally:
+            self._ws = None
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await sender

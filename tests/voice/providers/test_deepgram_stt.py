@@ -160,3 +160,17 @@ async def test_malformed_messages_are_ignored(fake):
     stream._on_message("[1, 2]")
     await stream.close()
     assert [t async for t in stream.results()] == []
+
+
+async def test_replay_buffer_is_bounded_while_disconnected(fake, caplog):
+    stt = provider(fake, replay_s=0.5, backoff_s=0.3, max_reconnects=1)
+    stream = await stt.open(sample_rate=RATE, call_id="long")
+    fake.reject = True
+    await fake.drop_all()
+    await asyncio.sleep(0.05)
+    await send_in_frames(stream, tone(2000, 2000))
+    assert len(stream._buf) <= RATE * 2 * 0.5
+    assert "dropping the oldest" in caplog.text
+    with pytest.raises(ProviderError):
+        await collect(stream)
+    await stream.close()
