@@ -45,8 +45,10 @@ from voice.audio import Resampler
 
 _WEBRTC_RATES = (8000, 16000, 32000, 48000)
 
-# Spectrum of the 40 ms analysis window at 8 kHz, zero-padded to 1024 points (7.8 Hz bins).
-_FREQS = np.fft.rfftfreq(1024, 1 / 8000)
+# Spectrum of the 40 ms analysis window at 8 kHz, zero-padded to 512 points (15.6 Hz bins):
+# 512 >= 320 samples + the longest pitch lag (133), so the autocorrelation from it is exact.
+_FFT_N = 512
+_FREQS = np.fft.rfftfreq(_FFT_N, 1 / 8000)
 _LOW_END = int(np.searchsorted(_FREQS, 250.0))  # bins [0, _LOW_END) are below 250 Hz
 
 
@@ -55,10 +57,14 @@ def _band(f: float) -> slice:
     return slice(int(np.searchsorted(_FREQS, 0.97 * f)), int(np.searchsorted(_FREQS, 1.03 * f, side="right")))
 
 
-_DTMF_ROWS = [_band(f) for f in (697, 770, 852, 941)]
-_DTMF_COLS = [_band(f) for f in (1209, 1336, 1477, 1633)]
+_ROWS = [_band(f) for f in (697, 770, 852, 941)]
+_COLS = [_band(f) for f in (1209, 1336, 1477, 1633)]
+# band sums as differences of one cumulative sum (index arrays into it)
+_ROW_LO, _ROW_HI = np.array([b.start for b in _ROWS]), np.array([b.stop for b in _ROWS])
+_COL_LO, _COL_HI = np.array([b.start for b in _COLS]), np.array([b.stop for b in _COLS])
 # y[n] = x[n] - 0.95 x[n-1] applied in the frequency domain (exact: the padding holds it)
-_PRE_EMPHASIS = 1 - 0.95 * np.exp(-2j * np.pi * np.arange(len(_FREQS)) / 1024)
+_PRE_EMPHASIS = 1 - 0.95 * np.exp(-2j * np.pi * np.arange(len(_FREQS)) / _FFT_N)
+_LAG_LO, _LAG_HI = 20, 134  # pitch 400 Hz .. 60 Hz at 8 kHz
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +230,8 @@ class VoiceActivityDetector:
 
     def _decimate_array(self, x: np.ndarray) -> np.ndarray:
         d = self._decim
+        if d == 2:
+            return (x[0::2] + x[1::2]) * 0.5
         if d > 1:
             x = x[: len(x) - len(x) % d].reshape(-1, d).mean(axis=1)
         return x
@@ -234,21 +242,23 @@ class VoiceActivityDetector:
 
         Voicing is the peak normalised autocorrelation at 60-400 Hz lags of the
         pre-emphasised window; the shares are fractions of the window's energy."""
-        x = x - x.mean()
         n = len(x)
-        spec = np.fft.rfft(x, 1024)
+        x = x - float(np.add.reduce(x)) / n
+        spec = np.fft.rfft(x, _FFT_N)
         power = spec.real * spec.real + spec.imag * spec.imag
-        total = float(power.sum())
+        cum = np.cumsum(power)
+        total = float(cum[-1])
         if total <= 1e-6:
             return 0.0, 0.0, 0.0
-        low_share = float(power[:_LOW_END].sum()) / total
-        tone_share = (max(float(power[b].sum()) for b in _DTMF_ROWS)
-                      + max(float(power[b].sum()) for b in _DTMF_COLS)) / total
+        low_share = float(cum[_LOW_END - 1]) / total
+        rows = cum[_ROW_HI - 1] - cum[_ROW_LO - 1]
+        cols = cum[_COL_HI - 1] - cum[_COL_LO - 1]
+        tone_share = (float(rows.max()) + float(cols.max())) / total
         pre = spec * _PRE_EMPHASIS
-        ac = np.fft.irfft(pre.real * pre.real + pre.imag * pre.imag)[:n]
+        ac = np.fft.irfft(pre.real * pre.real + pre.imag * pre.imag, _FFT_N)[:n]
         if ac[0] <= 1e-6:
             return 0.0, low_share, tone_share
-        lo, hi = 20, min(134, n - 1)
-        lags = np.arange(lo, hi)
-        r = ac[lo:hi] / ac[0] * n / (n - lags)
+        hi = min(_LAG_HI, n - 1)
+        lags = np.arange(_LAG_LO, hi)
+        r = ac[_LAG_LO:hi] / ac[0] * n / (n - lags)
         return float(r.max()), low_share, tone_share
