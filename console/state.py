@@ -392,6 +392,7 @@ class CallsBoard:
             self._ended_order.append((now, row.uuid))
 
     def _to_history(self, row: CallRow) -> None:
+        self._dirty.discard(row.uuid)  # dirty only tracks rows on the board: stays bounded
         self.history[row.uuid] = row
         self.history.move_to_end(row.uuid)
         while len(self.history) > self.history_size:
@@ -678,6 +679,7 @@ class BotCalls:
         while len(self._finished) > self.keep_finished:
             old = self._finished.popleft()
             self.calls.pop(old, None)
+            self._dirty.discard(old)
 
     def drain_dirty(self) -> set[str]:
         dirty, self._dirty = self._dirty, set()

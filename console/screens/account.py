@@ -116,7 +116,7 @@ class AccountScreen(ViewScreen):
     def selected_number(self) -> str | None:
         return None
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "enable":
             key = self._selected_registration()
             reg = self.registrations.get(key) if key else None

@@ -89,6 +89,27 @@ class ViewScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.capp.call_after_refresh(self.capp._refresh_tick)
 
+    # ---- which keys apply (the footer shows only those) --------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Single-letter keys never apply while a text field has focus (it takes the letters)."""
+        if isinstance(self.focused, Input):
+            keymap = self.app._keymap
+            binding_keys = {
+                b.action.split("(")[0]: keymap.get(b.id, b.key) if b.id else b.key for b in self._bindings_for_check()
+            }
+            key = binding_keys.get(action)
+            if key is not None and len(key) == 1:
+                return False
+        return self.check_view_action(action, parameters)
+
+    def _bindings_for_check(self) -> list[Binding]:
+        return [b for b in type(self).BINDINGS if isinstance(b, Binding)]
+
+    def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Views say here whether one of their actions applies right now."""
+        return True
+
     # ---- the filter -------------------------------------------------------------------------
 
     @property

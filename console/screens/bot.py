@@ -209,7 +209,7 @@ class BotScreen(ViewScreen):
         call = self.selected_call()
         return call.caller if call else None
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("transfer", "hangup", "say"):
             call = self.selected_call()
             return call is not None and not call.finished and self.capp.deps.bot is not None

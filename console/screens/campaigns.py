@@ -124,7 +124,7 @@ class CampaignsScreen(ViewScreen):
         key = self.query_one("#campaigns-table", VimTable).selected_key
         return self.campaigns.get(key) if key else None
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("add_numbers", "set_status", "details"):
             campaign = self._selected()
             if campaign is None:

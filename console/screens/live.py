@@ -209,7 +209,7 @@ class LiveScreen(ViewScreen):
             return True
         return False
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "dismiss_pop":
             return self._pop is not None
         return True

@@ -85,7 +85,7 @@ class TasksScreen(ViewScreen):
         task = self._selected()
         return task.phone if task else None
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "call_back":
             task = self._selected()
             return bool(task and task.phone)

@@ -362,3 +362,18 @@ async def test_stream_drop_shows_retrying_then_catches_up_without_duplicates(con
         row = app.state.board.get(first)
         assert row is not None and row.events.count("HANGUP") == 1 and row.events.count("CDR") == 1
         sampler.cancel()
+
+
+async def test_letter_keys_do_not_apply_while_typing_a_filter(console_factory) -> None:  # type: ignore[no-untyped-def]
+    app = console_factory(stream=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "slash")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.check_action("call_back", ()) is False and app.check_action("toggle_me", ()) is False
+        await pilot.press("c", "m", "q")  # typed into the filter, not actions
+        await pilot.pause()
+        assert screen.query_one("#filter-input").value == "cmq" and app.is_running and not app.state.view.mine_only
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.check_action("toggle_me", ()) is True
