@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 MAX_METADATA_BYTES = 16 * 1024
+MIN_WAV_RATE, MAX_WAV_RATE = 8000, 48000  # a playAudio at any other rate is not telephone audio
 
 
 class ProtocolError(ValueError):
@@ -107,7 +108,10 @@ def wav_to_pcm(wav_bytes: bytes) -> tuple[bytes, int]:
                 raise ProtocolError(
                     f"WAV must be mono 16-bit, got {wf.getnchannels()} channels, {8 * wf.getsampwidth()} bits"
                 )
-            return wf.readframes(wf.getnframes()), wf.getframerate()
+            rate = wf.getframerate()
+            if not MIN_WAV_RATE <= rate <= MAX_WAV_RATE:  # 0 Hz breaks a resampler; 1 Hz would blow up 10,000x
+                raise ProtocolError(f"WAV sample rate {rate} Hz is outside {MIN_WAV_RATE}-{MAX_WAV_RATE} Hz")
+            return wf.readframes(wf.getnframes()), rate
     except (wave.Error, EOFError) as exc:
         raise ProtocolError(f"not a WAV file: {exc}") from None
 

@@ -91,3 +91,84 @@ def test_pathological_frames() -> None:
     ]
     for raw in frames:
         check(raw)
+
+
+# ---- the other frames that arrive from a network peer --------------------------------------
+
+from pydantic import ValidationError  # noqa: E402
+
+from voice.bus import parse_command, parse_monitor_event  # noqa: E402
+
+command_dicts = st.fixed_dictionaries(
+    {"command": st.sampled_from(["transfer", "hangup", "say", "listen", "reboot", ""])},
+    optional={"call_id": values, "destination": values, "text": values, "on": values, "goodbye": values},
+)
+
+
+@FUZZ
+@given(st.one_of(command_dicts.map(lambda d: json.dumps(d, allow_nan=True)), st.text(max_size=200),
+                 st.binary(max_size=200)))
+def test_monitor_commands_parse_or_raise_validation_error(raw: str | bytes) -> None:
+    """A /monitor peer's command frame: a command, or ValidationError (the server answers
+    {"ok": false, "error": ...}), never anything that would end the monitor connection."""
+    try:
+        cmd = parse_command(raw)
+    except ValidationError:
+        return
+    assert cmd.command in ("transfer", "hangup", "say", "listen")
+
+
+@FUZZ
+@given(st.one_of(st.dictionaries(st.sampled_from(["kind", "call_id", "ts", "text", "final", "turn", "state"]), values,
+                                 max_size=6).map(lambda d: json.dumps(d, allow_nan=True)),
+                 st.text(max_size=200)))
+def test_monitor_events_parse_or_raise_validation_error(raw: str) -> None:
+    """What the console's MonitorWatcher reads from a bot's /monitor feed."""
+    try:
+        parse_monitor_event(raw)
+    except ValidationError:
+        return
+
+
+@FUZZ
+@given(st.one_of(
+    st.dictionaries(st.sampled_from(["type", "data"]), values, max_size=2).map(lambda d: json.dumps(d, allow_nan=True)),
+    st.builds(lambda b64: json.dumps({"type": "playAudio", "data": {"audioContentType": "wav", "audioContent": b64}}),
+              st.one_of(st.text(max_size=80), st.binary(max_size=120).map(lambda b: __import__("base64").b64encode(b).decode()))),
+    st.text(max_size=200), st.binary(max_size=50),
+))
+def test_bot_events_parse_or_raise_protocol_error(raw: str | bytes) -> None:
+    """What the Stream Node emulator (and the sandbox's Stream Node) reads from a bot."""
+    try:
+        protocol.parse_bot_event(raw)
+    except ProtocolError as exc:
+        assert str(exc)
+
+
+def _wav(*, fmt: int = 1, channels: int = 1, rate: int = 16000, bits: int = 16, data: bytes = bytes(20),
+         data_len: int | None = None) -> bytes:
+    import struct
+
+    block = channels * bits // 8
+    header = struct.pack("<4sI4s4sIHHIIHH", b"RIFF", 36 + len(data), b"WAVE", b"fmt ", 16, fmt, channels, rate,
+                         rate * block, block, bits)
+    return header + struct.pack("<4sI", b"data", len(data) if data_len is None else data_len) + data
+
+
+def test_hostile_wav_headers() -> None:
+    """WAVs a fuzzer will not stumble on: odd formats, and rates that would break a resampler
+    (0 Hz) or blow a small frame up ten-thousandfold (1 Hz)."""
+    import base64
+
+    refused = [_wav(channels=2), _wav(channels=0), _wav(bits=8), _wav(bits=0), _wav(fmt=6), _wav(fmt=0xFFFE),
+               _wav(rate=0), _wav(rate=1), _wav(rate=7999), _wav(rate=10**6), _wav()[:30], b"RIFF"]
+    for wav in refused:
+        raw = json.dumps({"type": "playAudio", "data": {"audioContentType": "wav",
+                                                        "audioContent": base64.b64encode(wav).decode()}})
+        try:
+            protocol.parse_bot_event(raw)
+        except ProtocolError:
+            continue
+        raise AssertionError(f"accepted a WAV it should refuse: {wav[:44]!r}")
+    ok = protocol.parse_bot_event(protocol.play_audio(bytes(320), 8000))
+    assert ok.sample_rate == 8000 and len(ok.pcm) == 320
