@@ -215,3 +215,49 @@ async def test_the_view_follows_the_next_live_call_unless_the_user_chose_one(con
         bus.publish(CallStarted(call_id="c", caller="9811100003"))
         await pilot.pause(0.4)
         assert screen.selected_call().call_id == "a"
+
+
+async def test_listen_plays_the_mixed_call_and_shows_a_meter(console_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    import numpy as np
+
+    from voice.bus import AudioFrame
+
+    played: list[bytes] = []
+
+    class FakePlayer:
+        def __init__(self, rate: int, **kwargs: Any) -> None:
+            self.level_dbfs = float("-inf")
+
+        def start(self) -> "FakePlayer":
+            return self
+
+        def write(self, pcm: bytes) -> None:
+            played.append(pcm)
+            self.level_dbfs = -12.0
+
+        def clear(self) -> None: ...
+        def close(self) -> None: ...
+
+    monkeypatch.setattr("console.listen.Player", FakePlayer)
+    bus = EventBus()
+    app = console_factory(stream=False, bot=BusWatcher(bus))
+    tone = (np.sin(np.arange(320) / 5) * 8000).astype(np.int16).tobytes()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: bus.subscriber_count == 1)
+        bus.publish(CallStarted(call_id="c9", caller="9811100009"))
+        await until(pilot, lambda: app.screen.selected_call() is not None)
+        assert not bus.wants_audio("c9")
+        await pilot.press("l")
+        await until(pilot, lambda: app.listen is not None and bus.wants_audio("c9"))
+        for i in range(25):
+            bus.publish(AudioFrame(call_id="c9", source="caller" if i % 2 else "bot", sample_rate=16000,
+                                   pcm_b64=base64.b64encode(tone).decode()))
+            await asyncio.sleep(0.01)
+        await until(pilot, lambda: len(played) > 3)
+        meter = app.screen.query_one("#bot-meter")
+        await until(pilot, lambda: meter.display and "dBFS" in str(meter.render()))
+        await pilot.press("l")
+        await until(pilot, lambda: app.listen is None and not bus.wants_audio("c9"))
