@@ -38,6 +38,7 @@ from console.screens.base import ViewScreen
 from console.screens.bot import BotScreen
 from console.screens.calllog import CallLogScreen
 from console.screens.campaigns import CampaignsScreen
+from console.screens.detail import DetailScreen
 from console.screens.dial import DialScreen, OtpScreen
 from console.screens.forms import FormScreen, FormField
 from console.screens.help import HelpScreen
@@ -436,6 +437,9 @@ class ConsoleApp(App[int]):
             section = rows(cls.BINDINGS)
             if section:
                 sections.append((f"{key} {title}", section))
+        dialogs = rows(DialScreen.BINDINGS) + rows(FormScreen.BINDINGS) + rows(DetailScreen.BINDINGS)
+        dialogs.append(("tab / shift+tab", "next / previous field", ""))
+        sections.append(("Dialogs", dialogs))
         return sections
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
