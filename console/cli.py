@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subs.add_parser(name, help=help_text, description=help_text)
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:  # a part not installed or not built
-            sub.set_defaults(_unavailable=f"'{name}' is not available: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one broken part must not take down every command
+            sub.set_defaults(_unavailable=f"'{name}' is not available: {type(exc).__name__}: {exc}")
             continue
         module.add_arguments(sub)
         sub.set_defaults(_main=module.main)
