@@ -40,7 +40,6 @@ import base64
 import contextlib
 import logging
 import re
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -213,7 +212,6 @@ class CallSession:
         self.closed = False
         self.end_reason: str | None = None
         self.started_at = self.clock.now()
-        self._wall_started = time.time()
         self._reply: Reply | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unanswered = ""

@@ -17,6 +17,7 @@ from core_fakes import (
 )
 from voice import protocol
 from voice.bus import BargeIn, BotSentence, TurnMetrics
+from voice.clock import ScaledClock
 from voice.providers.base import Transcript
 from voice.session import SessionOptions
 
@@ -38,7 +39,8 @@ async def _reply_playing(bot, llm, node):
     """Greeting, then the caller asks; returns once the long reply's audio is arriving."""
     stream = await bot.providers.stt.wait_stream()
     await node.wait_count("playAudio")
-    await asyncio.sleep(0.15)
+    session = next(iter(bot.server.sessions.values()))
+    await node.wait_for(lambda n: session.state == "listening", what="greeting played")
     stream.emit(Transcript("what are your hours", final=True))
     await node.wait_for(
         lambda n: any(abs(dominant_freq(p.pcm, 16000) - 500) < 30 for p in n.plays()), what="the reply's audio"
@@ -50,7 +52,7 @@ async def test_speech_over_the_bot_kills_audio_and_the_rest_never_arrives(bot_fa
     llm = FakeLLM([LONG_REPLY, ["All right, what else can I do?"]])
     tts = FakeTTS(ms_per_char=40, freq_for=_freq)
     prov = FakeProviders(stt=FakeSTT(manual=True), llm=llm, tts=tts)
-    bot = await bot_factory(providers=prov, options=SessionOptions(resume_after_s=60, lead_ms=500))
+    bot = await bot_factory(providers=prov, clock=ScaledClock(4.0), options=SessionOptions(resume_after_s=60, lead_ms=500))
     sub = bot.server.bus.subscribe()
     node = await bot.call()
     stream = await _reply_playing(bot, llm, node)
@@ -83,10 +85,10 @@ async def test_speech_over_the_bot_kills_audio_and_the_rest_never_arrives(bot_fa
 async def test_history_keeps_only_what_the_caller_heard(bot_factory):
     llm = FakeLLM([LONG_REPLY, ["Okay."]])
     prov = FakeProviders(stt=FakeSTT(manual=True), llm=llm, tts=FakeTTS(ms_per_char=40, freq_for=_freq))
-    bot = await bot_factory(providers=prov, options=SessionOptions(resume_after_s=60, lead_ms=300))
+    bot = await bot_factory(providers=prov, clock=ScaledClock(4.0), options=SessionOptions(resume_after_s=60, lead_ms=300))
     node = await bot.call()
     stream = await _reply_playing(bot, llm, node)
-    await asyncio.sleep(0.25)  # ~2.5 s of the ~8 s reply at speed 10
+    await asyncio.sleep(0.25)  # ~1 s of the ~8 s reply at speed 4
     await node.send_pcm(voiced(16000, 300))
     await node.wait_count("killAudio")
     stream.emit(Transcript("wait", final=True))
@@ -105,7 +107,7 @@ async def test_history_keeps_only_what_the_caller_heard(bot_factory):
 async def test_a_cough_or_a_click_does_not_interrupt(bot_factory):
     llm = FakeLLM([LONG_REPLY])
     prov = FakeProviders(stt=FakeSTT(manual=True), llm=llm, tts=FakeTTS(ms_per_char=40, freq_for=_freq))
-    bot = await bot_factory(providers=prov, options=SessionOptions(resume_after_s=60, lead_ms=300))
+    bot = await bot_factory(providers=prov, clock=ScaledClock(4.0), options=SessionOptions(resume_after_s=60, lead_ms=300))
     node = await bot.call()
     await _reply_playing(bot, llm, node)
     rate = 16000
@@ -124,7 +126,7 @@ async def test_a_cough_or_a_click_does_not_interrupt(bot_factory):
 async def test_an_interim_transcript_confirms_a_barge_in_only_with_voice(bot_factory):
     llm = FakeLLM([LONG_REPLY])
     prov = FakeProviders(stt=FakeSTT(manual=True), llm=llm, tts=FakeTTS(ms_per_char=40, freq_for=_freq))
-    bot = await bot_factory(providers=prov, options=SessionOptions(resume_after_s=60, lead_ms=300))
+    bot = await bot_factory(providers=prov, clock=ScaledClock(4.0), options=SessionOptions(resume_after_s=60, lead_ms=300))
     node = await bot.call()
     stream = await _reply_playing(bot, llm, node)
     # an interim with no voice in the audio (e.g. the STT hallucinating on line noise): ignored
@@ -143,7 +145,7 @@ async def test_a_false_start_resumes_the_cut_reply(bot_factory):
     llm = FakeLLM([LONG_REPLY])
     tts = FakeTTS(ms_per_char=40, freq_for=_freq)
     prov = FakeProviders(stt=FakeSTT(manual=True), llm=llm, tts=tts)
-    bot = await bot_factory(providers=prov, options=SessionOptions(resume_after_s=1.0, lead_ms=300))
+    bot = await bot_factory(providers=prov, clock=ScaledClock(4.0), options=SessionOptions(resume_after_s=1.0, lead_ms=300))
     node = await bot.call()
     await _reply_playing(bot, llm, node)
     await node.send_pcm(voiced(16000, 300) + silence(16000, 400))
@@ -160,7 +162,7 @@ async def test_barge_in_before_any_audio_merges_the_question(bot_factory):
     unheard, and the next request carries both pieces as one question."""
     llm = FakeLLM([[0.5, "First answer."], ["Merged answer."]])
     prov = FakeProviders(stt=FakeSTT(manual=True), llm=llm, tts=FakeTTS(ms_per_char=5))
-    bot = await bot_factory(providers=prov, options=SessionOptions(resume_after_s=60))
+    bot = await bot_factory(providers=prov, clock=ScaledClock(4.0), options=SessionOptions(resume_after_s=60))
     node = await bot.call()
     stream = await bot.providers.stt.wait_stream()
     await node.wait_count("playAudio")
