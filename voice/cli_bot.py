@@ -72,6 +72,14 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
 
+def _transfer_line(configured: Any, effective: Any) -> str:
+    if configured.transfer_number:
+        return f"to {configured.transfer_number}"
+    if effective.transfer_number:
+        return f"to {effective.transfer_number} (from the bot script; TRANSFER_NUMBER overrides)"
+    return "off (no TRANSFER_NUMBER)"
+
+
 async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | None = None,
                  stop: asyncio.Event | None = None) -> int:
     from voice.providers.factory import build_providers
@@ -92,7 +100,7 @@ async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | 
         + ("  (token required)" if (settings.monitor_token or settings.bot_token) else "  (loopback only, no token)"),
         f"  rate:      {settings.bot_sample_rate} Hz by default (per call: ?sample_rate=8000)",
         f"  providers: {providers.description}",
-        f"  transfer:  {'to ' + settings.transfer_number if settings.transfer_number else 'off (no TRANSFER_NUMBER)'}",
+        f"  transfer:  {_transfer_line(settings, server.settings)}",
     ]
     if settings.record_dir:
         lines.append(f"  recording: {settings.record_dir}")

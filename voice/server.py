@@ -198,11 +198,13 @@ class BotServer:
             await aclose()
 
     def _adopt_script(self, providers: Any) -> None:
-        """With the scripted responder, the script's greeting and goodbye are the bot's own
-        lines, unless GREETING was set explicitly (settings win over the script)."""
+        """With the scripted responder, the script's greeting, goodbye and transfer number
+        are the bot's own, unless GREETING / TRANSFER_NUMBER were set (settings win)."""
         script = getattr(providers, "script", None)
         if script is None:
             return
+        if not self.settings.transfer_number and getattr(script, "transfer_number", None):
+            self.settings = self.settings.model_copy(update={"transfer_number": script.transfer_number})
         if "greeting" not in self.settings.model_fields_set and getattr(script, "greeting", None):
             self.settings = self.settings.model_copy(update={"greeting": script.greeting})
         goodbye = getattr(script, "goodbye", None)

@@ -95,6 +95,9 @@ class BotScript(BaseModel):
         min_length=1,
     )
     intents: list[Intent] = Field(min_length=1)
+    # Where "transfer" intents send the caller when TRANSFER_NUMBER is not set, so a
+    # scripted bot can transfer out of the box; TRANSFER_NUMBER always wins.
+    transfer_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{6,15}$")
     # Below this score a caller's line is not understood and a fallback line is used.
     threshold: float = Field(default=0.45, gt=0.0, le=1.0)
 
