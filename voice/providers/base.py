@@ -10,6 +10,7 @@ for; adapters that need another rate resample inside themselves.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -44,6 +45,23 @@ class STTStream(Protocol):
 
     async def close(self) -> None:
         """Flush and release everything (sockets, threads, tasks)."""
+
+
+class TranscriptOutbox:
+    """The results side every STT stream shares: a queue the stream's worker fills with
+    Transcripts, then a ProviderError (raised to the reader) or None (the end)."""
+
+    def __init__(self) -> None:
+        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+
+    async def results(self) -> AsyncIterator[Transcript]:
+        while True:
+            item = await self._out.get()
+            if item is None:
+                return
+            if isinstance(item, ProviderError):
+                raise item
+            yield item
 
 
 @runtime_checkable

@@ -29,7 +29,6 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -38,7 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from voice.logs import CallLog
-from voice.providers.base import ProviderError, Transcript
+from voice.providers.base import ProviderError, Transcript, TranscriptOutbox
 
 LOGGER = logging.getLogger("voice.providers.deepgram")
 
@@ -159,7 +158,7 @@ class DeepgramSTT:
         return DeepgramStream(self, ws, sample_rate=sample_rate, call_id=call_id)
 
 
-class DeepgramStream:
+class DeepgramStream(TranscriptOutbox):
     """One call's live transcription; reconnects by itself. Create via `DeepgramSTT.open`."""
 
     def __init__(self, provider: DeepgramSTT, ws: ClientConnection, *, sample_rate: int, call_id: str) -> None:
@@ -179,7 +178,7 @@ class DeepgramStream:
         self._ws: ClientConnection | None = ws
         self._new_audio = asyncio.Event()
         self._closing = False
-        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        super().__init__()
         self._task = asyncio.get_running_loop().create_task(self._run(ws), name=f"deepgram-{call_id}")
 
     # ---- the STTStream API ----
@@ -200,15 +199,6 @@ class DeepgramStream:
                 self._overflow_warned = True
                 self.log.warning("still reconnecting after %.0f s of audio: dropping the oldest", self.provider.replay_s)
         self._new_audio.set()
-
-    async def results(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            yield item
 
     async def close(self) -> None:
         if not self._closing:

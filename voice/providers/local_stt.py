@@ -41,7 +41,7 @@ import shutil
 import tempfile
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,7 @@ import numpy as np
 
 from voice.audio import Resampler
 from voice.logs import CallLog
-from voice.providers.base import ProviderError, Transcript
+from voice.providers.base import ProviderError, Transcript, TranscriptOutbox
 from voice.providers.endpoint import Endpointer
 from voice.providers.text import words as split_words
 
@@ -320,7 +320,7 @@ class PocketsphinxSTT:
         return PocketsphinxStream(self, pool, decoder, sample_rate=sample_rate, call_id=call_id)
 
 
-class PocketsphinxStream:
+class PocketsphinxStream(TranscriptOutbox):
     """One call's recognition. Create through `PocketsphinxSTT.open`."""
 
     def __init__(self, provider: PocketsphinxSTT, pool: _DecoderPool, decoder: Any, *, sample_rate: int, call_id: str) -> None:
@@ -352,7 +352,7 @@ class PocketsphinxStream:
         self._dropped_warned = False
         self._wake = asyncio.Event()
         self._closing = False
-        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        super().__init__()
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"pocketsphinx-{call_id}")
 
     async def send(self, pcm: bytes) -> None:
@@ -366,15 +366,6 @@ class PocketsphinxStream:
                 self._dropped_warned = True
                 self.log.warning("recogniser is behind; dropping the oldest audio")
         self._wake.set()
-
-    async def results(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            yield item
 
     async def close(self) -> None:
         if not self._closing:

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from voice.audio import Resampler
 from voice.logs import CallLog
 from voice.protocol import pcm_to_wav
-from voice.providers.base import ProviderError, Transcript
+from voice.providers.base import ProviderError, Transcript, TranscriptOutbox
 from voice.providers.endpoint import Endpointer
 from voice.providers.openai_llm import CLIENT_ERRORS, describe_openai_error, endpoint_label, make_client
 
@@ -123,7 +123,7 @@ class OpenAISTT:
         return str(getattr(result, "text", "") or "").strip()
 
 
-class OpenAISTTStream:
+class OpenAISTTStream(TranscriptOutbox):
     """One call's utterance segmentation and transcription."""
 
     def __init__(self, provider: OpenAISTT, *, sample_rate: int, call_id: str) -> None:
@@ -134,7 +134,7 @@ class OpenAISTTStream:
         self._endpointer = Endpointer(UPLOAD_RATE, silence_ms=provider.silence_ms)
         self._utterance = bytearray()
         self._utterances: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
+        super().__init__()
         self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._worker(), name=f"openai-stt-{call_id}")
 
@@ -151,15 +151,6 @@ class OpenAISTTStream:
                 audio, self._utterance = bytes(self._utterance), bytearray()
                 if ev.voiced_ms >= MIN_VOICED_MS:
                     self._utterances.put_nowait(audio)
-
-    async def results(self) -> AsyncIterator[Transcript]:
-        while True:
-            item = await self._out.get()
-            if item is None:
-                return
-            if isinstance(item, ProviderError):
-                raise item
-            yield item
 
     async def close(self) -> None:
         if not self._closing:
