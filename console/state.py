@@ -19,7 +19,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from console.api.phone import normalize_number as _normalize_number
 from voice.bus import (
@@ -36,6 +36,13 @@ from voice.bus import (
 )
 
 Clock = Callable[[], float]
+
+
+class _HasId(Protocol):
+    id: str
+
+
+RowT = TypeVar("RowT", bound=_HasId)
 
 # The CTI events in the order a call moves through them (the CTI section of the API guide).
 CALL_EVENTS = ("ORIGINATE", "AGENT_CALL", "AGENT_ANSWER", "CUSTOMER_CALL", "CUSTOMER_ANSWER", "BRIDGE", "HANGUP")
@@ -459,18 +466,20 @@ class AgentRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class AgentsState:
-    """The account's agents from the last `list_agents` poll, plus who is on a call right now."""
+class PolledState(Generic[RowT]):
+    """A snapshot refreshed by polling one list endpoint: rows by id, when, the last error.
+
+    `version` moves on every change so views redraw only when something did."""
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.clock = clock
-        self.agents: dict[str, AgentRow] = {}
+        self.items: dict[str, RowT] = {}
         self.updated: float | None = None
         self.error: str | None = None
         self.version = 0
 
-    def replace(self, agents: Iterable[AgentRow]) -> None:
-        self.agents = {a.id: a for a in agents}
+    def replace(self, rows: Iterable[RowT]) -> None:
+        self.items = {r.id: r for r in rows}
         self.updated = self.clock()
         self.error = None
         self.version += 1
@@ -478,6 +487,14 @@ class AgentsState:
     def failed(self, message: str) -> None:
         self.error = message
         self.version += 1
+
+
+class AgentsState(PolledState[AgentRow]):
+    """The account's agents from the last `list_agents` poll, plus who is on a call right now."""
+
+    @property
+    def agents(self) -> dict[str, AgentRow]:
+        return self.items
 
     def rows(self, view: ViewFilter, board: CallsBoard | None = None) -> list[AgentRow]:
         out = [
@@ -521,25 +538,12 @@ class TaskRow:
         return "miss" in self.type.lower()
 
 
-class TasksState:
+class TasksState(PolledState[TaskRow]):
     """Follow-up tasks: open ones first, missed calls first among them, then by due date."""
 
-    def __init__(self, clock: Clock = time.time) -> None:
-        self.clock = clock
-        self.tasks: dict[str, TaskRow] = {}
-        self.updated: float | None = None
-        self.error: str | None = None
-        self.version = 0
-
-    def replace(self, tasks: Iterable[TaskRow]) -> None:
-        self.tasks = {t.id: t for t in tasks}
-        self.updated = self.clock()
-        self.error = None
-        self.version += 1
-
-    def failed(self, message: str) -> None:
-        self.error = message
-        self.version += 1
+    @property
+    def tasks(self) -> dict[str, TaskRow]:
+        return self.items
 
     def rows(self, view: ViewFilter, *, my_agent_id: str | None = None) -> list[TaskRow]:
         out = [
