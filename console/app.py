@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from textual import work
+from textual.css.query import NoMatches
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -238,14 +239,23 @@ class ConsoleApp(App[int]):
         base.show_bar(self.bar_info(base))
         if base.LIVE and self.paused:
             return
-        try:
-            base.refresh_view(now)
-        except Exception as exc:  # noqa: BLE001 - a redraw bug must not take the console down
-            log.exception("refresh of %s failed", base.VIEW_TITLE)
-            self.notify(f"display error: {describe_error(exc)}", severity="error", timeout=4)
+        self._refresh_screen(base, now)
         top = self.screen
         if top is not base and hasattr(top, "refresh_view"):
-            top.refresh_view(now)  # type: ignore[attr-defined]
+            self._refresh_screen(top, now)
+
+    def _refresh_screen(self, screen: Screen[Any], now: float) -> None:
+        """Redraw one screen from state; a screen being torn down is skipped, and a redraw
+        bug is shown as a notification, never allowed to take the console down."""
+        if not screen.is_attached:
+            return
+        try:
+            screen.refresh_view(now)  # type: ignore[attr-defined]
+        except NoMatches:
+            return  # its widgets are being removed between two ticks (a dialog closing)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("refresh of %s failed", type(screen).__name__)
+            self.notify(f"display error: {describe_error(exc)}", severity="error", timeout=4)
 
     def _base_screen(self) -> ViewScreen | None:
         for screen in reversed(self.screen_stack):
