@@ -35,7 +35,7 @@ async def _turns(caller: Caller, turns: int, phase_s: float) -> None:
 
 
 async def run(ctx) -> Figure:  # noqa: ANN001 - bench.__main__.Context
-    turns = 8 if ctx.quick else 60
+    turns = 6 if ctx.quick else 60
     fig = Figure(NAME, TITLE)
     async with BotProcess(providers="instant", greeting="Hi.") as bot:
         # warm-up: first-call costs (imports, caches) are not a per-turn figure
