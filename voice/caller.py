@@ -398,14 +398,17 @@ def build_url(url: str, *, sample_rate: int | None = None) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL as safe to print: query values other than sample_rate, and long path
-    segments (a secret token in the path), become ***."""
+    """The URL as safe to print: query values other than sample_rate, and every path
+    segment after the endpoint's first (where a bot takes its token: /voice/TOKEN),
+    become ***. Short tokens are secrets too, so length is no test."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<invalid URL>"
     query = [(k, v if k == "sample_rate" else "***") for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    path = "/".join("***" if len(seg) >= 20 else seg for seg in parts.path.split("/"))
+    segments = parts.path.split("/")
+    first = next((i for i, seg in enumerate(segments) if seg), len(segments))
+    path = "/".join(seg if i <= first or not seg else "***" for i, seg in enumerate(segments))
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"

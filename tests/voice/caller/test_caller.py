@@ -378,6 +378,7 @@ def test_urls() -> None:
     shown = redact_url("wss://user:pw@h:9/voice/0123456789abcdef0123456789?token=s3cret&sample_rate=8000")
     assert "s3cret" not in shown and "pw" not in shown and "0123456789abcdef" not in shown
     assert "sample_rate=8000" in shown and shown.startswith("wss://h:9/voice/")
+    assert "tok42" not in redact_url("ws://h/voice/tok42")  # a short token in the path is a secret too
 
 
 async def test_tts_failure_is_an_error_outcome(fake_bot) -> None:
