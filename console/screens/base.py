@@ -71,7 +71,8 @@ class ViewScreen(Screen[None]):
         yield Footer()
 
     def compose_body(self) -> ComposeResult:
-        raise NotImplementedError  # pragma: no cover - every view overrides it
+        """The view's own widgets between the top bar and the footer; each view gives its own."""
+        yield from ()
 
     def show_bar(self, info: BarInfo) -> None:
         self.query_one(TopBar).show(info)
