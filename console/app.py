@@ -247,8 +247,6 @@ class ConsoleApp(App[int]):
     def _refresh_screen(self, screen: Screen[Any], now: float) -> None:
         """Redraw one screen from state; a screen being torn down is skipped, and a redraw
         bug is shown as a notification, never allowed to take the console down."""
-        if not screen.is_attached:
-            return
         try:
             screen.refresh_view(now)  # type: ignore[attr-defined]
         except NoMatches:
