@@ -307,6 +307,21 @@ def make_plan(
     )
 
 
+def ring_agent(rng: random.Random, account: Account, agent: Agent | None = None) -> tuple[Agent | None, str]:
+    """Who an inbound call rings, and its outcome: `agent`, or else an Available agent.
+
+    One rule for every call that reaches the team (a customer dialling in, a bot
+    transferring its caller): an agent who is not Available misses the call, and with
+    nobody free the caller abandons.
+    """
+    if agent is None:
+        free = [a for a in account.agents if a.status == "Available"]
+        agent = rng.choice(free) if free else None
+    if agent is None:
+        return None, "abandoned"
+    return agent, "connected" if agent.status == "Available" else "agent_missed"
+
+
 def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 

@@ -34,7 +34,7 @@ from aiohttp import web
 from sandbox import formats as fmt
 from sandbox.account import MSG_BAD_SR_KEY, Account, Rejected
 from sandbox.api import RestApi, json_response, read_body
-from sandbox.calls import make_plan, random_plan
+from sandbox.calls import make_plan, random_plan, ring_agent
 from sandbox.hub import StreamHub
 from sandbox.traffic import BotHook, CallEngine, TrafficGenerator
 
@@ -134,7 +134,7 @@ class SandboxServer:
         self.keepalive = keepalive
         self.account = Account.generate(seed, history=history)
         self.hub = StreamHub()
-        self.engine = CallEngine(self.account, self.hub, speed=speed)
+        self.engine = CallEngine(self.account, self.hub, speed=speed, rng=random.Random(seed + 3))
         self._rng = random.Random(seed + 1)
         self.traffic = TrafficGenerator(self.engine, rate=traffic_rate, rng=random.Random(seed + 2))
         # a WhatsApp permission request is granted ten (sandbox) seconds after it is sent
@@ -241,7 +241,10 @@ class SandboxServer:
         """Route inbound calls of `account.bot_number` to `callback(BotCall)` (None: unset).
 
         If the callback returns an awaitable, the call lasts until it completes (give up
-        after 15 minutes); its exceptions end the call as Failed and are logged.
+        after 15 minutes); its exceptions end the call as Failed and are logged. If the
+        awaited result has `outcome == "transferred"` and a `transfer_to` number (an
+        agent's, or the main number: an Available agent), the same call goes on to ring
+        that agent.
         """
         self.engine.bot_hook = callback
 
@@ -281,11 +284,7 @@ class SandboxServer:
             raise ValueError("agent_number applies only to calls that ring an agent")
         plan = random_plan(self._rng, self.account, kind=kind, live=True, now=now, customer=customer)
         if kind == "ibd":
-            agent = agent or plan.agent
-            if agent is None:
-                outcome = "abandoned"
-            else:
-                outcome = "connected" if agent.status == "Available" else "agent_missed"
+            agent, outcome = ring_agent(self._rng, self.account, agent or plan.agent)
             plan = make_plan(self._rng, kind="ibd", outcome=outcome, knowlarity_number=number,
                              customer_number=plan.customer_number, agent=agent, call_uuid=plan.uuid)
         elif kind == "bot":

@@ -14,7 +14,10 @@ its ORIGINATE was sent.
 Inbound calls to the account's bot number are handed to the inbound-bot hook (when one
 is set) instead of ringing an agent: the hook gets a `BotCall` (the Stream Node's
 metadata) and, if it returns an awaitable, the call lasts until that completes; the call
-still gets ORIGINATE, HANGUP and a CDR.
+still gets ORIGINATE, HANGUP and a CDR. When the awaited result says the bot transferred
+the caller (`outcome == "transferred"`, `transfer_to` an agent's number or the main
+number), the same call goes on as Knowlarity's does: it rings that agent (or an Available
+one) with AGENT_CALL, AGENT_ANSWER, BRIDGE and is logged as an inbound call of the agent.
 
 `TrafficGenerator` places random calls (Poisson arrivals at `rate` per minute of wall
 time) so the stream looks like a busy account: inbound, outbound, missed, campaign and
@@ -29,13 +32,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sandbox import formats as fmt
 from sandbox.account import Account
 from sandbox.calllog import CallRecord
-from sandbox.calls import CallPlan, random_plan
+from sandbox.calls import CallPlan, make_plan, random_plan, ring_agent
 from sandbox.hub import StreamHub
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,7 @@ class CallEngine:
         speed: float = 1.0,
         clock: Callable[[], float] = time.time,
         bot_call_timeout: float = 900.0,
+        rng: random.Random | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -82,6 +86,7 @@ class CallEngine:
         self.speed = speed
         self.clock = clock
         self.bot_call_timeout = bot_call_timeout
+        self.rng = rng or random.Random()  # ring times and agent choice of transferred bot calls
         self.bot_hook: BotHook | None = None
         self.active: dict[str, CallPlan] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -117,9 +122,16 @@ class CallEngine:
         length = 0.0  # sandbox seconds since ORIGINATE
         recording = self.account.recording_url(plan.uuid)
         try:
-            for event, delay in plan.steps():
+            steps = plan.steps()
+            while steps:
+                event, delay = steps.pop(0)
                 if event == "HANGUP" and plan.kind == "bot":
-                    delay = await self._bot_conversation(plan, delay)
+                    delay, result = await self._bot_conversation(plan, delay)
+                    transferred = self._transferred(plan, result, delay)
+                    if transferred is not None:  # the rest of the call is an inbound call of an agent
+                        plan = self.active[plan.uuid] = transferred
+                        agent = plan.agent
+                        (event, _), *steps = plan.steps()[1:]  # its first wait was the conversation
                 else:
                     await self._sleep(delay)
                 length += delay
@@ -149,29 +161,51 @@ class CallEngine:
             self.account.add_missed_call_task(record)
         self.completed += 1
 
-    async def _bot_conversation(self, plan: CallPlan, simulated: float) -> float:
-        """Hand the call to the bot hook; return how long (sandbox seconds) it lasted."""
+    async def _bot_conversation(self, plan: CallPlan, simulated: float) -> tuple[float, Any]:
+        """Hand the call to the bot hook; how long (sandbox seconds) it lasted, and its awaited result."""
         hook = self.bot_hook
         if hook is None:
             await self._sleep(simulated)  # no bot attached: an IVR message plays, then hangs up
-            return simulated
+            return simulated, None
         call = BotCall(plan.uuid, plan.knowlarity_number, plan.customer_number)
         await self._sleep(plan.setup)
         began = time.monotonic()
+        awaited: Any = None
         try:
             result = hook(call)
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self.bot_call_timeout)
+                awaited = await asyncio.wait_for(result, self.bot_call_timeout)
             else:
                 await self._sleep(plan.talk)
-                return plan.setup + plan.talk
+                return plan.setup + plan.talk, None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failing bot ends the call; it never breaks the sandbox
             log.warning("inbound bot hook failed for call %s: %s", plan.uuid, exc)
             plan.outcome = "failed"
         # the conversation ran in real time: its wall duration is its call duration
-        return plan.setup + max(1.0, time.monotonic() - began)
+        return plan.setup + max(1.0, time.monotonic() - began), awaited
+
+    def _transferred(self, plan: CallPlan, result: Any, elapsed: float) -> CallPlan | None:
+        """The plan for the rest of a bot call that the bot transferred, or None if it did not.
+
+        The hook's result is read by duck typing (a voice.caller.CallReport in practice)
+        so the sandbox depends on no bot code. A transfer to the main number rings an
+        agent as any inbound call to it would; one to a number that is neither an agent's
+        nor the main number is not ours to ring, and the call ends with the bot.
+        """
+        if getattr(result, "outcome", None) != "transferred":
+            return None
+        number = fmt.normalize_number(getattr(result, "transfer_to", None))
+        if number is None:
+            return None
+        agent = self.account.agent_by_number(number)
+        if agent is None and number != self.account.main_number:
+            return None
+        agent, outcome = ring_agent(self.rng, self.account, agent)
+        ringing = make_plan(self.rng, kind="ibd", outcome=outcome, knowlarity_number=plan.knowlarity_number,
+                            customer_number=plan.customer_number, agent=agent, call_uuid=plan.uuid)
+        return replace(ringing, setup=elapsed)  # ORIGINATE to AGENT_CALL was the conversation
 
 
 class TrafficGenerator:
