@@ -110,7 +110,7 @@ class BotScreen(ViewScreen):
                 yield Label("Bot calls", id="bot-list-title", classes="pane-title")
                 yield VimTable(
                     [("caller", "Caller", 14), ("state", "State", 13), ("time", "Time", 5), ("turns", "Turns", 5),
-                     ("barge", "Barge", 5), ("note", "", 8)],
+                     ("barge", "Barge", 5), ("note", "Ended", 14)],
                     id="bot-calls",
                 )
             with Vertical(id="bot-detail-pane"):
