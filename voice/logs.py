@@ -6,8 +6,12 @@ guide's examples, so a support engineer can grep one call across components.
 Components: KNOWLARITY (the Stream Node side), the providers' names (DEEPGRAM, OPENAI,
 CARTESIA, ESPEAK, ...), BOT (turns), VAD (barge-in), MONITOR, SERVER.
 
-Nothing secret is ever passed to these loggers: tokens and keys stay in SecretStr and
-URLs are logged without their query string (see `redact_path`).
+The call id is chosen by whoever opens the connection, so it is data, never format: the
+adapter formats the message with its arguments first and only then prepends the prefix
+(call id escaped), so `fmt%400000000s` is shown, not expanded. Every record is also made
+safe as a whole (`kcommon.logsafe`, installed on import): arguments such as a caller's
+virtual_number are escaped and every secret is redacted, on our loggers and on every
+library's. URLs are logged through `kcommon.redact.redact_url`.
 """
 
 from __future__ import annotations
@@ -15,32 +19,36 @@ from __future__ import annotations
 import logging
 from collections.abc import MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
+
+from kcommon import logsafe
+from kcommon.text import escape_controls
 
 LOGGER = logging.getLogger("voice")
+logsafe.install()
 
 
 class CallLog(logging.LoggerAdapter[logging.Logger]):
     """A logger bound to one call and one component."""
 
     def __init__(self, call_id: str, component: str, logger: logging.Logger = LOGGER) -> None:
-        super().__init__(logger, {"call_id": call_id, "component": component})
-        self.prefix = f"[call_id={call_id}] [{component.upper():<10}] "
+        shown = escape_controls(str(call_id))
+        super().__init__(logger, {"call_id": shown, "component": component})
+        self.call_id = str(call_id)
+        self.prefix = f"[call_id={shown}] [{component.upper():<10}] "
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = dict(kwargs.get("extra") or {})
         extra.update(self.extra or {})
         kwargs["extra"] = extra
-        return self.prefix + str(msg), kwargs
+        return msg, kwargs
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        msg, kwargs = self.process(msg, kwargs)
+        # Format first, then prefix, and log with no arguments: nothing the caller chose is
+        # ever part of a format string.
+        self.logger.log(level, self.prefix + logsafe.format_message(msg, args), **kwargs)
 
     def child(self, component: str) -> CallLog:
-        return CallLog(str((self.extra or {}).get("call_id", "-")), component, self.logger)
-
-
-def redact_path(path: str) -> str:
-    """A request path without its query string and without anything after the route's
-    first segment that could be a token (`/voice/SECRET` -> `/voice/***`)."""
-    parts = urlsplit(path)
-    segs = [s for s in parts.path.split("/") if s]
-    shown = "/" + "/".join(segs[:1]) + ("/***" if len(segs) > 1 else "")
-    return shown + ("?…" if parts.query else "")
+        return CallLog(self.call_id, component, self.logger)

@@ -1,0 +1,219 @@
+"""The one redactor: keys and tokens never reach a log, a screen or an error text.
+
+Two kinds of matching, both applied by `redact()` and by every log record (see `logsafe`):
+
+- **Registered secrets** (the SR API key, the x-api-key, provider keys, bot and monitor
+  tokens), registered once where they are loaded. A secret is found whatever the case
+  (`upper()`-ed by a server's error text), URL-encoded (`%2F`, `+`), in base64 at any of the
+  three byte alignments (inside an `Authorization: Basic` header, say), and, for long keys,
+  as a partial echo: any run of `PARTIAL_MIN` or more of its characters (a truncated key in
+  a vendor's "invalid key abcd1234..." message).
+- **Shapes**, found with no registration: the key segment of the live-stream path
+  (`/update-stream/KEY/...`), URL user-info (`ftp://admin:KEY@host`), `Authorization:` and
+  `x-api-key:` header values, and `token=` / `key=` / `secret=` / `password=` parameters
+  (also as `;token=` path parameters), the fragment of a ws:// URL.
+
+`redact_url()` is the URL form: a URL made safe to print for a route that may carry a token
+in a path segment, a path parameter, the query or the fragment.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Collection, Iterable
+from typing import Protocol
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
+
+__all__ = ["REDACTED", "PARTIAL_MIN", "Redactor", "redact", "register_secret", "redact_url", "secret_variants"]
+
+REDACTED = "***"
+PARTIAL_MIN = 8  # a run this long of a long key's characters is that key, partly echoed
+_PARTIAL_FROM = 16  # keys shorter than this are matched whole only (8 of 10 chars is most of it)
+_BASE64_FROM = 6
+
+
+class _HasSecret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+Secret = str | _HasSecret | None
+
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(/update-stream/)[^/?#\s\"'<>]+"), r"\g<1>" + REDACTED),
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@?#\"'<>]+@", re.I), r"\g<1>" + REDACTED + "@"),
+    (re.compile(r"(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)[^\s\"',;]+", re.I),
+     r"\g<1>" + REDACTED),
+    (re.compile(r"(\bx-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+", re.I), r"\g<1>" + REDACTED),
+    (re.compile(r"([?&;](?:[a-z_-]*token|[a-z_-]*key|secret|password|k)=)[^\s&#;\"'<>]+", re.I),
+     r"\g<1>" + REDACTED),
+    (re.compile(r"(\bwss?://[^\s#\"'<>]*#)[^\s\"'<>]+", re.I), r"\g<1>" + REDACTED),
+)
+
+
+def _value(secret: Secret) -> str:
+    if secret is None:
+        return ""
+    getter = getattr(secret, "get_secret_value", None)
+    return str(getter()) if callable(getter) else str(secret)
+
+
+def _base64_variants(secret: str) -> set[str]:
+    """The characters of `secret`'s base64 that do not depend on its neighbours, for each of
+    the three byte offsets it can start at inside a longer encoded text."""
+    raw = secret.encode("utf-8")
+    out: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii").rstrip("=")
+        start = -(-offset * 8 // 6)  # ceil: the first character made only of the secret's bits
+        end = (offset + len(raw)) * 8 // 6  # floor: the last such character
+        chunk = encoded[start:end]
+        if len(chunk) >= _BASE64_FROM:
+            out.add(chunk)
+            out.add(chunk.replace("+", "-").replace("/", "_"))  # the URL-safe alphabet
+    return out
+
+
+def secret_variants(secret: str) -> tuple[set[str], set[str]]:
+    """(case-insensitive forms, case-sensitive forms) under which `secret` is hidden."""
+    plain = {secret, quote(secret, safe=""), quote_plus(secret)}
+    return {v for v in plain if v}, _base64_variants(secret)
+
+
+class Redactor:
+    """Replaces known secrets, in every form `secret_variants` names, and secret shapes."""
+
+    def __init__(self, secrets: Iterable[Secret] = ()) -> None:
+        self._secrets: tuple[str, ...] = ()
+        # (whole-secret pattern, run -> (secret, offset), run pattern): swapped in one
+        # assignment, so a thread logging while a secret is registered sees one consistent set.
+        self._state: tuple[re.Pattern[str] | None, dict[str, tuple[str, int]], re.Pattern[str] | None] = (
+            None, {}, None)
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: Secret) -> None:
+        value = _value(secret).strip()
+        if value and value not in self._secrets:
+            self._secrets = (*self._secrets, value)
+            self._compile()
+
+    def _compile(self) -> None:
+        insensitive: set[str] = set()
+        sensitive: set[str] = set()
+        partial: dict[str, tuple[str, int]] = {}
+        for secret in self._secrets:
+            loose, exact = secret_variants(secret)
+            insensitive |= loose
+            sensitive |= exact
+            if len(secret) >= _PARTIAL_FROM:
+                low = secret.lower()
+                for i in range(len(low) - PARTIAL_MIN + 1):
+                    partial.setdefault(low[i : i + PARTIAL_MIN], (low, i))
+        # Longest first, so a key that contains another is replaced whole.
+        alternatives = [f"(?i:{re.escape(v)})" for v in sorted(insensitive, key=len, reverse=True)]
+        alternatives += [re.escape(v) for v in sorted(sensitive, key=len, reverse=True)]
+        pattern = re.compile("|".join(alternatives)) if alternatives else None
+        runs = re.compile("|".join(re.escape(g) for g in partial), re.I) if partial else None
+        self._state = (pattern, partial, runs)
+
+    @staticmethod
+    def _hide_partials(text: str, partial: dict[str, tuple[str, int]], runs: re.Pattern[str] | None) -> str:
+        if runs is None:
+            return text
+        out: list[str] = []
+        pos = 0
+        low = text.lower()
+        while True:
+            match = runs.search(text, pos)
+            if match is None:
+                break
+            secret, at = partial[match.group(0).lower()]
+            end = match.end()
+            while end < len(text) and at + (end - match.start()) < len(secret) and \
+                    low[end] == secret[at + end - match.start()]:
+                end += 1  # the echo goes on past the first run: hide all of it
+            out.append(text[pos : match.start()])
+            out.append(REDACTED)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def __call__(self, text: object) -> str:
+        out = str(text)
+        pattern, partial, runs = self._state
+        if pattern is not None:
+            out = pattern.sub(REDACTED, out)
+        out = self._hide_partials(out, partial, runs)
+        for pattern, replacement in _SHAPES:
+            out = pattern.sub(replacement, out)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
+
+
+_lock = threading.Lock()
+_GLOBAL = Redactor()
+
+
+def register_secret(secret: Secret) -> None:
+    """Add a secret to the process-wide set that every log record and `redact()` hides."""
+    value = _value(secret).strip()
+    if value:
+        with _lock:
+            _GLOBAL.add(value)
+
+
+def redact(text: object) -> str:
+    """Hide every registered secret and every secret shape in `text`."""
+    return _GLOBAL(text)
+
+
+_PUBLIC_PARAMS = frozenset({"sample_rate", "sampling_rate"})
+_PARAM_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z", re.I)
+
+
+def redact_url(url: str, *, public_segments: Collection[str] | None = None,
+               public_params: Collection[str] = _PUBLIC_PARAMS) -> str:
+    """`url` (or a bare request path) as safe to print.
+
+    User-info is dropped; query values other than `public_params` and the fragment become
+    ***; `;params` of every path segment become `;***`. Path segments: with
+    `public_segments` None the first one is shown and every later one hidden (a bot takes
+    its token as /voice/TOKEN, and short tokens are secrets too); otherwise only the
+    segments named there are shown, so a token sent as the *first* segment is hidden as well.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<invalid URL>"
+    query: list[str] = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if not value:  # `?TOKEN`: a bare word is no parameter name, it may be the secret
+            query.append(REDACTED)
+            continue
+        shown_key = key if _PARAM_NAME.match(key) and _GLOBAL(key) == key else REDACTED
+        shown_value = value if key in public_params and value.isascii() and len(value) <= 12 else REDACTED
+        query.append(f"{shown_key}={shown_value}")
+    if parts.query and not query:
+        query.append(REDACTED)
+    segments = parts.path.split("/")
+    first = next((i for i, seg in enumerate(segments) if seg), len(segments))
+    shown: list[str] = []
+    for i, seg in enumerate(segments):
+        name, semi, _ = seg.partition(";")
+        if not seg:
+            shown.append(seg)
+            continue
+        visible = (i <= first) if public_segments is None else (name in public_segments)
+        shown.append((name if visible else REDACTED) + (";" + REDACTED if semi else ""))
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if port:
+        netloc = f"{netloc}:{port}"
+    fragment = REDACTED if parts.fragment else ""
+    return urlunsplit((parts.scheme, netloc, "/".join(shown), "&".join(query), fragment))
