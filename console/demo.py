@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,9 @@ async def start_parts(args: argparse.Namespace) -> DemoParts:
             tts_provider="local",
             transfer_number=agents[0].phone_number if agents else account.default_agent.phone_number,
             bot_token=None,
-            monitor_token=None,
+            # The demo watches its bot in process; its /monitor socket gets a throwaway token
+            # nobody is told, so no other program on this machine can steer the demo's calls.
+            monitor_token=secrets.token_urlsafe(24),
         )
         bus = EventBus()
         bot = BotServer(bot_settings, bus=bus)

@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "a call may also ask with ?sample_rate=8000")
     parser.add_argument("--token", help="secret the Stream Node URL must carry (BOT_TOKEN)")
     parser.add_argument("--monitor-token", help="secret for the /monitor feed (MONITOR_TOKEN; default: --token)")
+    parser.add_argument("--monitor-open", action="store_true", default=None,
+                        help="serve /monitor with no token, on a loopback interface only (MONITOR_OPEN)")
+    parser.add_argument("--allowed-origins", metavar="ORIGINS",
+                        help="comma-separated web origins allowed to open /voice and /monitor from a browser "
+                             "(BOT_ALLOWED_ORIGINS; default none)")
     parser.add_argument("--cert", type=Path, help="TLS certificate (PEM) for wss:// (TLS_CERT)")
     parser.add_argument("--key", type=Path, help="TLS private key (PEM) (TLS_KEY)")
     parser.add_argument("--allow-insecure", action="store_true",
@@ -53,6 +58,7 @@ _FLAGS = {
     "host": "bot_host", "port": "bot_port", "path": "bot_path", "sample_rate": "bot_sample_rate",
     "token": "bot_token", "monitor_token": "monitor_token", "cert": "tls_cert", "key": "tls_key",
     "record_dir": "record_dir", "script": "bot_script", "transfer_number": "transfer_number",
+    "monitor_open": "monitor_open", "allowed_origins": "bot_allowed_origins",
 }
 
 
@@ -70,6 +76,14 @@ def main(args: argparse.Namespace) -> int:
     except ProviderError as exc:
         print(f"kconsole bot: {exc}", file=sys.stderr)
         return 2
+
+
+def _monitor_note(settings: Any) -> str:
+    if settings.monitor_token or settings.bot_token:
+        return "token required"
+    if settings.monitor_open:
+        return "open: no token, loopback only"
+    return "off: set MONITOR_TOKEN, or MONITOR_OPEN=1 / --monitor-open for a loopback bot"
 
 
 def _transfer_line(configured: Any, effective: Any) -> str:
@@ -96,8 +110,7 @@ async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | 
     lines = [
         "kconsole bot: serving",
         f"  voice:     {server.url}{token_note}",
-        f"  monitor:   {server.monitor_url}"
-        + ("  (token required)" if (settings.monitor_token or settings.bot_token) else "  (loopback only, no token)"),
+        f"  monitor:   {server.monitor_url}  ({_monitor_note(settings)})",
         f"  rate:      {settings.bot_sample_rate} Hz by default (per call: ?sample_rate=8000)",
         f"  providers: {providers.description}",
         f"  transfer:  {_transfer_line(settings, server.settings)}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,24 @@ def describe_validation_error(
             msg = f"{msg} (got {str(err['input'])[:40]!r})"
         parts.append(f"{env_name}: {msg}")
     return "invalid setting " + "; ".join(parts)
+
+
+def normalise_origin(origin: str) -> str | None:
+    """'HTTPS://Example.com:443' -> 'https://example.com'; None if it is not an origin."""
+    parts = urlsplit(origin.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username is not None:
+        return None
+    scheme = parts.scheme.lower()
+    default = 443 if scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
 class BotSettings(BaseSettings):
@@ -83,6 +102,11 @@ class BotSettings(BaseSettings):
     bot_sample_rate: int = 16000
     bot_token: SecretStr | None = None
     monitor_token: SecretStr | None = None
+    # /monitor without any token: only when asked for, and only on a loopback interface.
+    monitor_open: bool = False
+    # Web origins (scheme://host[:port], comma-separated) whose pages may open /voice or
+    # /monitor. A browser always sends Origin; the Stream Node and our own clients send none.
+    bot_allowed_origins: str = ""
     bot_script: Path | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -94,6 +118,18 @@ class BotSettings(BaseSettings):
         if value not in SUPPORTED_RATES:
             raise ValueError(f"must be one of {', '.join(map(str, SUPPORTED_RATES))}")
         return value
+
+    @field_validator("bot_allowed_origins")
+    @classmethod
+    def _origins_well_formed(cls, value: str) -> str:
+        for origin in filter(None, (o.strip() for o in value.split(","))):
+            if normalise_origin(origin) is None:
+                raise ValueError("each origin must look like https://host or https://host:port")
+        return value
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        return frozenset(o for o in (normalise_origin(x) for x in self.bot_allowed_origins.split(",")) if o)
 
     @field_validator("bot_path")
     @classmethod

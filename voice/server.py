@@ -14,8 +14,12 @@ Authentication happens in `process_request`, during the HTTP upgrade, so a stran
 refused with 403 before any session exists or any provider is touched. The voice token
 (`settings.bot_token`) may be given as `?token=`, as a last path segment
 (`/voice/TOKEN`, handy for Stream Node URLs) or as `Authorization: Bearer`. The monitor
-token is `settings.monitor_token`, else the bot token; with neither, /monitor is open on
-loopback only. Plain ws:// is refused unless the host is loopback or `allow_insecure`.
+token is `settings.monitor_token`, else the bot token; with neither, /monitor is refused
+unless `settings.monitor_open` says so explicitly, and then on loopback only. A request
+carrying an `Origin` header (every browser sends one; the Stream Node sends none) is refused
+on both routes unless that origin is in `settings.bot_allowed_origins`: a web page open on
+the operator's machine cannot watch or steer calls. Plain ws:// is refused unless the host
+is loopback or `allow_insecure`.
 
 Every way a call can go wrong — no metadata, binary before metadata, broken metadata, an
 odd-length audio frame, a frame over `max_frame_bytes`, a vanished client, a bug in the
@@ -56,8 +60,9 @@ from voice.bus import (
     to_json,
 )
 from voice.clock import Clock, MonotonicClock
-from voice.config import SUPPORTED_RATES, BotSettings, ConfigError
-from voice.logs import CallLog, redact_path
+from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin
+from kcommon.redact import redact_url
+from voice.logs import CallLog
 from voice.metrics import ServerStats
 from voice.prompts import PromptCache
 from voice.recording import CallRecorder
@@ -270,11 +275,17 @@ class BotServer:
             given = auth[7:].strip()
         if path == HEALTH_PATH:
             return Route("health")
+        refused = self._refused_origin(headers)
+        if refused is not None:
+            return refused
         if path == MONITOR_PATH or path.startswith(MONITOR_PATH + "/"):
             if path != MONITOR_PATH:
                 given = path[len(MONITOR_PATH) + 1 :]
             secret = s.monitor_token or s.bot_token
             if secret is None:
+                if not s.monitor_open:
+                    return http.HTTPStatus.FORBIDDEN, (
+                        "monitor needs a token: set MONITOR_TOKEN (or MONITOR_OPEN=1 for a loopback bot)\n")
                 if not is_loopback(s.bot_host):
                     return http.HTTPStatus.FORBIDDEN, "monitor disabled: set MONITOR_TOKEN to watch a public bot\n"
             elif not _same(given, secret.get_secret_value()):
@@ -297,6 +308,16 @@ class BotServer:
             return Route("voice", rate)
         return http.HTTPStatus.NOT_FOUND, "not found\n"
 
+    def _refused_origin(self, headers: Headers) -> tuple[http.HTTPStatus, str] | None:
+        """Browsers send Origin on every WebSocket; the Stream Node and our clients do not.
+        A page on the operator's machine must not reach a call or the supervisor feed."""
+        origins = headers.get_all("Origin")
+        if not origins:
+            return None
+        if len(origins) == 1 and normalise_origin(origins[0]) in self.settings.allowed_origins:
+            return None
+        return http.HTTPStatus.FORBIDDEN, "origin not allowed (BOT_ALLOWED_ORIGINS)\n"
+
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         route = self._route(request.path, request.headers)
         if isinstance(route, Route):
@@ -304,9 +325,15 @@ class BotServer:
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return None
         status, text = route
-        log.warning("[SERVER] refused %s from %s: %d %s", redact_path(request.path),
+        log.warning("[SERVER] refused %s from %s: %d %s", self._shown_path(request.path),
                     _peer(connection), status.value, status.phrase)
         return connection.respond(status, text)
+
+    def _shown_path(self, raw_path: str) -> str:
+        """A refused request's path as safe to log: only our route names are shown, since a
+        token may sit in any segment (`/<token>`, `/voice/<token>`, `/voice;token=...`)."""
+        public = {seg for seg in self.settings.bot_path.split("/") if seg} | {MONITOR_PATH[1:], HEALTH_PATH[1:]}
+        return redact_url(raw_path, public_segments=public)
 
     async def _handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None
