@@ -29,6 +29,9 @@ class ConsoleSettings(BaseSettings):
     sr_api_key: SecretStr | None = None
     api_key: SecretStr | None = None
     channel: Channel = "Basic"
+    # The account's user name, for the endpoints documented with "USERNAME:KEY" headers
+    # (plans, available numbers, tasks, agents). Off by default: bare keys everywhere.
+    username: str | None = None
     base_url: str = DEFAULT_BASE_URL
     stream_url: str = DEFAULT_STREAM_URL
     timeout: float = Field(default=15.0, gt=0, le=300)

@@ -45,9 +45,12 @@ class _HasId(Protocol):
 RowT = TypeVar("RowT", bound=_HasId)
 
 # The CTI events in the order a call moves through them (the CTI section of the API guide).
+# ORIGINATE_AGENT_CALL (named in the notifications overview) opens a call placed from the web
+# panel to the agent's number, where ORIGINATE opens the others.
 CALL_EVENTS = ("ORIGINATE", "AGENT_CALL", "AGENT_ANSWER", "CUSTOMER_CALL", "CUSTOMER_ANSWER", "BRIDGE", "HANGUP")
 EVENT_LABELS = {
     "ORIGINATE": "originated",
+    "ORIGINATE_AGENT_CALL": "panel call to agent",
     "AGENT_CALL": "ringing agent",
     "AGENT_ANSWER": "agent answered",
     "CUSTOMER_CALL": "ringing customer",
@@ -97,7 +100,8 @@ class CallRow:
     event: str = ""                    # the last CTI event (or "CDR")
     ended: float | None = None         # when HANGUP (or the CDR) arrived
     answered: float | None = None      # when the call was bridged
-    business_call_type: str = ""
+    cti_type: str = ""                 # the live events' business_call_type: Inbound, Unanswered, Outbound, Missed call
+    cdr_type: str = ""                 # the CDR's: Phone, Agent Missed, Customer Missed, Voicemail, DTMF, ...
     recording: str | None = None
     cdr_duration: int | None = None    # seconds, from the CDR
     backfilled: bool = False           # rebuilt from the call log after a stream gap
@@ -107,6 +111,12 @@ class CallRow:
     @property
     def finished(self) -> bool:
         return self.ended is not None
+
+    @property
+    def business_call_type(self) -> str:
+        """The type to show: the CDR's once it came (it is the finer one), else the live one.
+        The two vocabularies differ (see the CTI section), so both are kept apart."""
+        return self.cdr_type or self.cti_type
 
     @property
     def state_label(self) -> str:
@@ -222,7 +232,7 @@ class CallsBoard:
         if recording and recording not in ("None", "$None"):
             row.recording = recording
         if business_call_type:
-            row.business_call_type = business_call_type
+            row.cti_type = business_call_type
         if not (event == "HANGUP" and row.event == "CDR"):
             row.event = event
         if len(row.events) < 16:
@@ -234,7 +244,7 @@ class CallsBoard:
         elif (
             row.mine
             and row.direction.lower().startswith("in")
-            and event in ("AGENT_CALL", "ORIGINATE")
+            and event in ("AGENT_CALL", "ORIGINATE", "ORIGINATE_AGENT_CALL")
             and "AGENT_CALL" not in row.events[:-1]
             and row.ended is None
         ):
@@ -278,7 +288,7 @@ class CallsBoard:
         if recording and recording not in ("None", "$None"):
             row.recording = recording
         if business_call_type:
-            row.business_call_type = business_call_type
+            row.cdr_type = business_call_type
         row.backfilled = row.backfilled or backfilled
         row.event = "CDR"
         if len(row.events) < 16:

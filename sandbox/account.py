@@ -727,10 +727,24 @@ class Account:
         need(1 <= priority <= 10, "priority must be between 1 and 10.")
         need(1 <= throttling <= 100, "order_throttling must be between 1 and 100.")
         need(end is None or end > start, "end_time must be after start_time.")
-        k_number = fmt.normalize_number(body.get("k_number") or body.get("Ivr_disp_num") or "")
-        if not callcenter or k_number:
-            need(k_number is not None and self.bought(k_number, now) is not None,
-                 "k_number must be an active SR number of this account.")
+        k_number = fmt.normalize_number(body.get("k_number") or "")
+        if callcenter:
+            # Documented as mandatory for orders ("SR number belonging to Enterprise SIVR Plan"),
+            # though the documentation's own example leaves it out: that example gets this 400.
+            disp = fmt.normalize_number(body.get("Ivr_disp_num") or "")
+            need(body.get("Ivr_disp_num") not in (None, ""),
+                 "Ivr_disp_num is a mandatory parameter: the SR number of the Enterprise SIVR plan.")
+            need(disp is not None and self.bought(disp, now) is not None,
+                 "Ivr_disp_num must be an active SR number of this account.")
+            if body.get("user_plan_id") not in (None, ""):
+                plan_id = str(body["user_plan_id"]).strip()
+                need(any(str(p.userplan_id) == plan_id for p in self.plans), f"No plan with user_plan_id {plan_id}.")
+            if body.get("outbound_callcenter") not in (None, ""):
+                need(str(body["outbound_callcenter"]).strip().lower() in ("1", "true"),
+                     'outbound_callcenter must be 1 for an outbound call-center order.')
+            k_number = k_number or disp
+        need(k_number is not None and self.bought(k_number, now) is not None,
+             "k_number must be an active SR number of this account.")
         phonebook_id = str(body.get("phonebook") or body.get("phonebook_id") or "").strip()
         numbers: list[str] = []
         if phonebook_id:

@@ -7,15 +7,21 @@ Premium or Enterprise in any letter case; "test" is accepted too because the add
 example uses it, so that example runs unchanged against the sandbox.
 
 Auth, checked on every call:
-- `x-api-key` (the application access key; "USERNAME:KEY" also accepted, as one sample
-  shows) is checked first, as the API gateway in front of Knowlarity does: missing or
-  wrong gives HTTP 403 {"message": "Forbidden"} (the docs give no body for this case;
-  this is the gateway's standard answer).
-- `Authorization` (the SR API key, "USERNAME:KEY" accepted): wrong or missing gives the
-  endpoint's documented answer: 401 {"message": "The SR API Key used toauthenticate is
-  incorrect."} in general, 401 {"error": ...} for plans, HTTP 200 {"error": {"message":
-  "Invalid APIKey for this SR number"}} for make call, 401 "Client name,authorization or
-  knowlarity number iswrong." for enabling/disabling notifications.
+- `x-api-key` (the application access key) is checked first, as the API gateway in front
+  of Knowlarity does: missing or wrong gives HTTP 403 {"message": "Forbidden"} (the docs
+  give no body for this case; this is the gateway's standard answer).
+- `Authorization` (the SR API key): wrong or missing gives the endpoint's documented
+  answer: 401 {"message": "The SR API Key used toauthenticate is incorrect."} in general,
+  401 {"error": ...} for plans, HTTP 200 {"error": {"message": "Invalid APIKey for this SR
+  number"}} for make call, 401 "Client name,authorization or knowlarity number iswrong."
+  for enabling/disabling notifications.
+- The "USERNAME:KEY" form is accepted exactly where the documentation gives it, with the
+  account's user name: `Authorization: USERNAME:SR_API_KEY` for plans, available numbers
+  and tasks, `x-api-key: USERNAME:APPLICATION ACCESS KEY` for agents. Anywhere else, or with
+  another user name, it is a wrong key. The bare key is accepted everywhere (the examples
+  of those very endpoints send it bare).
+- A `channel` header (the tasks and notifications examples send one) must name the
+  path's channel: 400 otherwise.
 Bad input gets the documented 400 bodies where the docs give one, otherwise 400
 {"message": "<what is wrong>"}; make call always answers 200, errors as {"error": {...}}.
 """
@@ -54,18 +60,20 @@ PREFIX = "/{channel}/v1/account"
 Handler = Callable[[web.Request], Awaitable[Any]]
 
 
-def key_matches(header: str | None, expected: str) -> bool:
-    """The header carries `expected`, alone or as "USERNAME:KEY" (constant-time compare)."""
+def key_matches(header: str | None, expected: str, *, username: str | None = None) -> bool:
+    """The header carries `expected` bare, or as "USERNAME:KEY" when `username` is given
+    (the endpoint is documented with that form); constant-time compare."""
     if not header:
         return False
     value = header.strip()
-    candidates = [value]
-    if ":" in value:
-        candidates.append(value.rsplit(":", 1)[1].strip())
-    if value.lower().startswith("bearer "):
-        candidates.append(value[7:].strip())
     want = expected.encode()
-    return any(hmac.compare_digest(c.encode(), want) for c in candidates)
+    if hmac.compare_digest(value.encode(), want):
+        return True
+    if username is None or ":" not in value:
+        return False
+    user, key = value.split(":", 1)
+    same_user = hmac.compare_digest(user.strip().encode(), username.encode())
+    return same_user & hmac.compare_digest(key.strip().encode(), want)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -97,10 +105,15 @@ def paginate(
     rows: list[Any],
     *,
     default_limit: int = 1000,
+    max_limit: int | None = None,
     string_counts: bool = False,
     null_links: bool = False,
 ) -> dict[str, Any]:
-    """Tastypie-style meta + objects, as every list sample shows it."""
+    """Tastypie-style meta + objects, as every list sample shows it.
+
+    `max_limit` caps the page size (as Tastypie's `max_limit` does; limit=0 then means
+    the cap), so an account with more rows than one page answers with a `next` link.
+    """
     q = request.query
     try:
         limit = int(q.get("limit", default_limit))
@@ -109,6 +122,8 @@ def paginate(
         raise bad_request("limit and offset must be whole numbers.") from None
     if limit < 0 or offset < 0:
         raise bad_request("limit and offset must not be negative.")
+    if max_limit is not None and (limit == 0 or limit > max_limit):
+        limit = max_limit
     total = len(rows)
     chosen = rows[offset:] if limit == 0 else rows[offset:offset + limit]
     empty: str | None = None if null_links else ""
@@ -139,8 +154,14 @@ class RestApi:
         api_key: str,
         rng: random.Random,
         permission_delay: float,
+        username: str = "sandbox",
+        page_size: int = 1000,
     ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
         self.account = account
+        self.username = username
+        self.page_size = page_size
         self.engine = engine
         self._sr_api_key = sr_api_key
         self._api_key = api_key
@@ -158,9 +179,9 @@ class RestApi:
         r(app, "GET", "/numbers", a.list_numbers)
         r(app, "POST", "/numbers", a.buy_number)
         r(app, "GET", "/numbers/Circle", a.circles)
-        r(app, "GET", "/numbers/AvailablePhoneNumbers", a.available)
-        r(app, "GET", "/plans", a.plans, auth="plans")
-        r(app, "GET", "/account/plans", a.plans, auth="plans", prefix="/{channel}")
+        r(app, "GET", "/numbers/AvailablePhoneNumbers", a.available, user="Authorization")
+        r(app, "GET", "/plans", a.plans, auth="plans", user="Authorization")
+        r(app, "GET", "/account/plans", a.plans, auth="plans", prefix="/{channel}", user="Authorization")
         r(app, "POST", "/call-center/create_order", a.create_order)
         r(app, "PUT", "/call-center/add_call_to_order", a.add_call_to_order)
         r(app, "GET", "/contacts/phonebook", a.list_phonebooks)
@@ -172,10 +193,10 @@ class RestApi:
         r(app, "POST", "/call/campaign", a.create_campaign)
         r(app, "PUT", "/call/campaign", a.set_campaign_status)
         r(app, "PUT", "/call/campaign/{order_id}", a.set_campaign_status)
-        r(app, "GET", "/agent", a.list_agents)
-        r(app, "GET", "/agent/{agent_id}", a.get_agent)
-        r(app, "GET", "/tasks", a.list_tasks)
-        r(app, "GET", "/tasks/{task_id}", a.get_task)
+        r(app, "GET", "/agent", a.list_agents, user="x-api-key")
+        r(app, "GET", "/agent/{agent_id}", a.get_agent, user="x-api-key")
+        r(app, "GET", "/tasks", a.list_tasks, user="Authorization")
+        r(app, "GET", "/tasks/{task_id}", a.get_task, user="Authorization")
         r(app, "POST", "/call/makecall", a.make_call, auth="makecall")
         r(app, "GET", "/otpcall", a.otp_call)
         r(app, "GET", "/notifications", a.list_notifications)
@@ -186,9 +207,9 @@ class RestApi:
 
     def _route(
         self, app: web.Application, method: str, path: str, handler: Handler, *, auth: str = "default",
-        prefix: str = PREFIX,
+        prefix: str = PREFIX, user: str | None = None,
     ) -> None:
-        wrapped = self._guard(handler, auth)
+        wrapped = self._guard(handler, auth, user)
         full = prefix + path
         app.router.add_route(method, full, wrapped)
         app.router.add_route(method, full + "/", wrapped)
@@ -202,17 +223,26 @@ class RestApi:
             return json_response({"message": MSG_NOTIFY_AUTH}, 401)
         return json_response({"message": MSG_BAD_SR_KEY}, 401)
 
-    def _guard(self, handler: Handler, auth: str) -> Handler:
+    def _guard(self, handler: Handler, auth: str, user: str | None) -> Handler:
+        """`user`: the header documented with the USERNAME:KEY form on this endpoint, if any."""
+        app_user = self.username if user == "x-api-key" else None
+        sr_user = self.username if user == "Authorization" else None
+
         async def guarded(request: web.Request) -> web.StreamResponse:
             channel = request.match_info.get("channel", "")
             if channel.lower() not in CHANNELS:
                 return json_response(
                     {"message": f"Unknown channel {channel!r}: use Basic, Advance, Premium or Enterprise."}, 404
                 )
-            if not key_matches(request.headers.get("x-api-key"), self._api_key):
+            if not key_matches(request.headers.get("x-api-key"), self._api_key, username=app_user):
                 return json_response({"message": "Forbidden"}, 403)
-            if not key_matches(request.headers.get("Authorization"), self._sr_api_key):
+            if not key_matches(request.headers.get("Authorization"), self._sr_api_key, username=sr_user):
                 return self._auth_failure(auth)
+            named = request.headers.get("channel")
+            if named is not None and named.strip().lower() != channel.lower():
+                return json_response(
+                    {"message": f"The channel header {named.strip()!r} does not match the path's channel {channel!r}."},
+                    400)
             try:
                 result = await handler(request)
             except Rejected as exc:
@@ -228,7 +258,7 @@ class RestApi:
     # ---- numbers and plans ---------------------------------------------------------------
 
     async def list_numbers(self, request: web.Request) -> Any:
-        return paginate(request, self.account.list_numbers(request.query, self.now()))
+        return paginate(request, self.account.list_numbers(request.query, self.now()), max_limit=self.page_size)
 
     async def buy_number(self, request: web.Request) -> Any:
         return self.account.buy_number(await read_body(request), self.now())
@@ -240,19 +270,19 @@ class RestApi:
         return self.account.available_numbers(request.query)
 
     async def plans(self, request: web.Request) -> Any:
-        return paginate(request, self.account.list_plans(request.query))
+        return paginate(request, self.account.list_plans(request.query), max_limit=self.page_size)
 
     # ---- phonebooks and sounds -------------------------------------------------------------
 
     async def list_phonebooks(self, request: web.Request) -> Any:
         base = self.account.public_base_url
-        return paginate(request, [p.to_json(base) for p in self.account.phonebooks])
+        return paginate(request, [p.to_json(base) for p in self.account.phonebooks], max_limit=self.page_size)
 
     async def add_phonebook(self, request: web.Request) -> Any:
         return self.account.add_phonebook(await read_body(request), self.now())
 
     async def list_sounds(self, request: web.Request) -> Any:
-        return paginate(request, [s.to_json() for s in self.account.sounds])
+        return paginate(request, [s.to_json() for s in self.account.sounds], max_limit=self.page_size)
 
     async def add_sound(self, request: web.Request) -> Any:
         return self.account.add_sound(await read_body(request), self.now())
@@ -267,7 +297,8 @@ class RestApi:
         return [c.to_json(live.get(str(c.order_id), 0)) for c in campaigns]
 
     async def list_campaigns(self, request: web.Request) -> Any:
-        return paginate(request, self._campaign_rows(self.account.list_campaigns(request.query, self.now())))
+        rows = self._campaign_rows(self.account.list_campaigns(request.query, self.now()))
+        return paginate(request, rows, max_limit=self.page_size)
 
     async def create_campaign(self, request: web.Request) -> Any:
         return self.account.create_campaign(await read_body(request), self.now())
@@ -296,7 +327,7 @@ class RestApi:
 
     async def list_tasks(self, request: web.Request) -> Any:
         rows = [t.to_json() for t in self.account.list_tasks(request.query)]
-        return paginate(request, rows, string_counts=True)
+        return paginate(request, rows, string_counts=True, max_limit=self.page_size)
 
     async def get_task(self, request: web.Request) -> Any:
         return self.account.get_task(request.match_info["task_id"])
@@ -321,7 +352,7 @@ class RestApi:
 
     async def list_notifications(self, request: web.Request) -> Any:
         rows = [r.to_json() for r in self.account.list_registrations(request.query)]
-        return paginate(request, rows, default_limit=20, null_links=True)
+        return paginate(request, rows, default_limit=20, null_links=True, max_limit=min(self.page_size, 1000))
 
     async def register_notifications(self, request: web.Request) -> Any:
         return self.account.register_notifications(await read_body(request), self.now())

@@ -38,8 +38,21 @@ from sandbox.account import (
 from sandbox.calllog import CallRecord
 
 EVENT_ORDER = ("ORIGINATE", "AGENT_CALL", "AGENT_ANSWER", "CUSTOMER_CALL", "CUSTOMER_ANSWER", "BRIDGE", "HANGUP")
+# Named in the notifications overview: "the call has been originated from the SuperReceptionist
+# web panel to the agent's number". A click-to-call an agent places from the panel (not through
+# the API) opens with it instead of ORIGINATE.
+PANEL_ORIGINATE = "ORIGINATE_AGENT_CALL"
+
+
+def event_position(event: str) -> int:
+    """The event's place in the documented order (the panel's originate is an ORIGINATE)."""
+    return EVENT_ORDER.index("ORIGINATE" if event == PANEL_ORIGINATE else event)
 KINDS = ("c2c", "ibd", "missed_call", "bot", "obd", "otp")
-OUTCOMES = ("connected", "agent_missed", "customer_missed", "abandoned", "voicemail", "failed")
+OUTCOMES = ("connected", "agent_missed", "customer_missed", "abandoned", "voicemail", "failed",
+            "conference", "dtmf", "blacklist", "fax")
+# Inbound calls that never reach an agent: the caller is on the account's blacklist, used
+# the IVR menu (DTMF) and hung up, or is a fax machine.
+AGENTLESS_OUTCOMES = frozenset({"dtmf", "blacklist", "fax"})
 DISPOSITIONS = ("Interested", "Not Interested", "Call Back Later", "Sale Done", "Query Resolved", "Wrong Number")
 
 
@@ -63,6 +76,7 @@ class CallPlan:
     campaign_id: str = ""
     channel: str = "PSTN"
     disposition: str = ""
+    panel: bool = False  # a click-to-call placed from the web panel: opens with ORIGINATE_AGENT_CALL
 
     # ---- derived facts ---------------------------------------------------------------
 
@@ -72,12 +86,13 @@ class CallPlan:
 
     @property
     def bridged(self) -> bool:
-        """Agent and customer talked (a BRIDGE event happens)."""
-        return self.outcome == "connected" and self.kind in ("c2c", "ibd")
+        """Agent and customer talked (a BRIDGE event happens); a conference is a bridged call
+        the agent then joined a third party to."""
+        return self.outcome in ("connected", "conference") and self.kind in ("c2c", "ibd")
 
     @property
     def answered(self) -> bool:
-        return self.outcome == "connected" or self.outcome == "voicemail"
+        return self.outcome in ("connected", "voicemail", "conference", "dtmf", "fax")
 
     @property
     def has_recording(self) -> bool:
@@ -89,7 +104,7 @@ class CallPlan:
 
     def steps(self) -> list[tuple[str, float]]:
         """(event, seconds since the previous event), in the documented order."""
-        s: list[tuple[str, float]] = [("ORIGINATE", 0.0)]
+        s: list[tuple[str, float]] = [(PANEL_ORIGINATE if self.panel and self.kind == "c2c" else "ORIGINATE", 0.0)]
         k, o = self.kind, self.outcome
         if k == "c2c":
             if o == "failed":
@@ -105,8 +120,11 @@ class CallPlan:
             else:
                 s += [("CUSTOMER_ANSWER", self.customer_ring), ("BRIDGE", 0.3), ("HANGUP", self.talk)]
         elif k == "ibd":
-            if o == "abandoned":
+            if o in ("abandoned", "blacklist"):
                 s.append(("HANGUP", self.setup))
+                return s
+            if o in ("dtmf", "fax"):
+                s.append(("HANGUP", self.setup + self.talk))
                 return s
             s.append(("AGENT_CALL", self.setup))
             if o == "agent_missed":
@@ -136,7 +154,7 @@ class CallPlan:
             t += delay
             if event in ("BRIDGE", "CUSTOMER_ANSWER"):
                 return t
-        if self.kind == "bot":
+        if self.kind == "bot" or self.outcome in ("dtmf", "fax"):
             return self.setup
         if self.outcome == "voicemail":
             return self.setup + self.agent_ring
@@ -150,12 +168,12 @@ class CallPlan:
         if self.kind == "bot":
             return "Inbound"
         connected_from = "CUSTOMER_ANSWER" if self.kind in ("obd", "otp") else "BRIDGE"
-        if self.outcome == "connected" and EVENT_ORDER.index(event) >= EVENT_ORDER.index(connected_from):
+        if self.outcome in ("connected", "conference") and event_position(event) >= EVENT_ORDER.index(connected_from):
             return self.direction
         return "Unanswered"
 
     def cti_event(self, event: str, recording_url: str | None = None) -> dict[str, Any]:
-        agent_leg = event in ("AGENT_CALL", "AGENT_ANSWER")
+        agent_leg = event in ("AGENT_CALL", "AGENT_ANSWER", PANEL_ORIGINATE)
         if self.kind == "ibd" and event == "ORIGINATE":
             agent_number = None  # not yet routed to an agent
         else:
@@ -184,6 +202,8 @@ class CallPlan:
             return "Missed Call"
         if k == "bot":
             return "Phone"
+        if o in ("conference", "dtmf", "blacklist", "fax"):
+            return {"conference": "Conference", "dtmf": "DTMF", "blacklist": "Blacklist", "fax": "Fax"}[o]
         if o == "voicemail":
             return "Voicemail"
         if o == "agent_missed" or o == "abandoned":
@@ -202,6 +222,8 @@ class CallPlan:
             return "Missed Call"
         if k == "bot":
             return "VoiceBot"
+        if o in ("dtmf", "blacklist", "fax"):
+            return {"dtmf": "IVR", "blacklist": "Blacklist", "fax": "Fax"}[o]
         if o == "voicemail":
             return "Voicemail"
         if self.direction == "Inbound":
@@ -228,7 +250,8 @@ class CallPlan:
 
     def record(self, start: float, end: float, oid: str, pickup: float | None) -> CallRecord:
         o = self.outcome
-        status = {"connected": "Connected", "abandoned": "Abandoned", "failed": "Failed"}.get(o, "Missed")
+        status = {"connected": "Connected", "abandoned": "Abandoned", "failed": "Failed", "conference": "Connected",
+                  "dtmf": "Connected", "fax": "Connected", "blacklist": "Failed"}.get(o, "Missed")
         if self.agent is None or (self.kind == "ibd" and o == "abandoned") or (self.kind == "c2c" and o == "failed"):
             agent_status = "Not Dialed"
         elif o in ("agent_missed", "voicemail"):
@@ -238,7 +261,8 @@ class CallPlan:
         if self.direction == "Outbound":
             customer_status = {"connected": "Answered", "customer_missed": "Missed"}.get(o, "Not Dialed")
         else:
-            customer_status = {"connected": "Answered", "abandoned": "Abandoned"}.get(o, "Missed")
+            customer_status = {"connected": "Answered", "abandoned": "Abandoned", "conference": "Answered",
+                               "dtmf": "Answered", "fax": "Answered", "blacklist": "Blocked"}.get(o, "Missed")
             if self.kind == "bot" and o == "failed":
                 customer_status = "Answered"
         action = {
@@ -249,6 +273,8 @@ class CallPlan:
             action = "Voicemail"
         if self.kind == "ibd" and o == "abandoned":
             action = "Hangup"
+        if self.kind == "ibd" and o in ("conference", "dtmf", "blacklist", "fax"):
+            action = {"conference": "Conference", "dtmf": "IVR Menu", "blacklist": "Blacklisted", "fax": "Fax"}[o]
         return CallRecord(
             oid=oid, ts=start, end_ts=end, uuid=self.uuid, customer_number=self.customer_number,
             agent_number=self.agent_number, knowlarity_number=self.knowlarity_number,
@@ -328,7 +354,8 @@ def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
 
 KIND_WEIGHTS = {"ibd": 40, "c2c": 25, "missed_call": 10, "obd": 12, "bot": 8, "otp": 5}
 OUTCOME_WEIGHTS = {
-    "ibd": {"connected": 68, "agent_missed": 14, "abandoned": 10, "voicemail": 8},
+    "ibd": {"connected": 64, "agent_missed": 13, "abandoned": 9, "voicemail": 7, "conference": 3, "dtmf": 2.5,
+            "blacklist": 0.8, "fax": 0.7},
     "c2c": {"connected": 70, "customer_missed": 20, "agent_missed": 8, "failed": 2},
     "obd": {"connected": 60, "customer_missed": 40},
     "otp": {"connected": 85, "customer_missed": 15},
@@ -367,12 +394,15 @@ def random_plan(
     agents = [a for a in account.agents if a.base_status != "Logged Out"] or account.agents
     free = [a for a in account.agents if a.status == "Available"]
     agent: Agent | None = None
+    panel = False
     k_number = account.main_number
     solution = None
     cid = ""
     if kind == "ibd":
         solution = "IBD_CC" if rng.random() < 0.3 else "IBD"
-        if not live:
+        if outcome in AGENTLESS_OUTCOMES:
+            pass  # never rings an agent
+        elif not live:
             agent = rng.choice(agents)
         elif free:
             agent = rng.choice(free)
@@ -386,10 +416,12 @@ def random_plan(
         else:
             agent, outcome = rng.choice(agents), "agent_missed"
         k_number = rng.choice([account.main_number, account.cli_number])
+        panel = live
         dialers = [c for c in account.campaigns if c.outbound_callcenter and (c.status == "In Progress" or not live)]
         if dialers and rng.random() < 0.25:
             camp = rng.choice(dialers)
             cid, solution = str(camp.order_id), rng.choice(("sequential", "predictive"))
+            panel = False  # the call-center dialler places it, not an agent at the panel
             if camp.numbers:
                 customer = rng.choice(camp.numbers)
     elif kind == "missed_call":
@@ -410,10 +442,12 @@ def random_plan(
         customer = rng.choice([c for c in account.customers if c not in account.dnc_numbers])
     if live and kind in ("c2c", "obd", "otp") and customer in account.no_answer_numbers and outcome == "connected":
         outcome = "customer_missed"
-    return make_plan(
+    plan = make_plan(
         rng, kind=kind, outcome=outcome, knowlarity_number=k_number, customer_number=customer, agent=agent,
         solution_type=solution, campaign_id=cid,
     )
+    plan.panel = panel
+    return plan
 
 
 # ---- the call-placing endpoints --------------------------------------------------------------

@@ -16,7 +16,7 @@ import sys
 from typing import TextIO
 
 from sandbox.seed import DNC_DOCUMENTED
-from sandbox.server import DEFAULT_API_KEY, DEFAULT_SR_API_KEY, SandboxServer
+from sandbox.server import DEFAULT_API_KEY, DEFAULT_SR_API_KEY, DEFAULT_USERNAME, SandboxServer
 
 DEFAULT_PORT = 8100  # the port of Knowlarity's own stream host, easy to remember
 
@@ -42,6 +42,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _page_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
@@ -53,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=_positive, default=1.0, metavar="S",
                         help="time compression of call lifecycles (default 1: real time)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated account (default 7)")
+    parser.add_argument("--username", default=DEFAULT_USERNAME, metavar="NAME",
+                        help=f"the account's user name, for the documented USERNAME:KEY headers (default {DEFAULT_USERNAME})")
+    parser.add_argument("--page-size", type=_page_size, default=1000, metavar="N",
+                        help="most rows per page of a list answer (default 1000, as documented)")
 
 
 def banner(sb: SandboxServer, out: TextIO) -> None:
@@ -64,7 +78,7 @@ def banner(sb: SandboxServer, out: TextIO) -> None:
         f"Knowlarity sandbox: seed {sb.seed}, speed {sb.speed:g}x, background traffic {traffic}",
         f"  REST base URL  {sb.base_url}   (paths like /Basic/v1/account/agent)",
         f"  Live stream    {sb.stream_url}",
-        f"  Keys accepted  Authorization: {sr_key}    x-api-key: {api_key}",
+        f"  Keys accepted  Authorization: {sr_key}    x-api-key: {api_key}    user name: {sb.username}",
         f"  Numbers        main {a.main_number}  missed-call {a.missed_call_number}  "
         f"voice bot {a.bot_number}  caller id {a.cli_number}",
         f"  You (agent)    {me.name} {me.phone_number}; Do-Not-Call example {DNC_DOCUMENTED}",
@@ -86,7 +100,7 @@ async def serve(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         sb = SandboxServer(
             host=args.host, port=args.port, sr_api_key=args.sr_key, api_key=args.api_key, seed=args.seed,
-            traffic_rate=args.traffic, speed=args.speed,
+            traffic_rate=args.traffic, speed=args.speed, username=args.username, page_size=args.page_size,
         )
     except ValueError as exc:
         print(f"kconsole sandbox: {exc}", file=sys.stderr)

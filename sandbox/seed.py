@@ -162,7 +162,7 @@ def build_account(seed: int, *, now: float, history: int = 3000) -> Account:
     whatsapp = {c: now - rng.uniform(2, 60) * DAY for c in rng.sample(customers[:380], 6)}
 
     books = []
-    for i, (name, size) in enumerate((("phonebook_1", 2), ("Leads March", 40), ("Renewals Q2", 25), ("Diwali offer", 120)), 1):
+    for i, (name, size) in enumerate((("Starter list", 2), ("Leads March", 40), ("Renewals Q2", 25), ("Diwali offer", 120)), 1):
         members = rng.sample(customers[:380], size)
         members = [m for m in members if m not in dnc]
         books.append(Phonebook(i, name, "" if i == 1 else f"{name} list", members, rng.randrange(0, 3),

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SR_API_KEY = "sandbox-sr-key"
 DEFAULT_API_KEY = "sandbox-api-key"
+DEFAULT_USERNAME = "sandbox"  # the account's user name, for the documented USERNAME:KEY headers
 LOOPBACK = ("127.", "::1", "::ffff:127.")
 
 
@@ -111,7 +112,11 @@ class SandboxServer:
         speed: float = 1.0,
         keepalive: float = 15.0,
         history: int = 3000,
+        username: str = DEFAULT_USERNAME,
+        page_size: int = 1000,
     ) -> None:
+        if not username or not username.strip() or ":" in username:
+            raise ValueError("username must be a non-empty word without ':'")
         if not sr_api_key or not sr_api_key.strip() or "/" in sr_api_key:
             raise ValueError("sr_api_key must be a non-empty string without '/'")
         if not api_key or not api_key.strip():
@@ -140,8 +145,9 @@ class SandboxServer:
         # a WhatsApp permission request is granted ten (sandbox) seconds after it is sent
         self.api = RestApi(
             self.account, self.engine, sr_api_key=self._sr_api_key, api_key=self._api_key, rng=self._rng,
-            permission_delay=10.0 / speed,
+            permission_delay=10.0 / speed, username=username.strip(), page_size=page_size,
         )
+        self.username = username.strip()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._stream_tasks: set[asyncio.Task[Any]] = set()

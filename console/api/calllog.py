@@ -3,6 +3,12 @@
 `CallLogQuery` validates before anything is sent: `limit` 1..200 and a start-time range of at
 most three months are Knowlarity's documented limits, so a bad query is a clear local error
 instead of a round trip and a vague 400.
+
+Paging uses the documented `offset` ("count of records to be skip"): the page after one of
+`limit` rows at `offset` is the same query at `offset + rows received`. The `next` cursor
+in a page's meta is kept as a hint only (`CallLogPage.next_cursor`): the documentation never
+says the server takes it back, so the console never sends it. A page shorter than its
+limit, an empty page, or `total_count` reached (when `get_total` was asked for) ends it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .dates import format_api_datetime
 from .loose import KModel, LooseDatetime, LooseId, LooseInt, LooseStr, StrictDatetime
 
-__all__ = ["CallLogRecord", "CallLogMeta", "CallLogPage", "CallLogQuery", "SolutionType", "MAX_CALL_LOG_LIMIT"]
+__all__ = ["CallLogRecord", "CallLogMeta", "CallLogPage", "CallLogQuery", "SolutionType", "MAX_CALL_LOG_LIMIT",
+           "DEFAULT_CALL_LOG_LIMIT"]
 
 MAX_CALL_LOG_LIMIT = 200
+DEFAULT_CALL_LOG_LIMIT = 20
 SolutionType = Literal["all", "IBD", "OBD", "C2C", "IBD_CC", "sequential", "predictive"]
 
 
@@ -74,6 +82,7 @@ class CallLogPage(KModel):
 
     @property
     def next_cursor(self) -> str | None:
+        """The server's `next` cursor: a hint that more rows exist, never sent back."""
         return self.meta.next or None
 
 
@@ -106,7 +115,7 @@ class CallLogQuery(BaseModel):
     duration__lt: int | None = Field(default=None, ge=0)
     call_status: str | None = None
     customer__contains: str | None = None
-    next: str | None = None
+    next: str | None = None  # not documented as accepted; the console pages with `offset`
 
     @field_validator("campaign_id", "solution_type", mode="before")
     @classmethod
@@ -138,6 +147,18 @@ class CallLogQuery(BaseModel):
             body[name] = format_api_datetime(value) if isinstance(value, datetime) else value
         return body
 
-    def following(self, cursor: str) -> CallLogQuery:
-        """The same query for the page after `cursor` (the cursor replaces the offset)."""
-        return self.model_copy(update={"next": cursor, "offset": None})
+    @property
+    def page_limit(self) -> int:
+        """Rows per page: `limit`, or the documented default of 20 when it is not sent."""
+        return self.limit or DEFAULT_CALL_LOG_LIMIT
+
+    def after(self, page: CallLogPage) -> CallLogQuery | None:
+        """The same query for the page after `page` (got with this query), or None at the end."""
+        received = len(page.objects)
+        if received == 0 or received < self.page_limit:
+            return None
+        following = (self.offset or 0) + received
+        total = page.meta.total_count
+        if total is not None and following >= total:
+            return None
+        return self.model_copy(update={"offset": following, "next": None})

@@ -4,7 +4,14 @@ Design notes (the why):
 
 - One `httpx.AsyncClient` per KnowlarityClient, keys in its default headers (`x-api-key`:
   the application access key, `Authorization`: the SR API key), paths exactly as documented
-  under `{base_url}/{channel}/v1/account/`. A transport can be injected, so tests talk to a
+  under `{base_url}/{channel}/v1/account/`. Where the documentation gives an endpoint's
+  header as `USERNAME:SR_API_KEY` (plans, available numbers, tasks) or
+  `x-api-key: USERNAME:APPLICATION ACCESS KEY` (agents), and a `username` is configured,
+  exactly those endpoints get that form; every other endpoint gets the bare keys. The
+  `channel` header goes where the documentation's examples send one (tasks,
+  notifications).
+- Every list is read to its end (`paging.py`): a partial list shown as if whole is worse
+  than a slow one. The call-log search pages with its documented `offset`. A transport can be injected, so tests talk to a
   `MockTransport` or a loopback server through the very same code path.
 - Redirects are not followed: httpx drops `Authorization` on a cross-host redirect but would
   carry `x-api-key` along.
@@ -50,6 +57,7 @@ from .errors import (
 )
 from .lenient_json import LenientJSONError, loads
 from .models import (
+    Meta,
     AddCallResult,
     AddNumbersResult,
     Agent,
@@ -72,6 +80,7 @@ from .models import (
     SoundUploadResult,
     Task,
 )
+from .paging import MAX_PAGES, next_page_params
 from .phone import normalize_number
 from .redact import Redactor, install_log_redaction, register_secret
 from .requests import CampaignFilter, NewCampaign, NewOrder, join_numbers
@@ -79,16 +88,20 @@ from .requests import CampaignFilter, NewCampaign, NewOrder, join_numbers
 if TYPE_CHECKING:
     from console.config import ConsoleSettings
 
-__all__ = ["KnowlarityClient", "CampaignStatus", "DEFAULT_BASE_URL"]
+__all__ = ["KnowlarityClient", "CampaignStatus", "DEFAULT_BASE_URL", "AuthForm"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://kpi.knowlarity.com"
 CampaignStatus = Literal["pause", "resume", "stop"]
+AuthForm = Literal["plain", "user_sr", "user_app"]
+"""How an endpoint's keys are sent: bare, `Authorization: USERNAME:SR_API_KEY`, or
+`x-api-key: USERNAME:APPLICATION_ACCESS_KEY` (the documented forms; see the module notes)."""
 M = TypeVar("M", bound=BaseModel)
 _CHANNEL = re.compile(r"^[A-Za-z0-9_-]+$")
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 30.0
+_USERNAME = re.compile(r"^[^\s:]{1,128}$")
 
 
 def _secret(value: str | SecretStr | None, name: str) -> SecretStr:
@@ -138,6 +151,7 @@ class KnowlarityClient:
         sr_api_key: str | SecretStr,
         api_key: str | SecretStr,
         channel: str = "Basic",
+        username: str | None = None,
         timeout: float = 15.0,
         connect_timeout: float | None = None,
         retries: int = 3,
@@ -154,8 +168,12 @@ class KnowlarityClient:
             raise ValueError("base_url must start with http:// or https://")
         if timeout <= 0 or retries < 0:
             raise ValueError("timeout must be positive and retries not negative")
+        name = (username or "").strip()
+        if name and not _USERNAME.match(name):
+            raise ValueError("username must be one word without spaces or ':'")
         self.base_url = base_url.rstrip("/")
         self.channel = channel
+        self.username: str | None = name or None
         self.timeout = float(timeout)
         self.retries = int(retries)
         self._backoff = backoff or Backoff(base=0.5, factor=2.0, cap=8.0)
@@ -188,6 +206,7 @@ class KnowlarityClient:
             sr_api_key=settings.sr_api_key,
             api_key=settings.api_key,
             channel=settings.channel,
+            username=settings.username,
             timeout=settings.timeout,
             connect_timeout=settings.connect_timeout,
             retries=settings.retries,
@@ -228,13 +247,17 @@ class KnowlarityClient:
         params: dict[str, str] | None = None,
         json: Any = None,
         retry: bool,
+        auth: AuthForm = "plain",
+        channel_header: bool = False,
     ) -> Any:
         path = self._path(endpoint)
+        headers = self._headers(auth, channel_header)
         attempts = 1 + (self.retries if retry else 0)
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
             try:
-                response = await self._http.request(method, path, params=params or None, json=json)
+                response = await self._http.request(
+                    method, path, params=params or None, json=json, headers=headers or None)
             except httpx.TimeoutException:
                 error: KnowlarityError = ApiTimeout(
                     f"Knowlarity did not answer within {self.timeout:g} s"
@@ -257,6 +280,57 @@ class KnowlarityClient:
             log.info("%s; retry %d of %d in %.1f s", error, attempt, attempts - 1, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _headers(self, auth: AuthForm, channel_header: bool) -> dict[str, str]:
+        """Per-request header overrides: the documented USERNAME:KEY form, the channel."""
+        headers: dict[str, str] = {}
+        if self.username and auth == "user_sr":
+            headers["Authorization"] = f"{self.username}:{self._sr_api_key.get_secret_value()}"
+        elif self.username and auth == "user_app":
+            headers["x-api-key"] = f"{self.username}:{self._api_key.get_secret_value()}"
+        if channel_header:
+            headers["channel"] = self.channel
+        return headers
+
+    async def _walk(
+        self, endpoint: str, item: type[M], what: str, *, params: dict[str, str] | None = None,
+        auth: AuthForm = "plain", channel_header: bool = False, max_pages: int = MAX_PAGES,
+    ) -> Page[M]:
+        """Every page of a list endpoint, merged into one Page (see paging.py)."""
+        page_model = Page[item]  # type: ignore[valid-type]
+        base = dict(params or {})
+        rows: list[M] = []
+        asked: set[int] = set()
+        offset = 0
+        query = dict(base)
+        last: Page[M] | None = None
+        page_limit: int | None = None
+        for _ in range(max_pages):
+            data = await self._request("GET", endpoint, params=query, retry=True, auth=auth,
+                                       channel_header=channel_header)
+            last = self._model(page_model, data, what)
+            rows.extend(last.objects)
+            if page_limit is None:
+                page_limit = last.meta.limit
+            asked.add(offset)
+            if offset and last.meta.offset is not None and last.meta.offset != offset:
+                log.warning("%s: the server ignored offset=%d; the list shown may not be complete", what, offset)
+                rows = rows[:-len(last.objects)] if last.objects else rows
+                break
+            following = next_page_params(
+                next_link=last.meta.next, offset=offset, received=len(last.objects),
+                total_count=last.meta.total_count, path=self._path(endpoint), base_url=self.base_url)
+            if following is None:
+                break
+            offset = int(following["offset"])
+            if offset in asked:
+                break
+            query = {**base, **following}
+        else:
+            log.warning("%s: stopped after %d pages; the list shown is not complete", what, max_pages)
+        total = last.meta.total_count if last is not None and last.meta.total_count is not None else len(rows)
+        meta = Meta(limit=page_limit, offset=0, total_count=max(total, len(rows)), next="", previous="")
+        return page_model(meta=meta, objects=rows)
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
@@ -350,10 +424,9 @@ class KnowlarityClient:
         self, *, user_plan_id: str | int | None = None, expiry_time: datetime | str | None = None,
         number: str | None = None,
     ) -> Page[BoughtNumber]:
-        """GET numbers/ : the account's bought numbers."""
-        data = await self._request("GET", "numbers/", params=_params(
-            user_plan_id=user_plan_id, expiry_time=expiry_time, number=number), retry=True)
-        return self._model(Page[BoughtNumber], data, "numbers")
+        """GET numbers/ : the account's bought numbers (every page)."""
+        return await self._walk("numbers/", BoughtNumber, "numbers", params=_params(
+            user_plan_id=user_plan_id, expiry_time=expiry_time, number=number))
 
     async def list_circles(self, *, country: str | None = None) -> list[Circle]:
         """GET numbers/Circle : telco circles (of `country`, else the account's country)."""
@@ -364,9 +437,9 @@ class KnowlarityClient:
         self, *, id: str | int | None = None, plan: str | None = None, plan_type: str | None = None
     ) -> Page[Plan]:
         """GET plans : the account's plans (the v1 path; the header's /{channel}/account/plans
-        is the same resource)."""
-        data = await self._request("GET", "plans", params=_params(id=id, plan=plan, plan_type=plan_type), retry=True)
-        return self._model(Page[Plan], data, "plans")
+        is the same resource). Documented with `Authorization: USERNAME:SR_API_KEY`."""
+        return await self._walk("plans", Plan, "plans", params=_params(id=id, plan=plan, plan_type=plan_type),
+                                auth="user_sr")
 
     async def available_numbers(
         self, circle_id: int | str, *, cli_type: int | None = None, number_rating: int | None = None,
@@ -378,7 +451,7 @@ class KnowlarityClient:
         """
         data = await self._request("GET", "numbers/AvailablePhoneNumbers", params=_params(
             circle_id=circle_id, cli_type=cli_type, number_rating=number_rating,
-            number_type=number_type, pattern=pattern), retry=True)
+            number_type=number_type, pattern=pattern), retry=True, auth="user_sr")
         return self._list(AvailableNumber, data, "available numbers", key="numbers")
 
     async def buy_number(
@@ -402,9 +475,8 @@ class KnowlarityClient:
     # -- phonebooks and sounds -------------------------------------------------------------------
 
     async def list_phonebooks(self) -> Page[Phonebook]:
-        """GET contacts/phonebook/"""
-        data = await self._request("GET", "contacts/phonebook/", retry=True)
-        return self._model(Page[Phonebook], data, "phonebooks")
+        """GET contacts/phonebook/ (every page)."""
+        return await self._walk("contacts/phonebook/", Phonebook, "phonebooks")
 
     async def upload_phonebook(self, name: str, numbers: list[str] | str) -> PhonebookUploadResult:
         """POST contacts/phonebook/ : a new phonebook from numbers."""
@@ -416,9 +488,8 @@ class KnowlarityClient:
         return self._model(PhonebookUploadResult, data, "phonebook upload")
 
     async def list_sounds(self) -> Page[Sound]:
-        """GET sound : sounds with their approval status."""
-        data = await self._request("GET", "sound", retry=True)
-        return self._model(Page[Sound], data, "sounds")
+        """GET sound : sounds with their approval status (every page)."""
+        return await self._walk("sound", Sound, "sounds")
 
     async def upload_sound(
         self, name: str, url: str, *, language: str | None = None, description: str | None = None
@@ -437,10 +508,10 @@ class KnowlarityClient:
     # -- campaigns and call-center orders -------------------------------------------------------
 
     async def list_campaigns(self, filters: CampaignFilter | None = None, **filter_values: Any) -> Page[Campaign]:
-        """GET call/campaign with any documented filter (CampaignFilter or its field names)."""
+        """GET call/campaign with any documented filter (CampaignFilter or its field names);
+        every page."""
         query = filters or CampaignFilter(**filter_values)
-        data = await self._request("GET", "call/campaign", params=query.to_params(), retry=True)
-        return self._model(Page[Campaign], data, "campaigns")
+        return await self._walk("call/campaign", Campaign, "campaigns", params=query.to_params())
 
     async def create_campaign(self, campaign: NewCampaign) -> OrderResult:
         """POST call/campaign. Never retried: a duplicate campaign calls everyone twice."""
@@ -492,23 +563,24 @@ class KnowlarityClient:
     # -- agents and tasks --------------------------------------------------------------------------
 
     async def list_agents(self) -> list[Agent]:
-        """GET agent"""
-        data = await self._request("GET", "agent", retry=True)
+        """GET agent. Documented with `x-api-key: USERNAME:APPLICATION ACCESS KEY`."""
+        data = await self._request("GET", "agent", retry=True, auth="user_app")
         return self._list(Agent, data, "agents")
 
     async def get_agent(self, agent_id: str | int) -> Agent:
         """GET agent/{id}"""
-        data = await self._request("GET", f"agent/{quote(str(agent_id), safe='')}", retry=True)
+        data = await self._request("GET", f"agent/{quote(str(agent_id), safe='')}", retry=True, auth="user_app")
         return self._model(Agent, data, "agent")
 
     async def list_tasks(self) -> Page[Task]:
-        """GET tasks : follow-up tasks (missed calls)."""
-        data = await self._request("GET", "tasks", retry=True)
-        return self._model(Page[Task], data, "tasks")
+        """GET tasks : follow-up tasks (missed calls), every page. Documented with
+        `Authorization: USERNAME:SR_API_KEY`, and its examples send the `channel` header."""
+        return await self._walk("tasks", Task, "tasks", auth="user_sr", channel_header=True)
 
     async def get_task(self, task_id: str | int) -> Task:
         """GET tasks/{id}"""
-        data = await self._request("GET", f"tasks/{quote(str(task_id), safe='')}", retry=True)
+        data = await self._request("GET", f"tasks/{quote(str(task_id), safe='')}", retry=True, auth="user_sr",
+                                   channel_header=True)
         return self._model(Task, data, "task")
 
     # -- calls --------------------------------------------------------------------------------------
@@ -558,10 +630,10 @@ class KnowlarityClient:
     async def list_notifications(
         self, *, knowlarity_number: str | None = None, enabled: bool | None = None
     ) -> Page[NotificationRegistration]:
-        """GET notifications : numbers registered for live notifications."""
-        data = await self._request("GET", "notifications", params=_params(
-            knowlarity_number=knowlarity_number, enabled=enabled), retry=True)
-        return self._model(Page[NotificationRegistration], data, "notifications")
+        """GET notifications : numbers registered for live notifications (every page; the
+        documented page size here is 20)."""
+        return await self._walk("notifications", NotificationRegistration, "notifications", params=_params(
+            knowlarity_number=knowlarity_number, enabled=enabled), channel_header=True)
 
     async def register_notifications(self, knowlarity_numbers: list[str] | str) -> MessageResult:
         """POST notifications {"knowlarity_number": [...]} : start live notifications
@@ -570,14 +642,15 @@ class KnowlarityClient:
         numbers = [_number(n, "knowlarity_number") for n in numbers if n and n.strip()]
         if not numbers:
             raise ValueError("no knowlarity_number to register")
-        data = await self._request("POST", "notifications", json={"knowlarity_number": numbers}, retry=False)
+        data = await self._request("POST", "notifications", json={"knowlarity_number": numbers}, retry=False,
+                                   channel_header=True)
         return self._model(MessageResult, data, "register notifications")
 
     async def set_notifications(self, knowlarity_number: str, enable: bool) -> MessageResult:
         """PUT notifications {"knowlarity_number", "enable": "enable"|"disable"}."""
         body = {"knowlarity_number": _number(knowlarity_number, "knowlarity_number"),
                 "enable": "enable" if enable else "disable"}
-        data = await self._request("PUT", "notifications", json=body, retry=False)
+        data = await self._request("PUT", "notifications", json=body, retry=False, channel_header=True)
         return self._model(MessageResult, data, "notification setting")
 
     # -- call logs -------------------------------------------------------------------------------
@@ -592,7 +665,8 @@ class KnowlarityClient:
     async def search_call_log(self, query: CallLogQuery | None = None, **filters: Any) -> CallLogPage:
         """POST sr/calllog with the filters in the body (a read, so retried).
 
-        `query.next` (or `page.meta.next` of the previous page) asks for the following page.
+        `query.after(page)` is the query of the following page (by `offset`); with
+        `get_total=True` the page's `meta.total_count` holds the number of matching calls.
         """
         query = query or CallLogQuery(**filters)
         data = await self._request("POST", "sr/calllog", json=query.to_body(), retry=True)
@@ -601,23 +675,26 @@ class KnowlarityClient:
     async def iter_call_log(
         self, query: CallLogQuery | None = None, *, max_pages: int = 100, **filters: Any
     ) -> AsyncIterator[CallLogPage]:
-        """Every page of a call-log search, following `meta.next` until it is empty.
+        """Every page of a call-log search, by `offset`, until a short or empty page.
 
-        Bounded by `max_pages` (and stops if the server repeats a cursor), so a server that
-        never ends its cursor chain cannot keep the console busy forever.
+        The log is newest first, so calls that end during the walk push older rows down one
+        offset: a row already yielded is dropped from later pages (by uuid), so each call
+        comes once. Bounded by `max_pages`, so a server that never ends cannot keep the
+        console busy.
         """
         if max_pages < 1:
             raise ValueError("max_pages must be at least 1")
-        query = query or CallLogQuery(**filters)
+        current: CallLogQuery | None = query or CallLogQuery(**filters)
         seen: set[str] = set()
         for _ in range(max_pages):
-            page = await self.search_call_log(query)
-            yield page
-            cursor = page.next_cursor
-            if not cursor or cursor in seen:
+            assert current is not None
+            page = await self.search_call_log(current)
+            fresh = [r for r in page.objects if not r.uuid or r.uuid not in seen]
+            seen.update(r.uuid for r in fresh if r.uuid)
+            yield page if len(fresh) == len(page.objects) else page.model_copy(update={"objects": fresh})
+            current = current.after(page)
+            if current is None:
                 return
-            seen.add(cursor)
-            query = query.following(cursor)
         log.warning("call-log search stopped after %d pages; narrow the time range to see the rest", max_pages)
 
 

@@ -3,7 +3,8 @@
 Two families share the stream and name things differently:
 
 - telephony events carry `event_type` (ORIGINATE, AGENT_CALL, AGENT_ANSWER, CUSTOMER_CALL,
-  CUSTOMER_ANSWER, BRIDGE, HANGUP) -- the field table calls it `event`, the sample
+  CUSTOMER_ANSWER, BRIDGE, HANGUP, and ORIGINATE_AGENT_CALL, which the notifications overview
+  names for a call placed from the web panel) -- the field table calls it `event`, the sample
   `event_type`; both are accepted;
 - the call detail record carries `"type": "CDR"` and its own field names (`caller_id`,
   `dispnumber`, `Call_Type`, `call_duration`, `resource_url`, `timezone_offset`).
@@ -30,6 +31,9 @@ __all__ = ["EventType", "CallEvent", "Cdr", "UnknownEvent", "StreamItem", "parse
 
 class EventType(StrEnum):
     ORIGINATE = "ORIGINATE"
+    # "the call has been originated from the SuperReceptionist web panel to the agent's
+    # number" (the notifications overview names it; the CTI table does not list it)
+    ORIGINATE_AGENT_CALL = "ORIGINATE_AGENT_CALL"
     AGENT_CALL = "AGENT_CALL"
     AGENT_ANSWER = "AGENT_ANSWER"
     CUSTOMER_CALL = "CUSTOMER_CALL"
@@ -101,7 +105,7 @@ class CallEvent(_StreamModel):
         agents one after another has one AGENT_CALL per agent, and each is news."""
         if not self.uuid:
             return None
-        if self.event_type in (EventType.AGENT_CALL, EventType.AGENT_ANSWER):
+        if self.event_type in (EventType.AGENT_CALL, EventType.AGENT_ANSWER, EventType.ORIGINATE_AGENT_CALL):
             return (self.uuid, self.kind, normalize_number(self.agent_number) or "")
         return (self.uuid, self.kind)
 

@@ -2,8 +2,8 @@
 
 The form maps one to one onto `CallLogQuery` (date range, customer, agent, status,
 solution type, duration range, campaign, disposition, agent/customer status, action,
-device). The first page comes from a search; further pages follow the `next` cursor when
-the cursor or the scroll position nears the end. Searches run in an exclusive worker: a
+device). The first page comes from a search (asking for the total count); further pages
+are asked for by `offset` when the cursor or the scroll position nears the end. Searches run in an exclusive worker: a
 new search cancels the one in flight. enter opens the detailed call log and recording.
 """
 
@@ -85,7 +85,8 @@ class CallLogScreen(ViewScreen):
         super().__init__()
         self.records: dict[str, CallLogRecord] = {}
         self.query_used: CallLogQuery | None = None
-        self.next_cursor: str | None = None
+        self.next_query: CallLogQuery | None = None
+        self.total: int | None = None
         self.loading = False
         self.pages = 0
         self._generation = 0
@@ -154,13 +155,14 @@ class CallLogScreen(ViewScreen):
     @on(Button.Pressed, "#q-search")
     def action_search(self) -> None:
         try:
-            query = build_call_log_query(self.form_values(), limit=PAGE_SIZE)
+            query = build_call_log_query(self.form_values(), limit=PAGE_SIZE).model_copy(update={"get_total": True})
         except ActionError as exc:
             self._set_status(f"⚠ {exc}")
             return
         self.query_used = query
         self.records = {}
-        self.next_cursor = None
+        self.next_query = None
+        self.total = None
         self.pages = 0
         self.query_one("#calllog-table", VimTable).sync_rows([])
         self._set_status("searching …")
@@ -190,7 +192,10 @@ class CallLogScreen(ViewScreen):
         for record in page.objects:
             key = record.uuid or f"row-{len(self.records)}"
             self.records.setdefault(key, record)
-        self.next_cursor = page.next_cursor
+        if first:
+            self.total = page.meta.total_count
+        following = query.after(page)
+        self.next_query = following.model_copy(update={"get_total": None}) if following is not None else None
         table = self.query_one("#calllog-table", VimTable)
         self._show_rows()
         self._update_status()
@@ -214,16 +219,17 @@ class CallLogScreen(ViewScreen):
         if count == 0:
             self._set_status("no calls match")
             return
-        more = "scroll down (or n) for more" if self.next_cursor and count < MAX_LOADED else "all results loaded"
-        if self.next_cursor and count >= MAX_LOADED:
+        more = "scroll down (or n) for more" if self.next_query and count < MAX_LOADED else "all results loaded"
+        if self.next_query and count >= MAX_LOADED:
             more = f"showing the first {MAX_LOADED}; narrow the search to see others"
-        self._set_status(f"{count:,} calls loaded ({self.pages} page{'s' * (self.pages != 1)}) · {more}")
+        of = f" of {self.total:,}" if self.total is not None else ""
+        self._set_status(f"{count:,}{of} calls loaded ({self.pages} page{'s' * (self.pages != 1)}) · {more}")
 
     def action_more(self) -> None:
-        if self.loading or not self.next_cursor or self.query_used is None or len(self.records) >= MAX_LOADED:
+        if self.loading or self.next_query is None or len(self.records) >= MAX_LOADED:
             return
         self._set_status(f"{len(self.records):,} calls loaded · loading the next page …")
-        self._search(self.query_used.following(self.next_cursor), False, self._generation)
+        self._search(self.next_query, False, self._generation)
 
     def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
         table = self.query_one("#calllog-table", VimTable)
@@ -272,6 +278,6 @@ class CallLogScreen(ViewScreen):
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         yield ("Call log: search", "run the search in the form", self.action_search)
-        yield ("Call log: next page", "follow the `next` cursor", self.action_more)
+        yield ("Call log: next page", "the next page (by offset)", self.action_more)
         yield ("Call log: details of the selected call", "detailed call log and recording", self.action_details)
         yield ("Call log: clear the form", "", self.clear_form)

@@ -101,7 +101,8 @@ class DetailScreen(ModalScreen[None]):
             ("state", EVENT_LABELS.get(row.event, row.event)),
             ("first seen", started),
             ("duration", f"{row.duration(now):.0f} s" + (" (CDR)" if row.cdr_duration is not None else "")),
-            ("type", row.business_call_type or "—"),
+            ("live type", row.cti_type or "—"),
+            ("CDR type", row.cdr_type or "—"),
             ("events", " → ".join(row.events) or "—"),
         ]
         if row.backfilled:

@@ -247,31 +247,51 @@ async def test_search_call_log_is_retried_like_a_read() -> None:
     assert len(rec.requests) == 2 and result.objects[0].duration == 12
 
 
-async def test_iter_call_log_follows_next_until_empty() -> None:
-    rec = Recorder(page([{"uuid": "1"}], "c1"), page([{"uuid": "2"}], "c2"), page([{"uuid": "3"}], ""))
+async def test_iter_call_log_pages_by_offset_and_never_sends_next_back() -> None:
+    full = [{"uuid": f"u{i}"} for i in range(2)]
+    rec = Recorder(page(full, "c1"), page([{"uuid": "u2"}, {"uuid": "u3"}], "c2"), page([{"uuid": "u4"}], "c3"))
     start = datetime(2024, 5, 1)
     async with make_client(rec) as client:
-        pages = [p async for p in client.iter_call_log(start_time__gt=start, start_time__lt=start + timedelta(days=1), offset=40)]
-    assert [p.objects[0].uuid for p in pages] == ["1", "2", "3"]
-    bodies = [httpx.Request("POST", "/", content=r.content) for r in rec.requests]
+        pages = [p async for p in client.iter_call_log(start_time__gt=start, start_time__lt=start + timedelta(days=1),
+                                                       offset=40, limit=2)]
+    assert [r.uuid for p in pages for r in p.objects] == ["u0", "u1", "u2", "u3", "u4"]
     import json
-    sent = [json.loads(b.content) for b in bodies]
-    assert "next" not in sent[0] and sent[0]["offset"] == 40
-    assert sent[1]["next"] == "c1" and "offset" not in sent[1] and sent[1]["start_time__gt"] == "2024-05-01 00:00:00"
-    assert sent[2]["next"] == "c2"
+    sent = [json.loads(r.content) for r in rec.requests]
+    assert [b["offset"] for b in sent] == [40, 42, 44]  # the documented offset, by rows received
+    assert all("next" not in b and b["limit"] == 2 and b["start_time__gt"] == "2024-05-01 00:00:00" for b in sent)
+
+
+async def test_iter_call_log_ends_on_a_short_page_an_empty_one_or_the_total() -> None:
+    rec = Recorder(page([{"uuid": "a"}], "more"))  # short page: the end, whatever `next` says
+    async with make_client(rec) as client:
+        pages = [p async for p in client.iter_call_log(CallLogQuery(limit=5))]
+    assert len(pages) == 1 and len(rec.requests) == 1
+    rec = Recorder(page([{"uuid": "a"}, {"uuid": "b"}]), page([]))  # exactly full, then empty
+    async with make_client(rec) as client:
+        pages = [p async for p in client.iter_call_log(CallLogQuery(limit=2))]
+    assert len(pages) == 2
+    totalled = httpx.Response(200, json={"meta": {"total_count": 4, "next": "x"}, "objects": [{"uuid": "a"}, {"uuid": "b"}]})
+    rec = Recorder(totalled)
+    async with make_client(rec) as client:
+        pages = [p async for p in client.iter_call_log(CallLogQuery(limit=2, offset=2, get_total=True))]
+    assert len(pages) == 1 and pages[0].meta.total_count == 4  # offset 2 + 2 rows = the total
+    rec = Recorder(page([{"uuid": f"x{i}"} for i in range(20)]))  # no limit sent: the documented 20
+    async with make_client(rec) as client:
+        pages = [p async for p in client.iter_call_log(CallLogQuery(), max_pages=3)]
+    assert len(pages) == 3 and "limit" not in json_of(rec.requests[0]) and json_of(rec.requests[2])["offset"] == 40
+
+
+def json_of(request: httpx.Request) -> dict:
+    import json
+    return json.loads(request.content)
 
 
 async def test_iter_call_log_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
-    counter = iter(range(1000))
-    rec = Recorder(lambda request: page([{"uuid": "x"}], f"c{next(counter)}"))
+    rec = Recorder(page([{"uuid": "x"}, {"uuid": "y"}], "c"))
     async with make_client(rec) as client:
         with caplog.at_level(logging.WARNING):
-            pages = [p async for p in client.iter_call_log(CallLogQuery(), max_pages=4)]
+            pages = [p async for p in client.iter_call_log(CallLogQuery(limit=2), max_pages=4)]
     assert len(pages) == 4 and "stopped after 4 pages" in caplog.text
-    rec = Recorder(page([{"uuid": "x"}], "same"))
-    async with make_client(rec) as client:
-        pages = [p async for p in client.iter_call_log(CallLogQuery())]
-    assert len(pages) == 2  # the repeated cursor ends the walk
 
 
 async def test_argument_validation_happens_before_sending() -> None:

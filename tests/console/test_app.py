@@ -232,7 +232,7 @@ async def test_tasks_missed_first_and_call_back_opens_the_dial_form(console_fact
         await until(pilot, lambda: any(label == "phone" for label, _ in detail.fields) and "loading" not in detail.note)
 
 
-async def test_call_log_searches_pages_through_next_and_opens_detail(console_factory, sandbox: SandboxServer) -> None:  # type: ignore[no-untyped-def]
+async def test_call_log_searches_pages_by_offset_and_opens_detail(console_factory, sandbox: SandboxServer) -> None:  # type: ignore[no-untyped-def]
     app = console_factory(stream=False)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
@@ -240,7 +240,9 @@ async def test_call_log_searches_pages_through_next_and_opens_detail(console_fac
         assert isinstance(screen, CallLogScreen)
         await until(pilot, lambda: screen.pages == 1, timeout=8)
         first = len(screen.records)
-        assert first == 50 and screen.next_cursor
+        assert first == 50 and screen.next_query is not None and screen.next_query.offset == 50
+        assert screen.total is not None and screen.total > 100  # get_total asked on the first page
+        assert f"of {screen.total:,} calls" in str(screen.query_one("#calllog-status").render())
         table = screen.query_one("#calllog-table", VimTable)
         assert table.has_focus
         await pilot.press("G")  # the end of the results pages in the next page

@@ -66,10 +66,20 @@ async def test_get_examples(sandbox: SandboxServer) -> None:
 async def test_post_and_put_examples(sandbox: SandboxServer) -> None:
     a = sandbox.account
     json_headers = {**HEADERS, "content-type": "application/json", "cache-control": "no-cache"}
-    payload = "{\n\"phonebookname\":\"phonebook_2\",\n\"numbers\":\"+919811100101;+919811100102\"\n}\n"
+    # the documentation's own phonebook, by its own name, on a fresh sandbox
+    payload = "{\n\"phonebookname\":\"phonebook_1\",\n\"numbers\":\"+919811100101;+919811100102\"\n}\n"
     r = await run(sandbox, "POST", "https://kpi.knowlarity.com/Basic/v1/account/contacts/phonebook",
                   data=payload, headers=json_headers)
-    assert r.json()["msg"] == ["Successfully added phonebook"]
+    assert r.status_code == 200 and r.json()["msg"] == ["Successfully added phonebook"]
+    book_id = r.json()["id"]
+    r = await run(sandbox, "GET", "https://kpi.knowlarity.com/Basic/v1/account/contacts/phonebook/",
+                  headers={**HEADERS, "cache-control": "no-cache"})
+    listed = {p["phonebookname"]: p for p in r.json()["objects"]}
+    assert listed["phonebook_1"]["id"] == book_id and listed["phonebook_1"]["row_count"] == 2
+    r = await run(sandbox, "GET", "https://kpi.knowlarity.com/Basic/v1/account/sound",
+                  headers={**HEADERS, "cache-control": "no-cache"})
+    assert {"comment", "date", "description", "id", "language", "soundfile", "soundname", "status"} <= set(
+        r.json()["objects"][0])
     payload = ("{\n    \"soundname\":\"test\",\n    \"soundfile\":\"https://XXXXXXXXXXXXXXXXXXXX.mp3\",\n"
                "    \"description\":\"test\",\n    \"language\":\"eng\"\n    \n}\n\n\n")
     r = await run(sandbox, "POST", "https://kpi.knowlarity.com/Basic/v1/account/sound/", data=payload,
@@ -96,6 +106,26 @@ async def test_post_and_put_examples(sandbox: SandboxServer) -> None:
                   headers=json_headers)
     assert r.status_code == 400  # 2099 is after the plan's expiry: the documented 400 body
     assert r.json()["message"] == "You have providedincorrect input. For more informationcontact support."
+    # OBD call-center order: the example as printed leaves out Ivr_disp_num, which its own
+    # table marks mandatory: the sandbox says so; with it, the example is placed.
+    order_payload = ("{\n     \"ivr_id\":\"1000052521\",\n     \"additional_number\":\"+919911100589\",\n"
+                     "     \"timezone\":\"Asia/Kolkata\",\n     \"priority\":10, \n     \"order-throttling\":2,\n"
+                     "     \"start_time\":\"2018-07-2018:17\", \n     \"call_scheduling_start_time\":\"09:00\",\n"
+                     "     \"call_scheduling_stop_time\":\"23:00\",\n     \"is_transactional\":1 ,\n"
+                     "     \"user_plan_id\":407890 ,\n     \"outbound_callcenter\":1 ,\n"
+                     "     \"call_scheduling\":[1,1,1,1,1,1,1],\n     \"end_time\":\"2099-07-2018:35\"%s\n}")
+    order_headers = {**HEADERS, "content-type": "application/json"}
+    r = await run(sandbox, "POST", "https://kpi.knowlarity.com/Basic/v1/account/call-center/create_order/",
+                  data=order_payload % "", headers=order_headers)
+    assert r.status_code == 400 and "Ivr_disp_num" in r.json()["message"]
+    r = await run(sandbox, "POST", "https://kpi.knowlarity.com/Basic/v1/account/call-center/create_order/",
+                  data=order_payload % f",\n     \"Ivr_disp_num\":\"{a.main_number}\"", headers=order_headers)
+    assert r.json() == {"order_id": r.json()["order_id"], "result": "placed ordersuccessfully", "status_code": 1}
+    order_id = r.json()["order_id"]
+    payload = f"{{\n  \"order_id\":{order_id}, \n  \"phone_numbers\":\"+919191100466\",\n  \"call_times_retry\":3, \n  \"retry_timedelta\":1 \n}}"
+    r = await run(sandbox, "PUT", "https://kpi.knowlarity.com/Basic/v1/account/call-center/add_call_to_order",
+                  data=payload, headers=order_headers)
+    assert r.json() == {"result": "call addedsuccessfully", "status_code": 1}
     notif_headers = {"channel": "Basic", **json_headers}
     payload = f"\n{{\n\"knowlarity_number\": [\n   \"{a.cli_number}\"\n ]\n}}"
     r = await run(sandbox, "POST", "https://kpi.knowlarity.com/Basic/v1/account/notifications", data=payload,

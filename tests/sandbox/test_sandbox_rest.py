@@ -10,6 +10,7 @@ import pytest
 
 from sandbox import formats as fmt
 from sandbox.account import (
+    MAIN_NUMBER,
     MSG_BAD_COUNTRY,
     MSG_BAD_INPUT,
     MSG_BAD_SR_KEY,
@@ -94,10 +95,29 @@ async def test_wrong_sr_key_gets_each_endpoints_documented_answer(anon: httpx.As
     assert (r.status_code, r.json()) == (401, {"message": MSG_NOTIFY_AUTH})
 
 
-async def test_username_prefixed_keys_are_accepted(anon: httpx.AsyncClient) -> None:
-    headers = {"Authorization": f"admin:{AUTH['Authorization']}", "x-api-key": f"admin:{AUTH['x-api-key']}"}
-    r = await anon.get(f"{API}/tasks", headers=headers)
+async def test_username_forms_are_accepted_exactly_where_documented(anon: httpx.AsyncClient) -> None:
+    user_sr = {"Authorization": f"sandbox:{AUTH['Authorization']}", "x-api-key": AUTH["x-api-key"]}
+    user_app = {"Authorization": AUTH["Authorization"], "x-api-key": f"sandbox:{AUTH['x-api-key']}"}
+    for path in ("/tasks", "/plans", "/numbers/AvailablePhoneNumbers?circle_id=1"):  # Authorization: USERNAME:SR_API_KEY
+        assert (await anon.get(f"{API}{path}", headers=user_sr)).status_code == 200, path
+        assert (await anon.get(f"{API}{path}", headers=user_app)).status_code == 403, path
+    r = await anon.get("/Basic/account/plans", headers=user_sr)
     assert r.status_code == 200
+    assert (await anon.get(f"{API}/agent", headers=user_app)).status_code == 200  # x-api-key: USERNAME:KEY
+    r = await anon.get(f"{API}/agent", headers=user_sr)
+    assert (r.status_code, r.json()) == (401, {"message": MSG_BAD_SR_KEY})
+    for path in ("/numbers", "/sound", "/notifications"):  # documented with bare keys only
+        r = await anon.get(f"{API}{path}", headers=user_sr)
+        assert r.status_code == 401, path
+    wrong_user = {**user_sr, "Authorization": f"someone:{AUTH['Authorization']}"}
+    assert (await anon.get(f"{API}/tasks", headers=wrong_user)).status_code == 401
+    assert (await anon.get(f"{API}/tasks", headers=AUTH)).status_code == 200  # bare keys work everywhere
+
+
+async def test_channel_header_must_name_the_paths_channel(anon: httpx.AsyncClient) -> None:
+    assert (await anon.get(f"{API}/tasks", headers={**AUTH, "channel": "basic"})).status_code == 200
+    r = await anon.get(f"{API}/tasks", headers={**AUTH, "channel": "Premium"})
+    assert r.status_code == 400 and "does not match" in r.json()["message"]
 
 
 async def test_unknown_path_and_method_answer_json(client: httpx.AsyncClient) -> None:
@@ -396,6 +416,13 @@ async def test_call_center_order_and_add_call(client: httpx.AsyncClient) -> None
         "call_scheduling": [1, 1, 1, 1, 1, 1, 1], "end_time": local_in_days(1),
     }
     r = await client.post(f"{API}/call-center/create_order/", json=order)
+    assert r.status_code == 400 and "Ivr_disp_num is a mandatory parameter" in r.json()["message"]
+    r = await client.post(f"{API}/call-center/create_order/", json={**order, "Ivr_disp_num": "+911100000000"})
+    assert r.status_code == 400 and "active SR number" in r.json()["message"]
+    r = await client.post(f"{API}/call-center/create_order/", json={**order, "Ivr_disp_num": MAIN_NUMBER,
+                                                                    "user_plan_id": 1})
+    assert r.status_code == 400 and "No plan" in r.json()["message"]
+    r = await client.post(f"{API}/call-center/create_order/", json={**order, "Ivr_disp_num": MAIN_NUMBER})
     assert r.json()["result"] == "placed ordersuccessfully"
     oid = r.json()["order_id"]
     r = await client.put(f"{API}/call-center/add_call_to_order",
