@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("sandbox.cli", "serve the local stand-in for Knowlarity's cloud"),
     "bot": ("voice.cli_bot", "run the voice-stream bot (WSS server) headless"),
     "call": ("voice.cli_call", "be the Stream Node: call a bot from this terminal"),
+    "doctor": ("voice.doctor.cli", "check a bot deployment: the guide's pre-flight checklist and troubleshooting"),
     "replay": ("console.replay", "replay recorded bot calls in the Bot view (or --report / --json)"),
 }
 DEFAULT_COMMAND = "console"
