@@ -112,6 +112,14 @@ class BotSettings(BaseSettings):
     tls_key: Path | None = None
     record_dir: Path | None = None
 
+    # Limits a deployment keeps (README, "Limits"): what one caller, or a burst of them, may cost.
+    bot_max_calls: int = Field(default=200, ge=1)
+    bot_idle_timeout_s: float = Field(default=30.0, gt=0)
+    bot_max_audio_speed: float = Field(default=1.5, ge=1.0)
+    bot_max_frames_per_s: int = Field(default=200, ge=10)
+    record_max_mb: float = Field(default=2048.0, gt=0)
+    record_max_age_days: float = Field(default=30.0, gt=0)
+
     @field_validator("bot_sample_rate")
     @classmethod
     def _rate_supported(cls, value: int) -> int:

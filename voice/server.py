@@ -24,6 +24,14 @@ is loopback or `allow_insecure`.
 Every way a call can go wrong — no metadata, binary before metadata, broken metadata, an
 odd-length audio frame, a frame over `max_frame_bytes`, a vanished client, a bug in the
 session — ends that call alone with one log line; the server and the other calls go on.
+
+Limits (`voice.limits`; README, "Limits"): at most `BOT_MAX_CALLS` calls (the next is
+refused with close code 1013); a call with no audio for `BOT_IDLE_TIMEOUT_S` after its
+metadata is ended (pings do not count: a socket that only answers pings is not a call);
+audio faster than `BOT_MAX_AUDIO_SPEED` x real time is dropped before the session sees it,
+and more than `BOT_MAX_FRAMES_PER_S` frames a second are read late (TCP pushes back on
+the sender), so one connection cannot take the CPU every other call needs. Recordings
+are kept within `RECORD_MAX_MB` / `RECORD_MAX_AGE_DAYS` (`voice.recording.RecordingStore`).
 """
 
 from __future__ import annotations
@@ -62,10 +70,11 @@ from voice.bus import (
 from voice.clock import Clock, MonotonicClock
 from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin
 from kcommon.redact import redact_url
+from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
 from voice.logs import CallLog
 from voice.metrics import ServerStats
 from voice.prompts import PromptCache
-from voice.recording import CallRecorder
+from voice.recording import CallRecorder, RecordingStore
 from voice.session import CallGone, CallSession, SessionOptions
 
 if TYPE_CHECKING:
@@ -74,6 +83,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("voice.server")
 MONITOR_PATH = "/monitor"
 HEALTH_PATH = "/healthz"
+# Bytes asyncio reads from one voice socket per loop turn (its default is 256 KiB). Every
+# byte read is parsed into frames at once; 4 KiB of the smallest frames is ~500 of them,
+# ~2 ms of parsing, so one flooding caller cannot hold the loop for tens of ms per read.
+VOICE_READ_BYTES = 4096
 
 
 def is_loopback(host: str) -> bool:
@@ -140,6 +153,9 @@ class BotServer:
         self._server: Server | None = None
         self._ssl: ssl.SSLContext | None = None
         self._monitors = 0
+        self.slots = CallSlots(settings.bot_max_calls)
+        self._refusal_log = ThrottledLog(log.warning)
+        self.recordings: RecordingStore | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -174,6 +190,11 @@ class BotServer:
             for text in failed:
                 log.warning("[SERVER] could not pre-render %r; it will be synthesised per call", text[:40])
         self.bus.set_command_handler(self.handle_command)
+        if s.record_dir is not None:
+            self.recordings = RecordingStore(
+                Path(s.record_dir), max_bytes=int(s.record_max_mb * 2**20), max_age_s=s.record_max_age_days * 86400,
+            )
+            await self.recordings.start()
         try:
             self._server = await serve(
                 self._handler,
@@ -198,6 +219,8 @@ class BotServer:
         await server.wait_closed()
         for session in list(self.sessions.values()):
             await session.close("server shutting down")
+        if self.recordings is not None:
+            await self.recordings.aclose()
         aclose = getattr(self._providers, "aclose", None)
         if self._owns_providers and callable(aclose):
             await aclose()
@@ -348,7 +371,21 @@ class BotServer:
     # ---- a call ----------------------------------------------------------------------------
 
     async def _voice(self, ws: ServerConnection, rate: int) -> None:
+        if not self.slots.acquire():
+            self._refusal_log(self.clock.now(), "[SERVER] refused a call from %s: %d calls already (BOT_MAX_CALLS); "
+                              "closed with 1013", _peer(ws), self.slots.limit)
+            await ws.close(1013, "too many calls; try again later")
+            return
+        try:
+            await self._call(ws, rate)
+        finally:
+            self.slots.release()
+
+    async def _call(self, ws: ServerConnection, rate: int) -> None:
         peer = _peer(ws)
+        transport = ws.transport
+        if hasattr(type(transport), "max_size"):  # asyncio's selector transport: bytes per recv()
+            transport.max_size = VOICE_READ_BYTES  # type: ignore[attr-defined]
         pre = CallLog("-", "KNOWLARITY")
         try:
             raw = await asyncio.wait_for(ws.recv(), self.metadata_timeout_s)
@@ -393,6 +430,22 @@ class BotServer:
         reason = "caller hung up"
         text_frames = 0
         debug = log.isEnabledFor(logging.DEBUG) or logging.getLogger("voice").isEnabledFor(logging.DEBUG)
+        s = self.settings
+
+        def over_budget(kind: str) -> None:
+            if kind == "speed":
+                klog.warning("audio arriving faster than %.1fx real time: dropping what is over (BOT_MAX_AUDIO_SPEED; "
+                             "once per burst)", s.bot_max_audio_speed)
+            else:
+                klog.warning("more than %d frames a second: reading this call more slowly (BOT_MAX_FRAMES_PER_S; "
+                             "once per burst)", s.bot_max_frames_per_s)
+
+        clock = self.clock
+        budget = AudioBudget(rate, metadata_at, speed=s.bot_max_audio_speed, frames_per_s=s.bot_max_frames_per_s,
+                             on_burst=over_budget)
+        coalescer = Coalescer(rate)
+        idle = _IdleWatch(metadata_at)
+        watchdog = asyncio.create_task(self._idle_watch(ws, idle, klog), name=f"idle-{call_id}")
         try:
             await session.start(metadata_at)
             klog.info("connected from %s | virtual_number=%s customer_number=%s call_type=%s sample_rate=%d",
@@ -408,27 +461,59 @@ class BotServer:
                     klog.warning("%s: not 16-bit PCM; closing the call", reason)
                     await ws.close(1007, "audio frames must hold whole 16-bit samples")
                     break
-                if msg:
-                    if session.audio_frames == 0:
-                        klog.info("Audio packet received | size=%d bytes (first; the rest at debug level)", len(msg))
-                    elif debug:
-                        klog.debug("Audio packet received | size=%d bytes", len(msg))
-                    await session.feed_audio(msg)
+                if not msg:
+                    continue
+                now = clock.now()
+                idle.last_audio = now
+                wait = budget.pace(now)
+                if wait > 0:  # over the frame budget: stop reading; TCP pushes back on the sender
+                    await clock.sleep(wait)
+                    now = clock.now()
+                if not budget.admit(len(msg), now):
+                    continue
+                pcm = coalescer.push(msg)
+                if pcm is None:
+                    continue
+                if session.audio_frames == 0:
+                    klog.info("Audio packet received | size=%d bytes (first; the rest at debug level)", len(pcm))
+                elif debug:
+                    klog.debug("Audio packet received | size=%d bytes", len(pcm))
+                await session.feed_audio(pcm)
             else:
-                reason = _closed_reason(ws)
+                reason = idle.reason or _closed_reason(ws)
         except ConnectionClosed as exc:
-            reason = _closed_why(exc, self.max_frame_bytes)  # session.close logs it
+            reason = idle.reason or _closed_why(exc, self.max_frame_bytes)  # session.close logs it
         except CallGone:
-            reason = _closed_reason(ws)
+            reason = idle.reason or _closed_reason(ws)
         except Exception as exc:  # a bug must end this call only
             reason = f"internal error: {type(exc).__name__}"
             klog.error("internal error; ending this call: %r", exc, exc_info=exc)
             await ws.close(1011, "internal error")
         finally:
+            watchdog.cancel()
             try:
+                summary = describe_totals(budget.totals, rate)
+                if summary:
+                    klog.warning("%s", summary)
                 await session.close(reason)
             finally:
                 self.sessions.pop(call_id, None)
+
+    async def _idle_watch(self, ws: ServerConnection, idle: _IdleWatch, klog: CallLog) -> None:
+        """End a call whose caller has sent no audio for BOT_IDLE_TIMEOUT_S (pings are not audio)."""
+        limit = self.settings.bot_idle_timeout_s
+        while True:
+            left = idle.last_audio + limit - self.clock.now()
+            if left <= 0:
+                break
+            await self.clock.sleep(left)
+        idle.reason = f"no audio for {limit:g} s"
+        klog.warning("no audio for %g s (BOT_IDLE_TIMEOUT_S); ending the call", limit)
+        try:  # tell the Stream Node to hang up the phone leg too, then close the socket
+            await asyncio.wait_for(ws.send(protocol.DISCONNECT), 2.0)
+        except (ConnectionClosed, TimeoutError):
+            pass
+        await ws.close(1000, "no audio")
 
     def _unique_id(self, callid: str) -> str:
         if callid not in self.sessions:
@@ -445,16 +530,10 @@ class BotServer:
         return self.prompts
 
     def _recorder(self, call_id: str, rate: int, started: float, klog: CallLog) -> CallRecorder | None:
-        root = self.settings.record_dir
-        if root is None:
+        """The call's recorder; its folder appears with the caller's first audio."""
+        if self.recordings is None:
             return None
-        try:
-            rec = CallRecorder(Path(root), call_id, rate, started)
-        except OSError as exc:
-            klog.warning("recording disabled for this call: %s", exc)
-            return None
-        klog.info("recording to %s", rec.folder)
-        return rec
+        return self.recordings.recorder(call_id, rate, started, klog)
 
     # ---- /monitor -------------------------------------------------------------------------
 
@@ -533,6 +612,12 @@ class BotServer:
         if isinstance(cmd, ListenCommand):
             return None  # per subscriber: the /monitor connection applies it to its own feed
         return f"unknown command {getattr(cmd, 'command', '?')!r}"  # pragma: no cover
+
+
+@dataclass(slots=True)
+class _IdleWatch:
+    last_audio: float
+    reason: str | None = None
 
 
 def _same(given: str | None, secret: str) -> bool:
