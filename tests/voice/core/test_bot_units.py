@@ -245,8 +245,8 @@ async def test_prompt_cache_falls_back_and_reports_failures():
 def test_recorder_places_bot_audio_on_the_timeline_and_drops_what_was_cut(tmp_path):
     rate = 8000
     rec = CallRecorder(tmp_path, "../../etc/passwd", rate, started=100.0)
-    assert rec.folder.parent == tmp_path and ".." not in rec.folder.name
-    rec.caller_audio(bytes(1600), 100.1)  # 100 ms of caller audio
+    rec.caller_audio(bytes(1600), 100.1)  # 100 ms of caller audio: the folder appears now
+    assert rec.folder is not None and rec.folder.parent == tmp_path and ".." not in rec.folder.name
     rec.bot_audio(b"\x01\x00" * 800, 100.5)  # 100 ms of bot audio starting 0.5 s in
     rec.bot_audio(b"\x02\x00" * 800, 100.6)
     rec.advance(100.65)  # the first chunk has played, the second is half way

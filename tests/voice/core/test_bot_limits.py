@@ -1,0 +1,267 @@
+"""The bot's limits: concurrent calls, idle calls, audio faster than real time, tiny-frame
+floods, and what recordings may take on disk. Small limits on the 10x test clock; nothing
+here asserts a duration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import wave
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from core_fakes import voiced
+from voice import protocol
+from voice.limits import AudioBudget, Coalescer, ThrottledLog
+from voice.recording import CallRecorder, RecordingStore
+
+
+async def _closed_with(node, timeout: float = 5.0) -> int | None:
+    await asyncio.wait_for(node.closed.wait(), timeout)
+    return node.ws.close_code
+
+
+async def _gone(bot, call_id: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while call_id in bot.server.sessions:
+        assert time.monotonic() < deadline, f"{call_id} still active"
+        await asyncio.sleep(0.01)
+
+
+# ---- max concurrent calls -------------------------------------------------------------------
+
+
+async def test_the_call_over_the_limit_is_refused_with_1013_and_one_log_line(bot_factory, caplog):
+    caplog.set_level(logging.INFO, logger="voice")
+    bot = await bot_factory(bot_max_calls=2)
+    first = await bot.call(callid="c1")
+    second = await bot.call(callid="c2")
+    await first.wait_count("playAudio")
+    await second.wait_count("playAudio")
+    async with connect(bot.url(), compression=None) as third:  # refused before it even sends metadata
+        try:
+            await asyncio.wait_for(third.recv(), 5)
+        except ConnectionClosed:
+            pass
+        assert third.close_code == 1013
+    assert len(bot.server.sessions) == 2
+    assert caplog.text.count("BOT_MAX_CALLS") == 1
+    await first.hang_up()
+    await _gone(bot, "c1")
+    fourth = await bot.call(callid="c4")  # a slot is free again
+    await fourth.wait_count("playAudio")
+
+
+def test_refusal_lines_are_throttled_with_a_count():
+    lines: list[str] = []
+    throttled = ThrottledLog(lambda msg, *args: lines.append(msg % args), interval_s=1.0)
+    for i in range(50):
+        throttled(100.0 + i * 0.01, "refused %d", i)
+    throttled(101.5, "refused %d", 99)
+    assert lines == ["refused 0", "refused 99 (and 49 more like it in the last 2 s)"]
+
+
+# ---- idle timeout ---------------------------------------------------------------------------
+
+
+async def test_a_call_with_no_audio_is_ended_even_while_it_answers_pings(bot_factory, caplog):
+    caplog.set_level(logging.INFO, logger="voice")
+    bot = await bot_factory(bot_idle_timeout_s=3.0)  # 0.3 s on the 10x clock
+    node = await bot.call(callid="idle")
+    for _ in range(40):  # the client keeps the socket busy with pings (and answers the server's)
+        if node.closed.is_set():
+            break
+        try:
+            await asyncio.wait_for(await node.ws.ping(), 1.0)
+        except ConnectionClosed:
+            break
+        await asyncio.sleep(0.02)
+    assert await _closed_with(node) == 1000
+    assert "disconnect" in node.kinds()
+    assert "no audio for 3 s (BOT_IDLE_TIMEOUT_S); ending the call" in caplog.text
+    await _gone(bot, "idle")
+    assert "call ended: no audio for 3 s" in caplog.text
+
+
+async def test_a_call_that_streams_audio_is_not_timed_out(bot_factory):
+    bot = await bot_factory(bot_idle_timeout_s=3.0)
+    node = await bot.call(callid="talking")
+    frame = bytes(320)  # 20 ms at 8 kHz... at 16 kHz 10 ms: either way audio keeps arriving
+    for _ in range(60):  # ~0.6 s real = 6 s on the test clock, twice the timeout
+        await node.ws.send(frame)
+        await asyncio.sleep(0.01)
+    assert not node.closed.is_set() and "talking" in bot.server.sessions
+
+
+# ---- the audio budget -----------------------------------------------------------------------
+
+
+async def test_audio_faster_than_real_time_is_dropped_before_the_session_and_logged_once(bot_factory, caplog):
+    caplog.set_level(logging.INFO, logger="voice")
+    bot = await bot_factory(bot_sample_rate=8000, bot_max_frames_per_s=100_000)
+    node = await bot.call(callid="fast")
+    stt = await bot.providers.stt.wait_stream()
+    ten_seconds = bytes(8000 * 2 * 10)
+    started = bot.server.clock.now()
+    await node.send_pcm(ten_seconds)  # 500 frames as fast as the socket takes them
+    await node.wait_for(lambda n: "dropped" in caplog.text or n.closed.is_set(), what="the burst to be read")
+    await node.hang_up()
+    await _gone(bot, "fast")
+    elapsed = bot.server.clock.now() - started
+    session_audio_s = stt.received / 16000
+    # 2 s of catch-up at 1.5x, then 1.5x the time it took: far less than what was sent
+    assert session_audio_s <= 1.5 * (2.0 + elapsed) + 0.1
+    assert session_audio_s < 8.0
+    assert caplog.text.count("faster than 1.5x real time") == 1
+    assert "over the speed budget" in caplog.text
+
+
+async def test_tiny_frames_are_joined_and_read_at_the_frame_budget(bot_factory, caplog):
+    caplog.set_level(logging.INFO, logger="voice")
+    bot = await bot_factory(bot_sample_rate=8000, bot_max_frames_per_s=100, bot_max_audio_speed=50.0)
+    node = await bot.call(callid="tiny")
+    stt = await bot.providers.stt.wait_stream()
+    for _ in range(800):
+        await node.ws.send(b"\x01\x00")  # one sample per frame
+    await node.wait_for(lambda n: stt.received >= 1400, timeout=10.0, what="the tiny frames to be read")
+    session = bot.server.sessions["tiny"]
+    assert session.audio_frames <= 800 // 80 + 1  # 10 ms (80 samples) per feed, not one sample
+    assert caplog.text.count("more than 100 frames a second") == 1
+    await node.hang_up()
+    await _gone(bot, "tiny")
+    assert "frames late over the frame budget" in caplog.text
+
+
+def test_budget_allows_real_time_and_a_catch_up_burst_but_not_more():
+    rate = 8000
+    bursts: list[str] = []
+    budget = AudioBudget(rate, 0.0, speed=1.5, frames_per_s=200, on_burst=bursts.append)
+    frame = bytes(2 * rate // 50)  # 20 ms
+    t = 0.0
+    for _ in range(500):  # 10 s in real time: all of it passes
+        t += 0.02
+        assert budget.pace(t) == 0.0 and budget.admit(len(frame), t)
+    catch_up = [budget.admit(len(frame), t) for _ in range(150)]  # a 3 s stall delivered at once
+    assert all(catch_up[:140])  # 2 s x 1.5 of catch-up fits
+    flood = [budget.admit(len(frame), t) for _ in range(1000)]
+    assert sum(flood) < 5 and bursts == ["speed"]
+    t += 5.0  # quiet, then a second burst logs again
+    [budget.admit(len(frame), t) for _ in range(1000)]
+    assert bursts == ["speed", "speed"]
+    assert budget.totals.bursts == 2 and budget.totals.dropped_frames > 1500
+
+
+def test_coalescer_passes_normal_frames_and_joins_tiny_ones():
+    co = Coalescer(8000)  # 10 ms = 160 bytes
+    assert co.push(bytes(320)) == bytes(320)
+    out = [co.push(b"\x01\x00") for _ in range(80)]
+    assert out[:79] == [None] * 79 and out[79] == b"\x01\x00" * 80
+
+
+# ---- recordings ---------------------------------------------------------------------------
+
+
+async def test_a_call_that_never_sends_audio_leaves_no_recording(bot_factory, tmp_path):
+    bot = await bot_factory(record_dir=tmp_path)
+    node = await bot.call(callid="mute")
+    await node.wait_count("playAudio")
+    await node.hang_up()
+    await _gone(bot, "mute")
+    assert list(tmp_path.iterdir()) == []
+    talker = await bot.call(callid="talker")
+    await talker.send_pcm(voiced(16000, 100), pace=0.002)
+    await talker.hang_up()
+    await _gone(bot, "talker")
+    [folder] = list(tmp_path.iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["bot.wav", "caller.wav", "events.jsonl"]
+
+
+def test_caller_track_is_never_longer_than_the_call(tmp_path):
+    rec = CallRecorder(tmp_path, "fast", 8000, started=0.0)
+    rec.caller_audio(bytes(2 * 8000 * 10), 1.0)  # 10 s of audio one second into the call
+    rec.caller_audio(bytes(2 * 8000 * 10), 1.5)
+    rec.close(2.0)
+    assert rec.folder is not None
+    with wave.open(str(rec.folder / "caller.wav")) as wf:
+        assert wf.getnframes() == 8000 * 3 // 2  # the call had lasted 1.5 s
+
+
+def _finished(root, name: str, nbytes: int, age_s: float = 0.0):
+    folder = root / name
+    folder.mkdir()
+    (folder / "caller.wav").write_bytes(bytes(nbytes))
+    stamp = time.time() - age_s
+    os.utime(folder, (stamp, stamp))
+    return folder
+
+
+def test_store_deletes_the_oldest_recordings_over_the_size_quota_and_keeps_other_files(tmp_path):
+    old = _finished(tmp_path, "20260101-000000_a", 400_000, age_s=300)
+    mid = _finished(tmp_path, "20260101-000001_b", 400_000, age_s=200)
+    new = _finished(tmp_path, "20260101-000002_c", 400_000, age_s=100)
+    (tmp_path / "notes.txt").write_text("the operator's own file")
+    mine = tmp_path / "keep-me"
+    mine.mkdir()
+    store = RecordingStore(tmp_path, max_bytes=1_000_000, max_age_s=86400)
+    store.scan()
+    assert store.used == 1_200_000
+    store.prune_now()
+    assert not old.exists() and mid.exists() and new.exists()  # the oldest first, down to <= 80 %
+    assert (tmp_path / "notes.txt").exists() and mine.exists()
+    assert store.used == 800_000 and store.deleted == 1
+
+
+def test_store_deletes_recordings_older_than_the_age_limit(tmp_path):
+    stale = _finished(tmp_path, "20250101-000000_old", 10, age_s=40 * 86400)
+    fresh = _finished(tmp_path, "20260101-000000_new", 10, age_s=60)
+    store = RecordingStore(tmp_path, max_bytes=10**9, max_age_s=30 * 86400)
+    store.scan()
+    store.prune_now()
+    assert not stale.exists() and fresh.exists()
+
+
+def test_live_recordings_stop_when_they_alone_fill_the_quota(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    store = RecordingStore(tmp_path, max_bytes=100_000, max_age_s=86400)
+    rec = store.recorder("big", 8000, 0.0)
+    t = 0.0
+    for _ in range(100):  # 10 s of audio = 160 kB, in real time
+        t += 0.1
+        rec.caller_audio(bytes(1600), t)
+    rec.close(t)
+    assert rec.folder is not None
+    size = sum(f.stat().st_size for f in rec.folder.iterdir())
+    assert size <= 100_000 + 200  # the files' headers are not charged
+    assert caplog.text.count("at its quota (RECORD_MAX_MB)") == 1
+    with wave.open(str(rec.folder / "caller.wav")) as wf:  # what was written stays a valid WAV
+        assert 0 < wf.getnframes() <= 50_000
+
+
+async def test_a_burst_of_recorded_calls_keeps_the_directory_under_its_quota(bot_factory, tmp_path):
+    bot = await bot_factory(record_dir=tmp_path, record_max_mb=0.2, bot_sample_rate=8000)
+    for i in range(6):
+        node = await bot.call(callid=f"r{i}")
+        await node.send_pcm(voiced(8000, 1000), pace=0.002)  # 1 s = 16 kB of caller audio, plus the bot's
+        await node.hang_up()
+        await _gone(bot, f"r{i}")
+    await asyncio.sleep(0.2)
+    total = sum(f.stat().st_size for d in tmp_path.iterdir() for f in d.iterdir())
+    assert total <= 0.2 * 2**20 + 6 * 200
+    assert bot.server.recordings is not None and bot.server.recordings.used <= 0.2 * 2**20
+
+
+async def test_binary_frames_are_still_validated_under_the_budget(bot_factory):
+    bot = await bot_factory()
+    async with connect(bot.url(), compression=None) as ws:
+        meta = protocol.CallMetadata(callid="odd", virtual_number="+911234567890", customer_number="+919876543210")
+        await ws.send(protocol.encode_metadata(meta))
+        await ws.send(b"\x00\x00\x00")
+        try:
+            async for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
+        assert ws.close_code == 1007
