@@ -87,7 +87,10 @@ class CallLogScreen(ViewScreen):
         self.query_used: CallLogQuery | None = None
         self.next_query: CallLogQuery | None = None
         self.total: int | None = None
-        self.loading = False
+        # Not `loading`: that name is Textual's Widget.loading reactive, which on a Screen
+        # covers the whole screen while it is first laid out and leaves it without a size:
+        # in a real terminal the view then never paints (it froze the console on `4`).
+        self.searching = False
         self.pages = 0
         self._generation = 0
         self._status = "s edits the search form · enter or ctrl+s runs it · esc back to the results"
@@ -178,14 +181,14 @@ class CallLogScreen(ViewScreen):
 
     @work(group="calllog-search", exclusive=True, exit_on_error=False)
     async def _search(self, query: CallLogQuery, first: bool, generation: int) -> None:
-        self.loading = True
+        self.searching = True
         try:
             page = await self.capp.actions.search_call_log(query)
         except ActionError as exc:
-            self.loading = False
+            self.searching = False
             self._set_status(f"⚠ {exc}")
             return
-        self.loading = False
+        self.searching = False
         if generation != self._generation:
             return  # a newer search replaced this one
         self.pages += 1
@@ -226,7 +229,7 @@ class CallLogScreen(ViewScreen):
         self._set_status(f"{count:,}{of} calls loaded ({self.pages} page{'s' * (self.pages != 1)}) · {more}")
 
     def action_more(self) -> None:
-        if self.loading or self.next_query is None or len(self.records) >= MAX_LOADED:
+        if self.searching or self.next_query is None or len(self.records) >= MAX_LOADED:
             return
         self._set_status(f"{len(self.records):,} calls loaded · loading the next page …")
         self._search(self.next_query, False, self._generation)
