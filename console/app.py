@@ -32,6 +32,7 @@ from textual.widgets import Input, TextArea
 from console.actions import Actions, describe_error, ingest_stream_item
 from console.botwatch import BotWatcher
 from console.config import ConsoleSettings
+from console.display import time_format
 from console.listen import ListenSession
 from console.screens.account import AccountScreen
 from console.screens.agents import AgentsScreen
@@ -230,6 +231,11 @@ class ConsoleApp(App[int]):
 
     # ---- refresh on a throttle ----------------------------------------------------------
 
+    def request_refresh(self) -> None:
+        """Redraw the visible view from state soon (after the pending repaint), not per event:
+        what a view calls when the user changed what it shows (a filter, a selection)."""
+        self.call_after_refresh(self._refresh_tick)
+
     def _refresh_tick(self) -> None:
         now = self.clock()
         self.state.board.tick(now)
@@ -280,6 +286,7 @@ class ConsoleApp(App[int]):
             paused=self.paused,
             paused_new=self.state.board.events_total - self._paused_at_events if self.paused else 0,
             source=self.deps.source,
+            clock=time_format().clock(now),
         )
 
     def _poll(self, initial: bool = False) -> None:

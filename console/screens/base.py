@@ -88,7 +88,7 @@ class ViewScreen(Screen[None]):
         return ()
 
     def on_screen_resume(self) -> None:
-        self.capp.call_after_refresh(self.capp._refresh_tick)
+        self.capp.request_refresh()
 
     # ---- which keys apply (the footer shows only those) --------------------------------------
 
@@ -137,7 +137,7 @@ class ViewScreen(Screen[None]):
                 self.query_one(FilterBar).remove_class("-open")
 
     def filter_changed(self) -> None:
-        self.capp.call_after_refresh(self.capp._refresh_tick)
+        self.capp.request_refresh()
 
     def focus_main(self) -> None:
         """Put the focus back on the view's main table."""

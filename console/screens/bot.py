@@ -198,7 +198,7 @@ class BotScreen(ViewScreen):
                 call = self.capp.state.bot.get(event.row_key.value)
                 self._follow = call is not None and not call.finished
             self.refresh_bindings()
-            self.capp.call_after_refresh(self.capp._refresh_tick)
+            self.capp.request_refresh()
 
     # ---- controls -------------------------------------------------------------------------
 
