@@ -28,42 +28,60 @@ class BarInfo:
     paused: bool
     paused_new: int = 0                   # events that arrived while paused
     source: str = ""                      # "sandbox 127.0.0.1:PORT" / "Knowlarity"
+    clock: str = ""                       # "14:02:07 UTC · IST 19:32": ticks every second
 
 
-def stream_badge(status: FeedStatus, label: str = "stream") -> Text:
+def stream_badge(status: FeedStatus, label: str = "stream", *, short: bool = False) -> Text:
+    """A feed's state as a coloured badge; `short` (narrow terminals) keeps the symbol and
+    the label and drops the words a colour already says ("live"), and the failure reason
+    (the view itself explains it)."""
     s = status.status
     if s == "live":
-        return Text.assemble((f" ● {label} live ", "bold #0b1f0b on #5fd75f"))
+        return Text.assemble((f" ● {label}{'' if short else ' live'} ", "bold #0b1f0b on #5fd75f"))
     if s == "connecting":
-        return Text.assemble((f" ◌ {label} connecting ", "bold black on #d7d75f"))
+        return Text.assemble((f" ◌ {label} {'…' if short else 'connecting'} ", "bold black on #d7d75f"))
     if s == "retrying":
-        wait = f" in {status.retry_in:.0f} s" if status.retry_in is not None else ""
-        return Text.assemble((f" ↻ {label} retrying{wait} ", "bold black on #ffaf00"))
+        wait = f" {status.retry_in:.0f} s" if status.retry_in is not None else ""
+        return Text.assemble((f" ↻ {label}{wait if short else ' retrying' + (' in' + wait if wait else '')} ",
+                              "bold black on #ffaf00"))
     if s == "failed":
-        reason = f": {status.reason}" if status.reason else ""
+        reason = f": {status.reason}" if status.reason and not short else ""
         return Text.assemble((f" ✕ {label} failed{reason} "[:80], "bold white on #d70000"))
     return Text.assemble((f" – {label} off ", "white on #444444"))
 
 
-def render_bar(info: BarInfo) -> Text:
+def render_bar(info: BarInfo, width: int = 200) -> Text:
+    """The bar for a terminal `width` columns wide: below ~150 columns the other views
+    show as their keys only, and the product name, the source and IST give way first, so
+    the view, whose calls and every feed's state always fit."""
+    compact = width < 150
+    tight = width < 110
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(" kconsole ", "bold #1c1c1c on #87afff")
-    text.append(" ")
+    if not compact:
+        text.append(" kconsole ", "bold #1c1c1c on #87afff")
+        text.append(" ")
     for key, title in info.views:
-        style = "bold reverse" if title == info.current else "dim"
-        text.append(f" {key} {title} ", style)
-    text.append("  ")
+        if title == info.current:
+            text.append(f" {key} {title} ", "bold reverse")
+        elif tight:
+            text.append(f" {key}", "dim")
+        else:
+            text.append(f" {key}{'' if compact else ' ' + title} ", "dim")
+    text.append(" ")
     text.append(f" {info.who} ", "bold #1c1c1c on #d7afff")
     text.append(" ")
-    text.append_text(stream_badge(info.stream))
+    text.append_text(stream_badge(info.stream, short=tight))
     if info.bot is not None:
         text.append(" ")
-        text.append_text(stream_badge(info.bot, "bot"))
+        text.append_text(stream_badge(info.bot, "bot", short=tight))
     if info.paused:
         more = f" +{info.paused_new}" if info.paused_new else ""
         text.append(" ")
         text.append(f" ❚❚ PAUSED{more} ", "bold white on #af005f")
-    if info.source:
+    if info.clock:
+        clock = info.clock.split(" · ")[0] if tight else info.clock
+        text.append(f"  {clock}", "")
+    if info.source and text.cell_len + len(info.source) + 2 <= width:
         text.append(f"  {info.source}", "dim")
     return text
 
@@ -77,9 +95,10 @@ class TopBar(Static):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
-        self._last: BarInfo | None = None
+        self._last: tuple[BarInfo, int] | None = None
 
     def show(self, info: BarInfo) -> None:
-        if info != self._last:
-            self._last = info
-            self.update(render_bar(info))
+        width = self.size.width or 200
+        if (info, width) != self._last:
+            self._last = (info, width)
+            self.update(render_bar(info, width))

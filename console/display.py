@@ -1,0 +1,121 @@
+"""Human text: how the console writes times, durations and Knowlarity's codes for people.
+
+Knowlarity speaks India Standard Time, codes and terse strings; the people at the
+console may sit anywhere. Every time the console shows goes through `TimeFormat`, in
+one zone with its label: the machine's local zone by default, or IST by choice, with IST
+added where it differs from the zone shown (the top bar's clock). The rest names what the
+API leaves as codes (hang-up causes, number and plan types), writes durations with their
+units, and repairs the spaces the server's messages lose ("Callsuccessfully placed").
+
+No widgets here: the screens call these functions to turn state into words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from typing import Literal
+
+from console.api.dates import IST
+
+ZoneChoice = Literal["local", "IST"]
+ZONES: tuple[ZoneChoice, ...] = ("local", "IST")
+
+
+def _local_zone() -> tzinfo:
+    zone = datetime.now().astimezone().tzinfo
+    return zone if zone is not None else timezone.utc
+
+
+def _zone_label(zone: tzinfo, at: datetime) -> str:
+    name = at.astimezone(zone).tzname() or ""
+    if not name or name[0] in "+-":
+        offset = at.astimezone(zone).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign = "+" if minutes >= 0 else "-"
+        name = f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return name
+
+
+@dataclass(frozen=True)
+class TimeFormat:
+    """One zone for every time on screen, and its label."""
+
+    choice: ZoneChoice = "local"
+
+    @property
+    def zone(self) -> tzinfo:
+        return IST if self.choice == "IST" else _local_zone()
+
+    def label(self, at: datetime | None = None) -> str:
+        return _zone_label(self.zone, at or datetime.now(timezone.utc))
+
+    @property
+    def is_ist(self) -> bool:
+        """True when the zone shown is IST anyway (then IST is never added)."""
+        now = datetime.now(timezone.utc)
+        return now.astimezone(self.zone).utcoffset() == now.astimezone(IST).utcoffset()
+
+    def when(self, value: datetime | float | None, *, seconds: bool = False, date: bool = True) -> str:
+        """A date-time (aware, naive = IST as Knowlarity means it, or epoch seconds) in the zone."""
+        if value is None:
+            return ""
+        if isinstance(value, (int, float)):
+            moment = datetime.fromtimestamp(float(value), timezone.utc)
+        else:
+            moment = value if value.tzinfo is not None else value.replace(tzinfo=IST)
+        local = moment.astimezone(self.zone)
+        pattern = ("%Y-%m-%d " if date else "") + ("%H:%M:%S" if seconds else "%H:%M")
+        return local.strftime(pattern)
+
+    def clock(self, epoch: float) -> str:
+        """The top bar's clock: `14:02:07 CET · IST 18:32`, IST only where it differs."""
+        moment = datetime.fromtimestamp(epoch, timezone.utc)
+        text = f"{moment.astimezone(self.zone):%H:%M:%S} {self.label(moment)}"
+        if not self.is_ist:
+            text += f" · IST {moment.astimezone(IST):%H:%M}"
+        return text
+
+
+_current = TimeFormat()
+
+
+def time_format() -> TimeFormat:
+    """The zone the user chose (a preference; `set_time_zone` changes it)."""
+    return _current
+
+
+def set_time_zone(choice: str) -> TimeFormat:
+    """Use `choice` ("local" or "IST") for every time on screen from now on."""
+    global _current
+    _current = TimeFormat("IST" if str(choice).strip().upper() == "IST" else "local")
+    return _current
+
+
+def when(value: datetime | float | None, *, seconds: bool = False) -> str:
+    return _current.when(value, seconds=seconds)
+
+
+# ---- durations -----------------------------------------------------------------------------
+
+
+def duration(seconds: float | int | None) -> str:
+    """`0 s`, `45 s`, `3 min 05 s`, `1 h 02 min`: always with units."""
+    if seconds is None:
+        return "—"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def clock_duration(seconds: float) -> str:
+    """A ticking call length in a narrow column: `0:07`, `12:30`, `1:02:03`."""
+    s = max(0, int(seconds))
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60:d}:{s % 60:02d}"
+
