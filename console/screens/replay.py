@@ -151,7 +151,7 @@ class ReplayScreen(BotScreen):
     # ---- transport ---------------------------------------------------------------------------
 
     def _redraw(self) -> None:
-        self.capp.call_after_refresh(self.capp._refresh_tick)
+        self.capp.request_refresh()
 
     def action_toggle_play(self) -> None:
         self.source.toggle()
