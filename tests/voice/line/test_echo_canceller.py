@@ -1,0 +1,156 @@
+"""The echo canceller on simulated phone lines: the bot's own echo never confirms as
+speech, the caller over the bot always does, on 16 kHz linear and 8 kHz G.711 lines,
+with noise, drift and jitter; and the parts it rests on (reference timeline, jitter-proof
+uplink clock, delay estimate)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench_free_onset import onset_s
+from voice.echo import EchoCanceller
+from voice.echo.farend import FarEnd, UplinkClock
+from voice.line import parse_line_spec
+from voice.line.offline import simulate_call
+from voice.uplink import UplinkOptions
+
+OFF = UplinkOptions(echo_cancel=False)
+
+ECHO_ONLY = [
+    (16000, "echo=-6dB@20ms,noise=-55dBFS"),
+    (16000, "echo=-6dB@300ms,noise=-50dBFS"),
+    (16000, "echo=-12dB@150ms,drift=30ms,vary=3dB,noise=-50dBFS"),
+    (8000, "echo=-6dB@150ms,codec=ulaw,noise=-50dBFS"),
+    (8000, "echo=-20dB@300ms,codec=alaw,noise=-45dBFS,babble=-50dBFS"),
+    (8000, "speakerphone,jitter=80ms"),
+]
+
+
+@pytest.mark.parametrize(("rate", "spec"), ECHO_ONLY)
+def test_the_bots_echo_never_confirms_as_speech(speech: dict, rate: int, spec: str) -> None:
+    bot = speech[("bot", rate)][: rate * 2 * 6]
+    line = parse_line_spec(spec)
+    without = simulate_call(line, rate, bot=bot, options=OFF)
+    assert without.onsets, "the line's echo should fool a bare VAD (else this test proves nothing)"
+    call = simulate_call(line, rate, bot=bot)
+    assert call.onsets == []
+    assert call.uplink is not None and call.uplink.aec is not None and call.uplink.aec.delay.delay is not None
+
+
+DOUBLE_TALK = [
+    (16000, "echo=-6dB@150ms,noise=-50dBFS", 2.0),
+    (16000, "echo=-20dB@300ms,noise=-50dBFS", 3.5),
+    (8000, "echo=-6dB@80ms,codec=ulaw,noise=-50dBFS", 1.2),
+    (8000, "echo=-12dB@200ms,codec=ulaw,noise=-50dBFS,jitter=60ms", 2.5),
+]
+
+
+@pytest.mark.parametrize(("rate", "spec", "at"), DOUBLE_TALK)
+def test_the_caller_over_the_bot_is_heard_at_once(speech: dict, rate: int, spec: str, at: float) -> None:
+    bot, caller = speech[("bot", rate)], speech[("caller", rate)]
+    call = simulate_call(parse_line_spec(spec), rate, bot=bot, caller=caller, caller_at=at, seconds=at + 1.5,
+                         stop_bot_on_onset=True)
+    true_onset = at + onset_s(caller, rate)
+    assert len(call.onsets) == 1, [round(o.onset, 2) for o in call.onsets]
+    onset = call.onsets[0]
+    assert onset.onset >= true_onset - 0.03  # not the echo before the caller spoke
+    assert onset.confirmed - true_onset <= 0.15  # and soon
+
+
+def test_without_the_canceller_the_strong_echo_hides_the_barge_in(speech: dict) -> None:
+    """The failure the canceller fixes: the VAD is already 'in speech' on the echo."""
+    rate = 16000
+    call = simulate_call(parse_line_spec("echo=-6dB@150ms,noise=-50dBFS"), rate, bot=speech[("bot", rate)],
+                         caller=speech[("caller", rate)], caller_at=2.0, seconds=3.5, options=OFF)
+    assert call.onsets and call.onsets[0].onset < 2.0
+
+
+def test_delay_found_and_echo_cancelled_on_a_clean_line(speech: dict) -> None:
+    rate = 16000
+    call = simulate_call(parse_line_spec("echo=-10dB@120ms"), rate, bot=speech[("bot", rate)][: rate * 2 * 5])
+    assert call.uplink is not None and call.uplink.aec is not None
+    aec = call.uplink.aec
+    assert aec.delay.delay_ms is not None and 118 <= aec.delay.delay_ms <= 126  # + the room's direct path
+    assert aec.converged and aec.erle_db > 20
+    raw = np.frombuffer(bytes(call.uplink_raw), dtype=np.int16)[rate * 2 :].astype(np.float64)
+    clean = np.frombuffer(bytes(call.uplink_clean), dtype=np.int16)[rate * 2 :].astype(np.float64)
+    assert 10 * np.log10(np.mean(raw**2) / (np.mean(clean**2) + 1)) > 25
+
+
+def test_delay_followed_when_it_changes(speech: dict) -> None:
+    """A phone moved mid-call: the echo path jumps from 60 to 220 ms."""
+    rate = 8000
+    bot = speech[("bot", rate)][: rate * 2 * 8]
+    a = simulate_call(parse_line_spec("echo=-10dB@60ms,codec=ulaw"), rate, bot=bot, seconds=3.0)
+    assert a.uplink is not None and a.uplink.aec is not None
+    aec = EchoCanceller(rate, 0.0)
+    from voice.line import PhoneLine, Playout
+    from voice.vad import SpeechStart, VoiceActivityDetector
+
+    vad = VoiceActivityDetector(rate)
+    lines = [PhoneLine(parse_line_spec("echo=-10dB@60ms,codec=ulaw,noise=-55dBFS"), rate),
+             PhoneLine(parse_line_spec("echo=-10dB@220ms,codec=ulaw,noise=-55dBFS,seed=2"), rate)]
+    playout, n = Playout(), rate // 50
+    sched, sent, onsets, delays = 0.3, 0, 0, []
+    for k in range(int(8.5 / 0.02)):
+        t = k * 0.02
+        while t >= 0.3 and sent < len(bot) and sched - t < 0.8:
+            piece = bot[sent : sent + 1600]
+            playout.push(piece)
+            aec.play(piece, sched)
+            sched += len(piece) / 2 / rate
+            sent += len(piece)
+        frame = lines[0 if t < 4.0 else 1].frame(bytes(2 * n), playout.pull(n))
+        aec.arrived(n, t + 0.02)
+        onsets += sum(1 for ev in vad.push(aec.process(frame), t + 0.02) if isinstance(ev, SpeechStart))
+        delays.append(aec.delay.delay_ms)
+    assert delays[int(3.9 / 0.02)] is not None and abs(delays[int(3.9 / 0.02)] - 70) < 8
+    assert delays[-1] is not None and abs(delays[-1] - 230) < 8
+    assert onsets == 0
+
+
+def test_bypass_passes_the_caller_untouched_when_nothing_played() -> None:
+    aec = EchoCanceller(16000, 0.0)
+    rng = np.random.default_rng(1)
+    pcm = (rng.standard_normal(16000) * 2000).astype(np.int16).tobytes()
+    out = b""
+    for i in range(0, len(pcm), 640):
+        aec.arrived(320, 0.02 * (i // 640 + 1))
+        out += aec.process(pcm[i : i + 640])
+    assert out == pcm and not aec.stats().active
+
+
+def test_odd_frame_sizes_are_reassembled() -> None:
+    aec = EchoCanceller(8000, 0.0)
+    pcm = (np.arange(8000) % 200 * 50).astype(np.int16).tobytes()
+    out = b""
+    for i in range(0, len(pcm), 250):
+        out += aec.process(pcm[i : i + 250])
+    assert out == pcm[: len(out)] and len(pcm) - len(out) < 320
+
+
+def test_farend_lays_chunks_back_to_back_and_cut_silences_the_rest() -> None:
+    far = FarEnd(8000, origin=10.0)
+    one = (np.ones(800) * 100).astype(np.int16).tobytes()
+    far.play(one, 10.5)
+    far.play(one, 10.6 + 0.0001)  # rounding of the playback clock: still contiguous
+    assert np.all(far.read(4000, 1600) == 100)
+    assert np.all(far.read(3990, 10) == 0)
+    far.cut(10.65)
+    assert np.all(far.read(4800, 400) == 100) and np.all(far.read(5200, 400) == 0)
+    assert not far.sounding(5200, 6000) and far.sounding(4000, 4100)
+
+
+def test_uplink_clock_ignores_bursts() -> None:
+    steady, bursty = UplinkClock(8000, 0.0), UplinkClock(8000, 0.0)
+    from voice.line import JitterShaper
+
+    shaper = JitterShaper(100, seed=2)
+    for k in range(300):
+        due = 0.05 + (k + 1) * 0.02
+        steady.arrived(160, due)
+        bursty.arrived(160, shaper.release_at(due, 0.02))
+    assert shaper.bursts > 2
+    assert abs(steady.offset - bursty.offset) <= 8 and bursty.jumps <= 1
+    assert abs(bursty.stream_time() - steady.stream_time()) < 0.005

@@ -1,0 +1,366 @@
+"""Echo cancellation on the uplink, with the bot's own playback as the reference.
+
+Pipeline per 20 ms block (before the VAD and the STT see the caller's audio):
+
+1. Alignment. `FarEnd` holds what the caller's speaker played on the call's timeline;
+   `UplinkClock` maps uplink samples onto it (jitter-proof: by sample count, see there).
+2. Delay. `DelayEstimator` (GCC-PHAT at 4 kHz) finds where the echo sits, and tracks it;
+   the adaptive filter is placed there (`PRE_MS` early), and moved when it moves.
+3. Linear cancellation: a partitioned-block frequency-domain NLMS filter (MDF: block = one
+   20 ms frame, `PARTITIONS` of them, so an 80 ms echo tail after the delay), in two
+   copies (Ochiai's two-path scheme): a background filter that always adapts, and the
+   foreground filter that cancels, which takes the background's coefficients only when
+   they do clearly better. Double talk (the caller over the bot) drives the background's
+   error up, so the foreground is never spoilt by it: that is the double-talk detector,
+   and it needs no threshold on the caller's level.
+4. Residual echo suppression: G.711, the band limit and a moving phone leave a residue a
+   linear filter cannot remove. On the spectrum of the last two blocks each bin is
+   attenuated where the residual echo estimate explains the error: the filter's leakage
+   times its echo estimate, and the reference's power in the filter's span times the echo
+   path's coupling (learnt per bin as an upper envelope; before the delay is known, from
+   long-term averages over every plausible delay, and the worst case until the reference
+   has sounded that long). Never below the line's own noise floor, so the background does
+   not pump and the VAD's noise tracking stays true. The gains are applied to the current
+   block by overlap-save: no added latency.
+
+What is left is speech the echo does not explain. With nothing played for `idle_after_s`,
+the canceller is bypassed (the input as it is): a caller talking alone costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voice.echo.delay import DelayEstimator
+from voice.echo.farend import FarEnd, UplinkClock
+
+BLOCK_MS = 20
+PARTITIONS = 4
+PRE_MS = 20.0  # the filter starts this much before the measured delay...
+SLACK_MS = (5.0, 40.0)  # ...and moves only when the delay leaves [start + 5, start + 40] ms
+MAX_DELAY_MS = 400.0  # echo 20-300 ms plus what the network adds
+MU = 0.5
+COUPLING_BOUND = 1.0  # worst echo power / reference power before the path is learnt (0 dB: a 6 dB
+# echo loss, with 6 dB for the peaks of the loudspeaker-room response)
+OVER_SUBTRACT = 2.0
+GAMMA_MIN = 0.05  # once converged, the coupling bound is scaled by the filter's leakage, not below this
+_SMOOTH = np.ones(7) / 7  # powers are smoothed over 7 bins before they are compared
+DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
+NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
+NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
+
+
+@dataclass(frozen=True, slots=True)
+class EchoStats:
+    delay_ms: float | None
+    erle_db: float
+    converged: bool
+    double_talk: bool
+    active: bool
+
+
+class EchoCanceller:
+    """One per call. `play`/`cut` from the send side, `process` on every uplink frame."""
+
+    def __init__(self, rate: int, origin: float, *, partitions: int = PARTITIONS, idle_after_s: float = 1.0,
+                 clock: UplinkClock | None = None) -> None:
+        self.rate = rate
+        n = self.block = rate * BLOCK_MS // 1000
+        self.latency_s = 0.0  # overlap-save: the cleaned block is the block just received
+        self.far = FarEnd(rate, origin)
+        self.clock = clock or UplinkClock(rate, origin)  # shared with the caller's timing when given
+        self.delay = DelayEstimator(rate, max_delay_ms=MAX_DELAY_MS)
+        self.m = partitions
+        bins = n + 1
+        self._X = np.zeros((partitions, bins), dtype=np.complex128)
+        self._Wf = np.zeros((partitions, bins), dtype=np.complex128)
+        self._Wb = np.zeros((partitions, bins), dtype=np.complex128)
+        self._P = np.full(bins, 1.0)
+        self._x_prev = np.zeros(n)
+        self._start = 0  # the filter covers timeline positions [pos - start - tail, pos - start]
+        self._pre = int(rate * PRE_MS / 1000)
+        self._slack = (int(rate * SLACK_MS[0] / 1000), int(rate * SLACK_MS[1] / 1000))
+        self._max_delay = int(rate * MAX_DELAY_MS / 1000)
+        self._idle = int(rate * idle_after_s)
+        self._zeros = np.zeros(n)
+        self._pend = bytearray()
+        self._pos = 0  # uplink samples consumed into blocks
+        self._d_prev = np.zeros(n)
+        self._e_prev = np.zeros(n)
+        self._y_prev = np.zeros(n)
+        self._sounded = 0
+        self._c_unlocked = np.full(bins, COUPLING_BOUND)
+        self._delay_blocks = int(MAX_DELAY_MS / BLOCK_MS) + 1
+        self._avg_pd = np.zeros(bins)
+        self._avg_ref = np.zeros(bins)
+        self._noise = np.full(bins, -1.0)
+        self._ref_hist = np.zeros((self._max_delay // n + PARTITIONS + 2, bins))  # at the filter's lag
+        self._wide = np.zeros_like(self._ref_hist)  # at lag 0: every plausible delay
+        self._ref0_prev = np.zeros(n)
+        self._sf = self._sb = self._sd = 1.0
+        self._better = 0
+        self._leak = 1.0
+        self._dt_blocks = 0
+        self._coupling = np.full(bins, COUPLING_BOUND)  # echo / reference in the filter's span
+        self._coupling_wide = np.full(bins, COUPLING_BOUND)  # echo / reference over every plausible delay
+        self.erle_db = 0.0
+        self.converged = False
+        self.double_talk = False
+        self.active = False
+        self.blocks = 0
+        self.active_blocks = 0
+
+    # ---- send side ----
+
+    def play(self, pcm: bytes, start: float) -> None:
+        self.far.play(pcm, start)
+
+    def cut(self, at: float) -> None:
+        self.far.cut(at)
+
+    # ---- uplink ----
+
+    def process(self, pcm: bytes) -> bytes:
+        """Uplink audio in (any size); cleaned audio out, whole blocks only, one block late.
+        Call `arrived` first with the frame's arrival time (unless the clock is shared and
+        its owner does)."""
+        self._pend += pcm[: len(pcm) - len(pcm) % 2]
+        bb = 2 * self.block
+        out = bytearray()
+        while len(self._pend) >= bb:
+            d = np.frombuffer(bytes(self._pend[:bb]), dtype=np.int16).astype(np.float64)
+            del self._pend[:bb]
+            y = self._block(d)
+            out += np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes()
+        return bytes(out)
+
+    def arrived(self, samples: int, now: float) -> None:
+        self.clock.arrived(samples, now)
+
+    @property
+    def pending_s(self) -> float:
+        """Uplink audio held back until a whole block is in."""
+        return len(self._pend) / 2 / self.rate
+
+    def stats(self) -> EchoStats:
+        return EchoStats(self.delay.delay_ms, round(self.erle_db, 1), self.converged, self.double_talk, self.active)
+
+    # ---- one block ----
+
+    def _block(self, d: np.ndarray) -> np.ndarray:
+        n = self.block
+        pos = self.clock.offset + self._pos  # timeline index of this block's first sample
+        self._pos += n
+        self.blocks += 1
+        lookback = self._max_delay + self.m * n
+        audible = self.far.sounding(pos - lookback, pos + n)
+        if not audible and not self.far.sounding(pos - lookback - self._idle, pos + n):
+            return self._bypass(d)
+        self.active_blocks += 1
+        self.active = True
+        # delay tracking on the unaligned reference
+        ref0 = self.far.read(pos, n)
+        if self.delay.push(d, ref0, audible) and self.delay.delay is not None:
+            lag = self.delay.delay - self._start
+            if self.delay.updates == 1:  # first lock: start from what the averages showed
+                self._coupling = self._c_unlocked.copy()  # pessimistic (4x the average); it decays
+                self._coupling_wide = self._c_unlocked.copy()
+            if self.delay.updates == 1 or not self._slack[0] <= lag <= self._slack[1]:
+                self._place(max(0, self.delay.delay - self._pre), pos)
+        # the reference block the filter sees, and its partition history
+        x_new = self.far.read(pos - self._start, n)
+        X0 = np.fft.rfft(np.concatenate((self._x_prev, x_new)))
+        self._x_prev = x_new
+        self._X[1:] = self._X[:-1]
+        self._X[0] = X0
+        xpow = np.abs(X0) ** 2
+        self._ref_hist[1:] = self._ref_hist[:-1]
+        self._ref_hist[0] = xpow
+        if self.delay.delay is None:
+            self._wide[:] = self._ref_hist  # the filter sits at lag 0: one history serves both
+        else:
+            self._wide[1:] = self._wide[:-1]
+            self._wide[0] = np.abs(np.fft.rfft(np.concatenate((self._ref0_prev, ref0)))) ** 2
+        self._ref0_prev = ref0
+        if not self._ref_hist[: self.m + 1, 1:].any():  # nothing in the filter's span
+            return self._suppress(d, d, self._zeros)
+        # foreground (cancels) and background (learns)
+        yf = np.fft.irfft((self._Wf * self._X).sum(axis=0))[n:]
+        yb = np.fft.irfft((self._Wb * self._X).sum(axis=0))[n:]
+        ef, eb = d - yf, d - yb
+        self._adapt(eb)
+        if self._two_path(d, ef, eb):
+            ef, yf = eb, yb
+        if float(np.dot(ef, ef)) > float(np.dot(d, d)):  # the path moved under the filter: don't add echo
+            ef, yf = d, self._zeros
+        return self._suppress(d, ef, yf)
+
+    def _adapt(self, eb: np.ndarray) -> None:
+        n = self.block
+        self._P = 0.7 * self._P + 0.3 * (np.abs(self._X) ** 2).sum(axis=0)
+        if float(self._P.mean()) < 1e3 * n:  # reference (nearly) silent: nothing to learn from
+            return
+        Eb = np.fft.rfft(np.concatenate((self._zeros, eb)))
+        self._Wb += MU * np.conj(self._X) * (Eb / (self._P + 1e4 * n))
+        # the gradient constraint (keep each partition causal, N taps), one partition per
+        # block in turn as MDF does: all of them every block costs 2 FFTs a partition
+        j = self.blocks % self.m
+        w = np.fft.irfft(self._Wb[j])
+        w[n:] = 0.0
+        self._Wb[j] = np.fft.rfft(w)
+
+    def _two_path(self, d: np.ndarray, ef: np.ndarray, eb: np.ndarray) -> bool:
+        """Keep the better filter in front; True when the background was just copied."""
+        a = 0.6
+        self._sd = a * self._sd + (1 - a) * float(np.dot(d, d))
+        self._sf = a * self._sf + (1 - a) * float(np.dot(ef, ef))
+        self._sb = a * self._sb + (1 - a) * float(np.dot(eb, eb))
+        copied = False
+        if self._sb < 0.5 * self._sf and self._sb < 0.7 * self._sd:
+            self._better += 1
+            if self._better >= 2:
+                self._Wf = self._Wb.copy()
+                self._sf = self._sb
+                self._better = 0
+                copied = True
+        else:
+            self._better = 0
+        if self._sb > 4 * self._sd and self._sb > 4 * self._sf:  # the background diverged (double talk)
+            self._Wb = self._Wf.copy()
+            self._sb = self._sf
+        if self._sf > 2 * self._sd:  # the echo path changed under the foreground: it makes things worse
+            self._Wf[:] = 0.0
+            self._sf = self._sd
+        if not self.double_talk:
+            erle = 10 * np.log10((self._sd + 1.0) / (self._sf + 1.0))
+            self.erle_db = 0.9 * self.erle_db + 0.1 * float(erle)
+            self.converged = self.erle_db > 8.0
+        return copied
+
+    def _place(self, start: int, pos: int) -> None:
+        """Move the filter to begin at timeline lag `start`, keeping what it learnt."""
+        shift = start - self._start
+        if shift == 0:
+            return
+        self._start = start
+        n = self.block
+        for name in ("_Wf", "_Wb"):
+            W = getattr(self, name)
+            w = np.fft.irfft(W, axis=1)[:, :n].reshape(-1)  # the filter in time, start..start+tail
+            moved = np.zeros_like(w)
+            if 0 < shift < len(w):
+                moved[: len(w) - shift] = w[shift:]
+            elif -len(w) < shift < 0:
+                moved[-shift:] = w[: len(w) + shift]
+            parts = np.concatenate((moved.reshape(self.m, n), np.zeros((self.m, n))), axis=1)
+            setattr(self, name, np.fft.rfft(parts, axis=1))
+        # the reference history, re-read at the new alignment (this block is added after)
+        past = [self.far.read(pos - start - j * n, n) for j in range(self.m + 1, 0, -1)]
+        for row in range(self.m):
+            self._X[row] = np.fft.rfft(np.concatenate((past[self.m - row - 1], past[self.m - row])))
+            self._ref_hist[row + 1] = np.abs(self._X[row]) ** 2
+        self._x_prev = past[-1]
+        if abs(shift) > n:
+            self.erle_db = min(self.erle_db, 0.0)
+            self.converged = False
+
+    def _suppress(self, d: np.ndarray, e: np.ndarray, y: np.ndarray) -> np.ndarray:
+        n = self.block
+        E = np.fft.rfft(np.concatenate((self._e_prev, e)))
+        Y = np.fft.rfft(np.concatenate((self._y_prev, y)))
+        D = E + Y  # d = e + y, and the transform is linear
+        self._e_prev, self._y_prev = e, y
+        pe = E.real * E.real + E.imag * E.imag
+        py = Y.real * Y.real + Y.imag * Y.imag
+        pd = np.convolve(D.real * D.real + D.imag * D.imag, _SMOOTH, mode="same")
+        self._track_noise(pd)
+        # leakage of the linear filter: residual / estimate, learnt while that ratio is
+        # plausible for echo alone; far above it is double talk (or a changed path)
+        sy, se = float(py.sum()), float(pe.sum())
+        if sy > 1e4 * n:
+            ratio = se / sy
+            self.double_talk = ratio > 4 * self._leak
+            self._dt_blocks = self._dt_blocks + 1 if self.double_talk else 0
+            if self._dt_blocks > DOUBLE_TALK_MAX_BLOCKS:
+                # "double talk" this long, unconfirmed, is the echo path changing (the phone
+                # moved): the filter's leakage is what it is now, and it is not to be trusted
+                self._leak = min(1.0, ratio)
+                self.converged = False
+                self.erle_db = min(self.erle_db, 0.0)
+                self.double_talk = False
+                self._dt_blocks = 0
+            if not self.double_talk:
+                self._leak = min(1.0, max(0.003, 0.8 * self._leak + 0.2 * ratio))
+        self._leak = min(1.0, self._leak * 1.003)
+        if self.delay.delay is not None:
+            span = np.convolve(self._ref_hist[: self.m + 1].max(axis=0), _SMOOTH, mode="same")
+            wide = np.convolve(self._wide.max(axis=0), _SMOOTH, mode="same")
+            self._learn_coupling(self._coupling, pd, span)
+            self._learn_coupling(self._coupling_wide, pd, wide)
+            # a converged filter's leakage scales the bound down; while it is not converged,
+            # or double talk (or a moved path: the two look alike at first) is suspected, the
+            # whole echo envelope is assumed to be there, at any plausible delay
+            trusted = self.converged and not self.double_talk
+            trust = min(1.0, max(GAMMA_MIN, 4 * self._leak)) if trusted else 1.0
+            bound = self._coupling * span * trust
+            if not trusted:
+                bound = np.maximum(bound, self._coupling_wide * wide)
+        else:
+            span = np.convolve(self._wide.max(axis=0), _SMOOTH, mode="same")
+            bound = self._unlocked_coupling(pd, span) * span
+        residual = np.maximum(self._leak * py, bound)
+        gain = 1.0 - OVER_SUBTRACT * residual / (pe + 1e-9)
+        floor = np.sqrt(NOISE_BIAS * self._noise / (pe + 1e-9))
+        gain = np.clip(np.maximum(gain, floor), 0.0, 1.0)
+        return np.fft.irfft(E * gain)[n:]
+
+    def _unlocked_coupling(self, pd: np.ndarray, span: np.ndarray) -> np.ndarray | float:
+        """Before the delay is known: 4x the long-term ratio of the uplink's power above its
+        noise floor to the reference's power, averaged from the moment the reference
+        has sounded for the longest delay, used 0.3 s later (until then an echo may still
+        be on its way, or the average is too young: only the worst case is safe). Bins far louder than that bound allows (the caller talking) are not averaged."""
+        ref = np.convolve(self._ref_hist[0], _SMOOTH, mode="same")
+        above = np.maximum(pd - 2.0 * self._noise, 0.0)
+        c = self._c_unlocked
+        self._sounded += 1
+        if self._sounded <= self._delay_blocks:  # an echo may still be on its way
+            return c
+        plausible = above <= 4 * c * span
+        self._avg_pd[plausible] = 0.95 * self._avg_pd[plausible] + 0.05 * above[plausible]
+        self._avg_ref[plausible] = 0.95 * self._avg_ref[plausible] + 0.05 * ref[plausible]
+        if self._sounded >= self._delay_blocks + 15:
+            np.minimum(COUPLING_BOUND, 4 * self._avg_pd / (self._avg_ref + 1e3 * self.block), out=c)
+        return c
+
+    def _learn_coupling(self, c: np.ndarray, pd: np.ndarray, span: np.ndarray) -> None:
+        """Echo power / reference power per bin, an upper envelope: it rises quickly to what
+        echo-only blocks show and decays slowly; blocks far above it (the caller talking)
+        and blocks before the delay is known (the echo may not have arrived) teach nothing."""
+        if self.delay.delay is None or self.double_talk:
+            return
+        live = span > 1e3 * self.block
+        if not live.any():
+            return
+        r = np.maximum(pd - 2.0 * self._noise, 0.0) / (span + 1e-9)
+        up = live & (r > c) & (r < 4 * c)
+        down = live & (r <= c)
+        c[up] += 0.2 * (r[up] - c[up])
+        c[down] -= 0.01 * (c[down] - r[down])  # slow: an upper envelope, not an average
+        np.clip(c, 1e-5, COUPLING_BOUND, out=c)
+
+    def _track_noise(self, pe: np.ndarray) -> None:
+        if self._noise[0] < 0:
+            self._noise = pe.copy()
+        else:
+            self._noise = np.minimum(self._noise * NOISE_CREEP, np.maximum(pe, 1e-3))
+
+    def _bypass(self, d: np.ndarray) -> np.ndarray:
+        """Nothing played lately: the input as it is."""
+        self.active = False
+        self._e_prev = d
+        self._y_prev = self._zeros
+        self._x_prev = self._zeros
+        self._sounded = 0
+        return d

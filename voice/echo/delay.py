@@ -1,0 +1,109 @@
+"""Finding the echo's delay: GCC-PHAT between the uplink and the played reference.
+
+The echo of the bot's voice comes back 20-300 ms late on a phone (plus whatever the
+network adds), and that delay changes when the caller moves the phone. An adaptive filter
+long enough to cover every possible delay converges slowly; one placed at the right delay
+converges in a fraction of a second. So the delay is measured separately, cheaply:
+
+- both signals are decimated to 4 kHz (the delay, not the echo, is wanted here);
+- every `every_ms` while the bot is audible, the generalised cross-correlation with phase
+  transform (the cross-spectrum whitened to unit magnitude, 300-1800 Hz, so it is not
+  dominated by the loudest vowel) of the last 0.6 s of uplink against 1.2 s of reference;
+- the whitened cross-spectra are averaged over a few windows, so the peak builds up
+  where the echo is consistent and the caller's own speech (uncorrelated with the
+  reference) averages out;
+- a peak is accepted when it stands `min_quality` times above the correlation's spread,
+  and a new delay replaces the current one only when seen twice (one odd window during
+  double talk does not move the filter).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EST_RATE = 4000
+_N_FFT = 8192
+_MIC_S = 0.6
+
+
+class DelayEstimator:
+    def __init__(self, rate: int, *, max_delay_ms: float = 600.0, every_ms: float = 200.0, min_quality: float = 7.0,
+                 smoothing: float = 0.5) -> None:
+        self.rate = rate
+        self.decim = max(1, rate // EST_RATE)
+        self.max_lag = int(EST_RATE * max_delay_ms / 1000)
+        self.mic_len = int(EST_RATE * _MIC_S)
+        self.ref_len = self.mic_len + self.max_lag
+        self._mic = np.zeros(self.mic_len)
+        self._ref = np.zeros(self.ref_len)
+        self._every = max(1, int(EST_RATE * every_ms / 1000))
+        self._since = 0
+        self.min_quality = min_quality
+        self._alpha = smoothing
+        self._cross: np.ndarray | None = None
+        freqs = np.fft.rfftfreq(_N_FFT, 1 / EST_RATE)
+        self._band = (freqs >= 300) & (freqs <= 1800)
+        self.delay: int | None = None  # samples at the stream rate
+        self.quality = 0.0
+        self._candidate: int | None = None
+        self.updates = 0
+
+    @property
+    def delay_ms(self) -> float | None:
+        return None if self.delay is None else self.delay * 1000 / self.rate
+
+    def _decimate(self, x: np.ndarray) -> np.ndarray:
+        d = self.decim
+        if d == 1:
+            return x
+        return x[: len(x) - len(x) % d].reshape(-1, d).mean(axis=1)
+
+    def push(self, mic: np.ndarray, ref: np.ndarray, audible: bool) -> bool:
+        """One block of uplink and of the reference at the same timeline position (no
+        delay applied). Returns True when the accepted delay changed."""
+        m, r = self._decimate(mic), self._decimate(ref)
+        k = len(m)
+        self._mic = np.concatenate((self._mic[k:], m))
+        self._ref = np.concatenate((self._ref[k:], r))
+        self._since += k
+        if not audible or self._since < self._every:
+            return False
+        self._since = 0
+        return self._estimate()
+
+    def _estimate(self) -> bool:
+        ref_e = float(np.dot(self._ref[-self.mic_len - self.max_lag // 2 :], self._ref[-self.mic_len - self.max_lag // 2 :]))
+        mic_e = float(np.dot(self._mic, self._mic))
+        if ref_e < 1e3 * self.ref_len or mic_e < 1e2 * self.mic_len:
+            return False  # the bot was (nearly) silent or the uplink is digital silence
+        M = np.fft.rfft(self._mic, _N_FFT)
+        R = np.fft.rfft(self._ref, _N_FFT)
+        cross = np.conj(M) * R
+        mag = np.abs(cross)
+        cross = np.where(self._band, cross / (mag + 1e-9), 0.0)
+        self._cross = cross if self._cross is None else self._alpha * self._cross + (1 - self._alpha) * cross
+        c = np.fft.irfft(self._cross, _N_FFT)[: self.max_lag + 1]
+        # c[L] pairs mic[k] with ref[k + L]; the reference window starts max_lag earlier,
+        # so lag L means the echo is max_lag - L samples late
+        peak = int(np.argmax(c))
+        spread = float(np.std(c)) + 1e-12
+        self.quality = float(c[peak]) / spread
+        if self.quality < self.min_quality:
+            return False
+        delay = (self.max_lag - peak) * self.decim
+        tol = 2 * self.decim
+        if self.delay is not None and abs(delay - self.delay) <= tol:
+            self._candidate = None
+            return False
+        if self.delay is None and self.quality >= 2 * self.min_quality:
+            return self._accept(delay)
+        if self._candidate is not None and abs(delay - self._candidate) <= tol:
+            return self._accept(delay)
+        self._candidate = delay
+        return False
+
+    def _accept(self, delay: int) -> bool:
+        self.delay = delay
+        self._candidate = None
+        self.updates += 1
+        return True
