@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Knowlarity console: live calls, agents, tasks, call log, voice bot.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--log-json", action="store_true",
+                        help="log one JSON object per line (ts, level, call_id, component, message) for machines")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subs.add_parser(name, help=help_text, description=help_text)
@@ -47,18 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "--log-json")
+
+
 def _with_default_command(argv: list[str]) -> list[str]:
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "-v", "-vv", "--verbose")):
-        return [DEFAULT_COMMAND, *argv]
-    if argv[0] in ("-v", "-vv", "--verbose") and (len(argv) == 1 or argv[1] not in COMMANDS):
-        return [argv[0], DEFAULT_COMMAND, *argv[1:]]
-    return argv
+    """`kconsole [global flags] [COMMAND] ...`: without a command, the console."""
+    i = 0
+    while i < len(argv) and argv[i] in GLOBAL_FLAGS:
+        i += 1
+    if i < len(argv) and (argv[i] in COMMANDS or argv[i] in ("-h", "--help")):
+        return argv
+    return [*argv[:i], DEFAULT_COMMAND, *argv[i:]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if args.log_json:
+        from voice.logs import JsonLogFormatter  # noqa: PLC0415
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
     if getattr(args, "_unavailable", None):
         print(f"kconsole: {args._unavailable}", file=sys.stderr)
         return 2

@@ -16,7 +16,10 @@ library's. URLs are logged through `kcommon.redact.redact_url`.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -52,3 +55,44 @@ class CallLog(logging.LoggerAdapter[logging.Logger]):
 
     def child(self, component: str) -> CallLog:
         return CallLog(self.call_id, component, self.logger)
+
+
+_PREFIX = re.compile(r"^\[call_id=(?P<call_id>[^\]]*)\] \[(?P<component>[A-Z0-9_ -]+?)\s*\] ")
+_TAG = re.compile(r"^\[(?P<component>[A-Z0-9_]+)\s*\] ")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """`--log-json`: one JSON object per line, for machines.
+
+    Fields: `ts` (ISO 8601, UTC, milliseconds), `level`, `logger`, `call_id` and
+    `component` (from a CallLog line; null / the logger's name otherwise) and `message`
+    without the prefix. The message is the record's safe text (escaped, redacted), so the
+    JSON carries no more than the text log would.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        call_id: str | None = None
+        component: str | None = None
+        match = _PREFIX.match(message)
+        if match is not None:
+            call_id, component = match["call_id"], match["component"].strip()
+            message = message[match.end():]
+        else:
+            tag = _TAG.match(message)
+            if tag is not None:
+                component, message = tag["component"], message[tag.end():]
+        stamp = dt.datetime.fromtimestamp(record.created, dt.UTC)
+        data: dict[str, Any] = {
+            "ts": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "call_id": None if call_id in (None, "-") else call_id,
+            "component": component or record.name.split(".")[0].upper(),
+            "message": message,
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exception"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False)

@@ -76,11 +76,13 @@ from voice.metrics import ServerStats
 from voice.prompts import PromptCache
 from voice.recording import CallRecorder, RecordingStore
 from voice.session import CallGone, CallSession, SessionOptions
+from voice.streamlog import StreamTally
 
 if TYPE_CHECKING:
     from voice.providers.factory import ProviderSet
 
 log = logging.getLogger("voice.server")
+_server_log = CallLog("-", "SERVER", log)
 MONITOR_PATH = "/monitor"
 HEALTH_PATH = "/healthz"
 # Bytes asyncio reads from one voice socket per loop turn (its default is 256 KiB). Every
@@ -183,12 +185,12 @@ class BotServer:
             try:
                 await warm()
             except Exception as exc:  # a provider that cannot warm up may still work per call
-                log.warning("[SERVER] warming the providers failed: %s", exc)
+                _server_log.warning("warming the providers failed: %s", exc)
         self.prompts = PromptCache(providers.tts, providers.fallback_tts)
         if self.prerender:
             failed = await self.prompts.prerender(self.options.prompt_lines(s), s.bot_sample_rate)
             for text in failed:
-                log.warning("[SERVER] could not pre-render %r; it will be synthesised per call", text[:40])
+                _server_log.warning("could not pre-render %r; it will be synthesised per call", text[:40])
         self.bus.set_command_handler(self.handle_command)
         if s.record_dir is not None:
             self.recordings = RecordingStore(
@@ -209,7 +211,7 @@ class BotServer:
             )
         except OSError as exc:
             raise ConfigError(f"cannot listen on {s.bot_host}:{s.bot_port}: {exc.strerror or exc}") from None
-        log.info("[SERVER] listening on %s (monitor %s)", self.url, self.monitor_url)
+        _server_log.info("listening on %s (monitor %s)", self.url, self.monitor_url)
 
     async def close(self) -> None:
         if self._server is None:
@@ -348,8 +350,12 @@ class BotServer:
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return None
         status, text = route
-        log.warning("[SERVER] refused %s from %s: %d %s", self._shown_path(request.path),
-                    _peer(connection), status.value, status.phrase)
+        path = urlsplit(request.path).path
+        bot_path = self.settings.bot_path.rstrip("/") or "/"
+        component = "KNOWLARITY" if path.startswith(bot_path) else "MONITOR" if path.startswith(MONITOR_PATH) else "SERVER"
+        CallLog("-", component, log).warning(
+            "refused %s from %s: %d %s (%s); this bot serves %s (and %s)", self._shown_path(request.path),
+            _peer(connection), status.value, status.phrase, text.strip(), bot_path, MONITOR_PATH)
         return connection.respond(status, text)
 
     def _shown_path(self, raw_path: str) -> str:
@@ -410,7 +416,10 @@ class BotServer:
         call_id = self._unique_id(meta.callid)
         klog = CallLog(call_id, "KNOWLARITY")
 
+        tally = StreamTally(rate)
+
         async def send(text: str) -> None:
+            tally.sent(text)
             try:
                 await ws.send(text)
             except ConnectionClosed as exc:
@@ -463,6 +472,7 @@ class BotServer:
                     break
                 if not msg:
                     continue
+                tally.received(msg)
                 now = clock.now()
                 idle.last_audio = now
                 wait = budget.pace(now)
@@ -498,6 +508,7 @@ class BotServer:
                 await session.close(reason)
             finally:
                 self.sessions.pop(call_id, None)
+                klog.info("%s", tally.summary(reason))
 
     async def _idle_watch(self, ws: ServerConnection, idle: _IdleWatch, klog: CallLog) -> None:
         """End a call whose caller has sent no audio for BOT_IDLE_TIMEOUT_S (pings are not audio)."""
@@ -521,7 +532,8 @@ class BotServer:
         n = 2
         while f"{callid}#{n}" in self.sessions:
             n += 1
-        log.warning("[SERVER] call id %r already active; this connection is %r", callid, f"{callid}#{n}")
+        CallLog(f"{callid}#{n}", "KNOWLARITY", log).warning("call id %r already active; this connection is %r",
+                                                           callid, f"{callid}#{n}")
         return f"{callid}#{n}"
 
     def _prompts(self) -> PromptCache:

@@ -167,6 +167,9 @@ class DeepgramStream(TranscriptOutbox):
         self.call_id = call_id
         self.log = CallLog(call_id, "DEEPGRAM", LOGGER)
         self.reconnects = 0
+        self.interims = 0
+        self.finals = 0
+        self.errors = 0
         # Audio not yet finalised by Deepgram, as absolute byte offsets in the call's audio.
         self._buf = bytearray()
         self._buf_start = 0  # absolute offset of _buf[0] (= audio finalised so far)
@@ -238,6 +241,8 @@ class DeepgramStream(TranscriptOutbox):
         finally:
             self._ws = None
             self._out.put_nowait(None)
+            self.log.info("Stream summary | audio sent=%.1f s | transcripts interim=%d final=%d | reconnects=%d | errors=%d",
+                          self._sent_end / 2 / self.sample_rate, self.interims, self.finals, self.reconnects, self.errors)
 
     async def _reconnect(self, attempt: int) -> ClientConnection | None:
         if self._closing and not self._buf:
@@ -338,6 +343,7 @@ class DeepgramStream(TranscriptOutbox):
         elif kind == "Metadata":
             self.log.debug("metadata: request %s", str(msg.get("request_id", "?"))[:40])
         elif kind == "Error" or "err_code" in msg:
+            self.errors += 1
             self.log.warning("Deepgram error: %s", str(msg.get("description") or msg.get("err_msg") or kind)[:200])
 
     def _on_results(self, msg: dict[str, Any]) -> None:
@@ -358,8 +364,10 @@ class DeepgramStream(TranscriptOutbox):
             self._confirm(end_s)
             if text or (speech_final and self._open_finals):
                 self._open_finals = not speech_final
+                self.finals += 1 if text else 0
                 self._out.put_nowait(Transcript(text, final=True, confidence=confidence, speech_final=speech_final))
         elif text:
+            self.interims += 1
             self._out.put_nowait(Transcript(text, final=False, confidence=confidence, speech_final=False))
 
     def _confirm(self, end_s: float) -> None:

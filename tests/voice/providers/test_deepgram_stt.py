@@ -174,3 +174,15 @@ async def test_replay_buffer_is_bounded_while_disconnected(fake, caplog):
     with pytest.raises(ProviderError):
         await collect(stream)
     await stream.close()
+
+
+async def test_the_stream_ends_with_a_summary_line_in_the_guides_format(fake, caplog):
+    caplog.set_level(logging.INFO, logger="voice")
+    stream = await provider(fake).open(sample_rate=RATE, call_id="c-sum")
+    reader = asyncio.create_task(collect(stream))
+    await send_in_frames(stream, quiet(100) + tone(4000, 400) + quiet(500))
+    await stream.close()
+    await reader
+    [line] = [r.getMessage() for r in caplog.records if "Stream summary" in r.getMessage()]
+    assert line.startswith("[call_id=c-sum] [DEEPGRAM  ] Stream summary | audio sent=1.0 s | transcripts interim=")
+    assert "final=1 | reconnects=0 | errors=0" in line
