@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ import trustme
 from aiohttp import web
 from websockets.asyncio.server import serve
 
-from core_fakes import FakeProviders, FakeTTS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the bot-core fakes
+
+from core_fakes import FakeProviders, FakeTTS  # noqa: E402
 from voice.config import BotSettings
 from voice.doctor.checks import (
     DoctorOptions,
