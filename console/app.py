@@ -49,6 +49,7 @@ from console.screens.tasks import TasksScreen
 from console.state import ConsoleState
 from console.state import FeedStatus
 from console.widgets.badge import BarInfo
+from kcommon.text import escape_controls
 
 log = logging.getLogger("console.app")
 
@@ -139,6 +140,12 @@ class ConsoleApp(App[int]):
         self.ingested = 0
         if deps.keymap:
             self.set_keymap(deps.keymap)
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry server text (errors, names, numbers): never markup, controls shown."""
+        super().notify(escape_controls(str(message)), title=escape_controls(str(title)), severity=severity,
+                       timeout=timeout, markup=markup)
 
     # ---- lifecycle ------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from console.actions import ActionError, fmt_dt
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
 from console.widgets.table import VimTable
+from console.widgets.plain import plain
 
 
 def yes_no(value: object, yes: str = "yes", no: str = "no") -> Text:
@@ -99,7 +100,7 @@ class AccountScreen(ViewScreen):
         title = f"Live-notification registrations: {len(self.registrations)}   n register · e enable · d disable"
         if self.errors:
             title += "   ⚠ " + "; ".join(self.errors)
-        self.query_one("#notif-title", Label).update(title)
+        self.query_one("#notif-title", Label).update(plain(title))
         self.query_one("#numbers-title", Label).update(f"Bought numbers: {len(self.numbers)}")
         self.query_one("#plans-title", Label).update(f"Plans: {len(self.plans)}")
         self.refresh_bindings()

@@ -20,6 +20,7 @@ from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import AgentRow
 from console.widgets.table import VimTable
+from console.widgets.plain import plain
 
 STATUS_STYLES = {
     "available": "bold #5fd75f",
@@ -96,7 +97,7 @@ class AgentsScreen(ViewScreen):
             title += f"   ⚠ {state.agents.error}"
         elif state.agents.updated:
             title += f"   updated {max(0, now - state.agents.updated):.0f} s ago (every {self.capp.deps.agent_poll_s:.0f} s)"
-        self.query_one("#agents-title", Label).update(title)
+        self.query_one("#agents-title", Label).update(plain(title))
 
     def _selected(self) -> AgentRow | None:
         key = self.query_one("#agents-table", VimTable).selected_key

@@ -24,6 +24,7 @@ from console.state import BotCall
 from console.widgets.meter import LevelMeter
 from console.widgets.table import VimTable
 from console.widgets.transcript import TranscriptView
+from console.widgets.plain import plain, safe_text
 
 BARGE_IN_FLASH_S = 1.5
 
@@ -152,7 +153,7 @@ class BotScreen(ViewScreen):
             self._selected_id = table.selected_key
         call = bot.get(self._selected_id) if self._selected_id else None
         listening = self.capp.listen is not None and call is not None and self.capp.listen.call_id == call.call_id
-        self.query_one("#bot-head", Static).update(head_text(call, now, listening))
+        self.query_one("#bot-head", Static).update(safe_text(head_text(call, now, listening)))
         self.query_one("#bot-transcript", TranscriptView).show(call, now)
         meter = self.query_one("#bot-meter", LevelMeter)
         meter.display = listening
@@ -166,7 +167,7 @@ class BotScreen(ViewScreen):
             title += f" · {bot.dropped} events dropped (slow display)"
         if self.capp.deps.bot is None:
             title = "No bot connected (start with --bot ws://HOST:PORT/monitor, or run `kconsole demo`)"
-        self.query_one("#bot-list-title", Label).update(title)
+        self.query_one("#bot-list-title", Label).update(plain(title))
 
     def _show_turns(self, call: BotCall | None) -> None:
         key = (call.call_id if call else None, len(call.metrics) if call else 0)

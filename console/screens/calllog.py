@@ -32,6 +32,7 @@ from console.api.dates import IST
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.widgets.table import VimTable
+from console.widgets.plain import plain
 
 MAX_LOADED = 2000
 TEXT_FIELDS = (
@@ -116,7 +117,7 @@ class CallLogScreen(ViewScreen):
                         else:
                             yield Button("Search", variant="primary", id="q-search", classes="compact-button", compact=True)
                             yield Button("Clear", id="q-clear", classes="compact-button", compact=True)
-            yield Label(self._status, id="calllog-status", classes="pane-title")
+            yield Label(plain(self._status), id="calllog-status", classes="pane-title")
             yield VimTable(
                 [("start", "Start", 16), ("dir", "Dir", 3), ("customer", "Customer", 15), ("agent", "Agent", 15),
                  ("status", "Status", 10), ("duration", "Dur", 7), ("solution", "Solution", 10),
@@ -152,7 +153,7 @@ class CallLogScreen(ViewScreen):
 
     def _set_status(self, text: str) -> None:
         self._status = text
-        self.query_one("#calllog-status", Label).update(text)
+        self.query_one("#calllog-status", Label).update(plain(text))
 
     @on(Input.Submitted, "#calllog-form Input")
     @on(Button.Pressed, "#q-search")

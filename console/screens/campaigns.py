@@ -24,6 +24,7 @@ from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.screens.forms import FormField, FormScreen
 from console.widgets.table import VimTable
+from console.widgets.plain import plain
 
 STATUS_STYLES = {
     "pending": "#d7d75f",
@@ -117,7 +118,7 @@ class CampaignsScreen(ViewScreen):
         title = f"Campaigns: {len(rows)}"
         if self._error:
             title += f"   ⚠ {self._error}"
-        self.query_one("#campaigns-title", Label).update(title)
+        self.query_one("#campaigns-title", Label).update(plain(title))
         self.refresh_bindings()
 
     def _selected(self) -> Campaign | None:

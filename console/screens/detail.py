@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
 from console.state import EVENT_LABELS, CallRow
+from console.widgets.plain import plain, safe_text
 
 Field = tuple[str, str]
 
@@ -46,9 +48,9 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-box", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(plain(self.title_text), classes="dialog-title")
             with VerticalScroll(id="detail-scroll"):
-                yield Static(self._body(), id="detail-body")
+                yield Static(safe_text(self._body()), id="detail-body")
             yield Footer()
 
     def _body(self) -> Text:
@@ -59,7 +61,8 @@ class DetailScreen(ModalScreen[None]):
             text.append(f"{value}\n")
         if self.recording:
             text.append(f"{'recording':>{width}}  ", "bold #87afd7")
-            text.append(self.recording + "\n", f"underline link {self.recording}")
+            # A style built from text would parse it ("link x y" fails): the URL goes in as data.
+            text.append(self.recording + "\n", Style(underline=True, link=self.recording))
         if self.note:
             text.append("\n" + self.note, "dim")
         return text
@@ -70,7 +73,7 @@ class DetailScreen(ModalScreen[None]):
             self.recording = recording
         if note is not None:
             self.note = note
-        self.query_one("#detail-body", Static).update(self._body())
+        self.query_one("#detail-body", Static).update(safe_text(self._body()))
         self.refresh_bindings()
 
     def selected_number(self) -> str | None:

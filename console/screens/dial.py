@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from console.actions import Actions, ActionError, DialFlow, describe_error
 from console.screens.forms import FormField, FormScreen
 from console.state import EVENT_LABELS
+from console.widgets.plain import safe_cell, safe_text
 
 CHANNELS = [("PSTN (phone)", "PSTN"), ("WhatsApp", "Whatsapp")]
 
@@ -95,7 +96,7 @@ class DialScreen(ModalScreen[None]):
         }
 
     def _set_status(self, text: Text | str) -> None:
-        self.query_one("#dial-status", Static).update(text)
+        self.query_one("#dial-status", Static).update(safe_cell(text))
 
     def _lock_inputs(self, locked: bool) -> None:
         for widget in self.query(".form-input"):
@@ -157,7 +158,7 @@ class DialScreen(ModalScreen[None]):
             text.append(EVENT_LABELS.get(event, event.lower()), "bold" if i == len(row.events) - 1 else "")
         if row.finished:
             text.append(f"   ({row.duration(now):.0f} s)", "dim")
-        self.query_one("#dial-events", Static).update(text)
+        self.query_one("#dial-events", Static).update(safe_text(text))
 
     @on(Button.Pressed, "#dial-cancel")
     def action_close(self) -> None:

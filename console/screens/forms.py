@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from console.actions import describe_error
+from console.widgets.plain import plain
 
 Values = dict[str, str]
 Submit = Callable[[Values], Awaitable[str | None]]
@@ -61,12 +62,12 @@ class FormScreen(ModalScreen[Values | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog form-dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(plain(self.title_text), classes="dialog-title")
             if self.note:
-                yield Static(self.note, classes="dialog-note")
+                yield Static(plain(self.note), classes="dialog-note")
             for f in self.fields:
                 with Horizontal(classes="form-row"):
-                    yield Label(f.label + (" *" if f.required else ""), classes="form-label")
+                    yield Label(plain(f.label + (" *" if f.required else "")), classes="form-label")
                     if f.choices:
                         yield Select(list(f.choices), value=f.value or f.choices[0][1], allow_blank=False,
                                      id=f"field-{f.name}", classes="form-input")
@@ -100,7 +101,7 @@ class FormScreen(ModalScreen[Values | None]):
         return out
 
     def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(message)
+        self.query_one("#form-error", Static).update(plain(message))
 
     @on(Button.Pressed, "#form-cancel")
     def action_cancel(self) -> None:

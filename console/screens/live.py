@@ -24,6 +24,7 @@ from console.screens.detail import DetailScreen
 from console.state import CallRow, ScreenPop
 from console.widgets.feed import FeedLog
 from console.widgets.table import VimTable
+from console.widgets.plain import plain, safe_text
 
 BOARD_LIMIT = 1000
 # Backpressure: after a redraw that cost `c` seconds (or a full rebuild), the board waits
@@ -88,7 +89,7 @@ class PopPanel(Vertical):
         head.append(f"  {pop.customer or 'unknown number'}", "bold")
         head.append("  calling you", "")
         head.append("    c call back · x dismiss · enter details", "dim")
-        self.query_one("#pop-head", Static).update(head)
+        self.query_one("#pop-head", Static).update(safe_text(head))
         body = Text()
         if error:
             body.append(f"could not load this caller's history: {error}", "#ff875f")
@@ -105,7 +106,7 @@ class PopPanel(Vertical):
                 body.append("none", "dim")
             for task in context.tasks[:3]:
                 body.append(f"\n  {task}", "")
-        self.query_one("#pop-body", Static).update(body)
+        self.query_one("#pop-body", Static).update(safe_text(body))
         self.add_class("-open")
 
 
@@ -170,7 +171,7 @@ class LiveScreen(ViewScreen):
         if view.text:
             title += f", filter “{view.text}”"
         title += f")   {board.events_total:,} events · {board.calls_total:,} calls seen"
-        self.query_one("#board-title", Label).update(title)
+        self.query_one("#board-title", Label).update(plain(title))
         feed = self.query_one("#feed", FeedLog)
         feed.append_lines(board.feed_since(feed.last_seq))
         while board.pops:

@@ -16,6 +16,7 @@ from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import TaskRow
 from console.widgets.table import VimTable
+from console.widgets.plain import plain
 
 
 def task_cells(task: TaskRow) -> tuple[Text | str, ...]:
@@ -75,7 +76,7 @@ class TasksScreen(ViewScreen):
         title = f"Tasks: {len(rows)} shown · {open_missed} missed calls to return"
         if state.tasks.error:
             title += f"   ⚠ {state.tasks.error}"
-        self.query_one("#tasks-title", Label).update(title)
+        self.query_one("#tasks-title", Label).update(plain(title))
 
     def _selected(self) -> TaskRow | None:
         key = self.query_one("#tasks-table", VimTable).selected_key

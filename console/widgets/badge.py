@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.state import FeedStatus
+from console.widgets.plain import safe_text
 
 __all__ = ["BarInfo", "FeedStatus", "TopBar", "render_bar", "stream_badge"]
 
@@ -101,4 +102,4 @@ class TopBar(Static):
         width = self.size.width or 200
         if (info, width) != self._last:
             self._last = (info, width)
-            self.update(render_bar(info, width))
+            self.update(safe_text(render_bar(info, width), keep_newlines=False))  # stream reasons are server text

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from console.state import FeedLine
+from console.widgets.plain import safe_text
 
 EVENT_STYLES = {
     "ORIGINATE": "#87afff",
@@ -54,5 +55,5 @@ class FeedLog(RichLog):
             self.write(Text(f"… {skipped} events in this burst not shown", style="dim italic"))
             lines = lines[skipped:]
         for line in lines:
-            self.write(feed_text(line))
+            self.write(safe_text(feed_text(line), keep_newlines=False))
         self.last_seq = lines[-1].seq

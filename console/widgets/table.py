@@ -18,6 +18,8 @@ from textual.binding import Binding
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from console.widgets.plain import safe_cell
+
 Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]
 
@@ -71,8 +73,12 @@ class VimTable(DataTable[Any]):
         return list(self._cells)
 
     def sync_rows(self, rows: Sequence[Row]) -> None:
-        """Make the table show exactly `rows` (in order), with as few changes as possible."""
+        """Make the table show exactly `rows` (in order), with as few changes as possible.
+
+        Every cell becomes a `Text` first (`safe_cell`): a `str` from the server is shown
+        literally, never parsed as markup, whichever screen built the row."""
         self._ensure_columns()
+        rows = [(key, tuple(safe_cell(cell) for cell in cells)) for key, cells in rows]
         desired_keys = [key for key, _ in rows]
         current_keys = list(self._cells)
         if desired_keys == current_keys:

@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.state import BotCall, Line
+from console.widgets.plain import safe_text
 
 WORDS_PER_SECOND = 3.0  # a little faster than eSpeak's default 175 words/min
 
@@ -79,6 +80,6 @@ class TranscriptView(VerticalScroll):
     def show(self, call: BotCall | None, now: float) -> None:
         body = self.query_one("#transcript-body", Static)
         at_end = self.scroll_y >= self.max_scroll_y - 1
-        body.update(transcript_text(call, now) if call is not None else Text("no bot call selected", "dim italic"))
+        body.update(safe_text(transcript_text(call, now)) if call is not None else Text("no bot call selected", "dim italic"))
         if at_end:
             self.call_after_refresh(self.scroll_end, animate=False)
