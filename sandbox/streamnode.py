@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
@@ -32,6 +31,7 @@ from sandbox.conversations import DEMO_CONVERSATIONS
 from voice.caller import (
     Caller,
     CallerError,
+    CallerOptions,
     CallerEvent,
     CallReport,
     Conversation,
@@ -98,25 +98,18 @@ def call_metadata(call_info: Any) -> CallMetadata:
 class StreamNode:
     """Plays scripted callers into a bot, one WebSocket per call, like Knowlarity's node.
 
-    Options are those of `voice.caller.Caller` that a node decides (rate, timeouts,
-    speed, TLS); `on_event(call_id, event)` sees every call's events live and
+    `options` are how each call is placed (`voice.caller.CallerOptions`; keyword
+    `caller_options` adjust them, e.g. `speed=4`); the node fills in each call's
+    metadata and voice. A TTS in the options is wrapped in a cache: demo callers repeat
+    themselves. `on_event(call_id, event)` sees every call's events live and
     `on_report(report)` each finished call. `reports` keeps the latest `keep_reports`.
     """
 
     def __init__(
         self,
         bot_url: str,
+        options: CallerOptions | None = None,
         *,
-        sample_rate: int = 16000,
-        rate_in_url: bool = False,
-        no_audio_timeout: float = 5.0,
-        reply_timeout: float = 10.0,
-        hangup_grace: float = 1.0,
-        speed: float = 1.0,
-        bot_speed: float = 1.0,
-        ssl_context: ssl.SSLContext | None = None,
-        insecure: bool = False,
-        tts: SpeechSynth | None = None,
         conversations: Sequence[Conversation] = DEMO_CONVERSATIONS,
         max_concurrent: int = 4,
         max_waiting: int = 8,
@@ -124,25 +117,18 @@ class StreamNode:
         on_event: EventCallback | None = None,
         on_report: ReportCallback | None = None,
         keep_reports: int = 200,
+        **caller_options: Any,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         if not conversations:
             raise ValueError("a stream node needs at least one conversation")
         self.bot_url = bot_url
-        self.options: dict[str, Any] = {
-            "sample_rate": sample_rate,
-            "rate_in_url": rate_in_url,
-            "no_audio_timeout": no_audio_timeout,
-            "reply_timeout": reply_timeout,
-            "hangup_grace": hangup_grace,
-            "speed": speed,
-            "bot_speed": bot_speed,
-            "ssl_context": ssl_context,
-            "insecure": insecure,
-        }
+        opts = (options or CallerOptions()).replace(**caller_options)
+        tts = opts.tts
+        self.options = opts.replace(tts=None, on_event=None, metadata=None)
         # Fail now, not on the first call, if the URL or an option is unusable.
-        Caller(bot_url, **self.options)
+        Caller(bot_url, self.options)
         self._tts = CachedSpeech(tts) if tts is not None else None
         self.conversations = tuple(conversations)
         self.max_concurrent = max_concurrent
@@ -204,7 +190,7 @@ class StreamNode:
                 callback, call_id = self.on_event, meta.callid
                 on_event = lambda event: callback(call_id, event)  # noqa: E731
             try:
-                caller = Caller(self.bot_url, metadata=meta, tts=tts, on_event=on_event, **self.options)
+                caller = Caller(self.bot_url, self.options, metadata=meta, tts=tts, on_event=on_event)
             except CallerError as exc:
                 return self._refuse(meta, str(exc))
             log.info("[STREAMNODE] call %s from %s: caller %r", meta.callid, meta.customer_number, conv.name)
@@ -222,7 +208,7 @@ class StreamNode:
         self.refused += 1
         report = CallReport(
             url=redact_url(self.bot_url), call_id=meta.callid,
-            sample_rate=self.options["sample_rate"], speed=self.options["speed"],
+            sample_rate=self.options.sample_rate, speed=self.options.speed,
         )
         report.error = reason
         log.warning("[STREAMNODE] call %s not placed: %s", meta.callid, reason)

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from voice.caller import (
     Caller,
     CallerError,
+    CallerOptions,
     CallerEvent,
     CallReport,
     Transcriber,
@@ -243,8 +244,7 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
         metadata = CallMetadata(
             callid=args.callid or str(uuid.uuid4()), virtual_number=args.number, customer_number=args.caller
         )
-        caller = Caller(
-            args.url,
+        options = CallerOptions(
             sample_rate=args.sample_rate,
             rate_in_url=args.rate_in_url,
             metadata=metadata,
@@ -257,6 +257,7 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
             on_event=None if args.json else _Printer(out),
             strict=args.strict,
         )
+        shown_url = Caller(args.url, options).report.url  # checks the URL before any device is opened
     except CallerError as exc:
         return _fail(str(exc))
     except ValidationError as exc:
@@ -280,17 +281,17 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
             except sound.SoundUnavailable as exc:
                 print(f"{PROG}: cannot play the bot's audio: {exc}", file=sys.stderr)
             else:
-                if caller.speed != 1:
+                if options.speed != 1:
                     print(f"{PROG}: --play runs in real time; --speed is ignored", file=sys.stderr)
-                    caller.speed = caller.report.speed = 1.0
-        caller.sink = player
-        caller.transcriber = _transcriber(sys.stderr, args.script) if args.transcribe else None
+                    options = options.replace(speed=1.0)
+        transcriber = _transcriber(sys.stderr, args.script) if args.transcribe else None
+        caller = Caller(args.url, options.replace(sink=player, transcriber=transcriber))
         if not args.json:
             what = "the microphone (Ctrl-C hangs up)" if args.mic else (
                 f"{len(turns)} line(s)" if turns else "no lines: listening to the greeting"
             )
             print(
-                f"calling {caller.report.url} at {args.sample_rate} Hz as {args.caller} "
+                f"calling {shown_url} at {args.sample_rate} Hz as {args.caller} "
                 f"(callid {metadata.callid}); speaking {what}",
                 file=out,
                 flush=True,

@@ -65,8 +65,8 @@ def no_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def tone_voice(monkeypatch: pytest.MonkeyPatch) -> ToneTTS:
     """Make the CLI's default TTS the tone voice (no eSpeak needed)."""
-    import voice.caller.call
+    import voice.caller.speech
 
     tts = ToneTTS()
-    monkeypatch.setattr(voice.caller.call, "default_tts", lambda: tts)
+    monkeypatch.setattr(voice.caller.speech, "default_tts", lambda: tts)
     return tts

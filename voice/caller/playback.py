@@ -1,0 +1,192 @@
+"""The line's two ends, timed as a telephone plays them: what the caller hears and says.
+
+`Playback` is the caller's ear: playAudio chunks go into a queue that is "heard" at
+(compressed) real time, back to back; killAudio empties the queue and stops playback
+at once. `Voice` is the caller's mouth: the utterance being spoken, else silence, one
+20 ms frame at a time. `Notifier` wakes whoever waits on either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+from voice.audio import chunk_bytes, duration_ms
+from voice.caller.options import FRAME_MS, CallerOptions
+from voice.caller.report import BotReply
+
+MIN_QUIET_WALL_S = 0.15
+SINK_LEAD_S = 0.06  # audio handed to a speaker ahead of the playback clock
+
+
+class Notifier:
+    """Wake every waiter whenever the call's state changes; waiters re-check their condition."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """True once `predicate()` holds; False if `timeout` seconds pass first.
+
+        Uses asyncio.timeout, not asyncio.wait_for: on Python 3.11 wait_for can swallow
+        a cancellation that coincides with the event firing, and a call would hang.
+        """
+        if predicate():
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    await self._event.wait()
+        except TimeoutError:
+            return predicate()
+        return True
+
+
+class Playback:
+    """The caller's ear: bot audio queued and heard back to back at (compressed) real time.
+
+    Like the Stream Node, chunks are played in arrival order with no gap; `kill`
+    drops the queue and stops within one 20 ms slice. A reply (`BotReply`) opens
+    with the first chunk heard after silence and closes when the queue has been
+    empty for the quiet gap, or at once on killAudio.
+    """
+
+    def __init__(
+        self,
+        options: CallerOptions,
+        notifier: Notifier,
+        *,
+        on_reply_opened: Callable[[BotReply], None],
+        on_reply_closed: Callable[[BotReply], None],
+    ) -> None:
+        self.options = options
+        self.notifier = notifier
+        self.sink = options.sink
+        self._on_opened = on_reply_opened
+        self._on_closed = on_reply_closed
+        self.queue: deque[bytes] = deque()
+        self.reply: BotReply | None = None
+        self.replies_started = 0
+        self.real_end_wall = 0.0  # when the bot's own playback clock says its audio has been played
+        self._generation = 0
+        self._parts: list[bytes] = []
+        self._wake = asyncio.Event()
+
+    def enqueue(self, pcm: bytes, now_ms: float) -> None:
+        if self.reply is None:
+            self.reply = BotReply(start_ms=now_ms)
+            self.replies_started += 1
+            self._on_opened(self.reply)
+        self.reply.audio_ms += duration_ms(len(pcm), self.options.sample_rate)
+        self._parts.append(pcm)
+        now = time.monotonic()
+        seconds = duration_ms(len(pcm), self.options.sample_rate) / 1000 / self.options.bot_speed
+        self.real_end_wall = max(self.real_end_wall, now) + seconds
+        self.queue.append(pcm)
+        self._wake.set()
+        self.notifier.notify()
+
+    def kill(self) -> BotReply | None:
+        """killAudio: nothing queued survives; the current reply ends as interrupted."""
+        self.queue.clear()
+        self._generation += 1
+        self.real_end_wall = time.monotonic()
+        if self.sink is not None:
+            self.sink.clear()
+        reply = self.reply
+        if reply is not None:
+            reply.interrupted = True
+            self.close_reply()
+        self._wake.set()
+        return reply
+
+    def close_reply(self) -> None:
+        reply, self.reply = self.reply, None
+        if reply is None:
+            return
+        reply.pcm, self._parts = b"".join(self._parts), []
+        self._on_closed(reply)
+        self.notifier.notify()
+
+    async def run(self) -> None:
+        slice_bytes = chunk_bytes(self.options.sample_rate, FRAME_MS)
+        speed = self.options.speed
+        quiet_s = max(self.options.quiet_gap_ms / 1000 / speed, MIN_QUIET_WALL_S)
+        loop = asyncio.get_running_loop()
+        anchor = loop.time()  # wall time at which `played_s` (compressed) audio started
+        played_s = 0.0
+        while True:
+            if not self.queue:
+                self._wake.clear()
+                if self.reply is not None:
+                    try:
+                        async with asyncio.timeout(quiet_s):
+                            await self._wake.wait()
+                    except TimeoutError:
+                        if not self.queue:
+                            self.close_reply()
+                else:
+                    await self._wake.wait()
+                continue
+            chunk = self.queue.popleft()
+            generation = self._generation
+            if loop.time() > anchor + played_s / speed:  # after an underrun, play from now
+                anchor, played_s = loop.time(), 0.0
+            for off in range(0, len(chunk), slice_bytes):
+                if generation != self._generation:
+                    break
+                piece = chunk[off : off + slice_bytes]
+                if self.sink is not None:
+                    self.sink.write(piece)
+                piece_s = len(piece) / 2 / self.options.sample_rate
+                played_s += piece_s
+                if self.reply is not None:
+                    self.reply.heard_ms += piece_s * 1000
+                    self.notifier.notify()
+                # A real speaker needs a little audio in hand or it clicks at every slice:
+                # with a sink, run SINK_LEAD_S ahead of the playback clock.
+                ahead = SINK_LEAD_S if self.sink is not None else 0.0
+                delay = anchor + max(0.0, played_s - ahead) / speed - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+
+
+class Voice:
+    """The caller's mouth: the utterance being spoken, else silence, one frame at a time."""
+
+    def __init__(self, frame_bytes: int) -> None:
+        self.frame_bytes = frame_bytes
+        self.silence = bytes(frame_bytes)
+        self._pcm = b""
+        self._offset = 0
+        self._started: asyncio.Future[float] | None = None
+        self._done: asyncio.Future[float] | None = None
+
+    def say(self, pcm: bytes) -> tuple[asyncio.Future[float], asyncio.Future[float]]:
+        """Start an utterance; the futures resolve with the send times of its first and last frame."""
+        loop = asyncio.get_running_loop()
+        pad = (-len(pcm)) % self.frame_bytes
+        self._pcm, self._offset = pcm + bytes(pad), 0
+        self._started, self._done = loop.create_future(), loop.create_future()
+        return self._started, self._done
+
+    def next_frame(self) -> tuple[bytes, bool, bool]:
+        """(frame, is the utterance's first frame, is its last frame)."""
+        if self._offset >= len(self._pcm):
+            return self.silence, False, False
+        frame = self._pcm[self._offset : self._offset + self.frame_bytes]
+        first = self._offset == 0
+        self._offset += self.frame_bytes
+        return frame, first, self._offset >= len(self._pcm)
+
+    def sent(self, t_ms: float, first: bool, last: bool) -> None:
+        if first and self._started is not None and not self._started.done():
+            self._started.set_result(t_ms)
+        if last and self._done is not None and not self._done.done():
+            self._done.set_result(t_ms)

@@ -1,0 +1,146 @@
+"""What a call produced: `CallerEvent`s as they happen and the `CallReport` at the end.
+
+The report holds the outcome, the greeting latency (metadata sent -> first
+playAudio), per turn the time from the caller's last word to the first reply audio,
+barge-in latency (caller speech onset -> killAudio), the bot's audio, and a
+transcript. Times are wall-clock milliseconds since the connection opened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from voice.audio import duration_ms
+
+Outcome = Literal["completed", "transferred", "disconnected", "no-audio timeout", "protocol error", "error"]
+OK_OUTCOMES: frozenset[str] = frozenset({"completed", "transferred", "disconnected"})
+
+
+EventKind = Literal[
+    "connected", "greeting", "caller_said", "bot_audio", "bot_said", "kill_audio", "no_reply",
+    "transfer", "disconnect", "protocol_error", "cut", "error", "hangup", "ended",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerEvent:
+    """Something that happened on the call, `t_ms` after the connection opened (wall time)."""
+
+    kind: EventKind
+    t_ms: float
+    text: str = ""
+    value_ms: float | None = None  # the latency or duration the event is about, if any
+    turn: int | None = None
+
+
+@dataclass(slots=True)
+class TurnReport:
+    """What happened around one caller turn; times are ms since the connection opened."""
+
+    index: int
+    text: str
+    barge_in: bool = False
+    speech_start_ms: float | None = None
+    speech_end_ms: float | None = None
+    first_audio_ms: float | None = None   # caller stopped speaking -> first reply playAudio
+    kill_audio_ms: float | None = None    # caller speech onset -> killAudio (barge-in latency)
+
+
+@dataclass(slots=True)
+class BotReply:
+    """One stretch of bot audio, from the first chunk to a drained queue (or killAudio)."""
+
+    start_ms: float
+    audio_ms: float = 0.0       # received
+    heard_ms: float = 0.0       # played before it ended or was killed
+    interrupted: bool = False
+    text: str | None = None     # filled when transcription was asked for
+    pcm: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    t_ms: float
+    speaker: Literal["caller", "bot"]
+    text: str
+
+
+@dataclass(slots=True)
+class CallReport:
+    """Everything measured on one call. `bot_audio` is all PCM the bot sent, at `sample_rate`."""
+
+    url: str
+    call_id: str
+    sample_rate: int
+    speed: float
+    outcome: Outcome = "error"
+    transfer_to: str | None = None
+    error: str | None = None
+    greeting_ms: float | None = None
+    duration_ms: float = 0.0
+    turns: list[TurnReport] = field(default_factory=list)
+    replies: list[BotReply] = field(default_factory=list)
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    kill_audio_count: int = 0
+    protocol_errors: list[str] = field(default_factory=list)
+    bot_audio: bytes = field(default=b"", repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """A call that ended the way calls should: completed, transferred or hung up by the bot."""
+        return self.outcome in OK_OUTCOMES
+
+    def describe_outcome(self) -> str:
+        if self.outcome == "transferred":
+            return f"transferred to {self.transfer_to}"
+        if self.outcome == "disconnected":
+            return "disconnected by the bot"
+        if self.outcome == "completed":
+            return "completed (the caller hung up)"
+        if self.outcome == "no-audio timeout":
+            return f"cut: {self.error}" if self.error else "cut: no audio from the bot"
+        return f"{self.outcome}: {self.error}" if self.error else self.outcome
+
+    @property
+    def bot_audio_ms(self) -> float:
+        return duration_ms(len(self.bot_audio), self.sample_rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, without the audio (its duration is included instead)."""
+        data = {
+            "url": self.url,
+            "call_id": self.call_id,
+            "sample_rate": self.sample_rate,
+            "speed": self.speed,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "transfer_to": self.transfer_to,
+            "error": self.error,
+            "greeting_ms": _round(self.greeting_ms),
+            "duration_ms": _round(self.duration_ms),
+            "bot_audio_ms": _round(self.bot_audio_ms),
+            "kill_audio_count": self.kill_audio_count,
+            "protocol_errors": list(self.protocol_errors),
+            "turns": [{k: _round(v) if isinstance(v, float) else v for k, v in asdict(t).items()} for t in self.turns],
+            "replies": [
+                {k: _round(v) if isinstance(v, float) else v for k, v in asdict(r).items() if k != "pcm"}
+                for r in self.replies
+            ],
+            "transcript": [asdict(line) | {"t_ms": _round(line.t_ms)} for line in self.transcript],
+        }
+        return data
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def format_ms(value: float | None) -> str:
+    """A latency for people: "123 ms", or "-" when there is none."""
+    return "-" if value is None or math.isnan(value) else f"{value:.0f} ms"
