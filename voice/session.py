@@ -40,7 +40,6 @@ import base64
 import contextlib
 import logging
 import re
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -63,6 +62,7 @@ from voice.clock import Clock, MonotonicClock
 from voice.config import BotSettings
 from voice.logs import CallLog
 from voice.metrics import TurnTimer, describe
+from voice.phase import Phase, PhaseMachine, bot_state
 from voice.playback import ChunkPlayer, Speaker, Utterance, heard_text
 from voice.prompts import PromptCache
 from voice.providers.base import (
@@ -70,15 +70,16 @@ from voice.providers.base import (
     TRANSFER_TOOL,
     ChatMessage,
     ProviderError,
-    STTStream,
     TextDelta,
     ToolCall,
     ToolSpec,
     Transcript,
-    TTSProvider,
 )
+from voice.providers.fallback import FallbackTTS
 from voice.recording import CallRecorder
 from voice.sentences import SentenceSplitter
+from voice.stt_lane import SttLane
+from voice.utterance_end import UtteranceEnd
 from voice.vad import SpeechEnd, SpeechStart, VadConfig, VoiceActivityDetector
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class Reply:
     finalized: bool = False
     cut_at: float | None = None
     spoke_text: bool = False
-    tts_failed: bool = False
+    voice: FallbackTTS | None = None  # its TTS with failover, made when it first speaks
 
     @property
     def audio_sent(self) -> bool:
@@ -206,32 +207,42 @@ class CallSession:
             lead_ms=self.options.lead_ms, tap=self._bot_audio_tap,
         )
         self.vad = VoiceActivityDetector(sample_rate, self.options.vad)
-        self.state: BotState = "listening"
+        self.state: BotState = "listening"  # what the bus last showed (follows the phase)
+        self._phase = PhaseMachine(self.log, self._phase_changed)
+        self.stt = SttLane(
+            providers.stt, sample_rate=sample_rate, call_id=call_id, clock=self.clock,
+            on_transcript=self._on_transcript, log=self._stt_log,
+            buffer_s=self.options.stt_buffer_s, backoff_max_s=self.options.stt_backoff_max_s,
+        )
+        self.utterance = UtteranceEnd(
+            clock=self.clock, gap_s=self.options.utterance_gap_s, vad=self.vad, spawn=self._spawn,
+            on_utterance=lambda text, stt_final, stopped: self._start_turn(
+                text, stt_final=stt_final, caller_stopped=stopped
+            ),
+        )
         self.history: list[ChatMessage] = []
         self.turn = 0
-        self.closed = False
         self.end_reason: str | None = None
         self.started_at = self.clock.now()
         self._reply: Reply | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._unanswered = ""
-        self._pending_final = ""
-        self._final_at: float | None = None
-        self._gap_task: asyncio.Task[None] | None = None
         self._resume_task: asyncio.Task[None] | None = None
-        self._stt_audio: deque[bytes] = deque()
-        self._stt_audio_bytes = 0
-        self._stt_wake = asyncio.Event()
-        self._stt_stream: STTStream | None = None
         self._last_onset: float | None = None
-        self._last_speech_end: float | None = None
-        self._speech_since_turn = False
         self._last_stt_activity = -1e18
-        self._terminal = False
         self.audio_frames = 0
         self.tools: list[ToolSpec] = ([TRANSFER_TOOL] if settings.transfer_number else []) + [END_CALL_TOOL]
 
     # ---- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        return self._phase.phase
+
+    @property
+    def closed(self) -> bool:
+        """The call is being torn down or is over: nothing more is fed or sent."""
+        return self._phase.phase.closed
 
     async def start(self, metadata_at: float | None = None) -> None:
         """Greeting first (its task is scheduled before anything else), then STT."""
@@ -243,13 +254,14 @@ class CallSession:
         timer = TurnTimer(turn=0, metadata=self.started_at)
         reply = Reply(kind="greeting", turn=0, epoch=self.speaker.epoch, timer=timer)
         self._begin(reply, self._speak_lines(reply, [self.settings.greeting]))
-        self._spawn(self._stt_loop(), "stt")
+        self._spawn(self.stt.run(), "stt")
 
     async def close(self, reason: str) -> None:
         """End the call: cancel every task, close STT, publish CallEnded. Idempotent."""
         if self.closed:
             return
-        self.closed = True
+        self._phase.to(Phase.CLOSING)
+        self.stt.stop()
         self.end_reason = reason
         now = self.clock.now()
         reply = self._reply
@@ -260,10 +272,8 @@ class CallSession:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
-        stream, self._stt_stream = self._stt_stream, None
-        if stream is not None:
-            await self._close_stt(stream)
-        self._set_state("ended")
+        await self.stt.close()
+        self._phase.to(Phase.ENDED)
         duration = self.clock.now() - self.started_at
         self._publish(CallEnded(call_id=self.call_id, reason=reason, duration_s=round(duration, 3)))
         if self.recorder is not None:
@@ -284,17 +294,15 @@ class CallSession:
         if self.bus.wants_audio(self.call_id):
             self._publish(AudioFrame(call_id=self.call_id, source="caller", sample_rate=self.sample_rate,
                                      pcm_b64=base64.b64encode(pcm).decode("ascii")))
-        self._queue_stt(pcm)
+        self.stt.feed(pcm)
         for ev in self.vad.push(pcm, now):
             if isinstance(ev, SpeechStart):
                 self._last_onset = ev.onset
-                self._speech_since_turn = True
+                self.utterance.speech_started()
                 self._vlog.debug("speech onset (confirmed after %.0f ms)", (ev.confirmed - ev.onset) * 1000)
                 await self._barge_in(ev.onset, "speech")
             elif isinstance(ev, SpeechEnd):
-                self._last_speech_end = ev.end
-                if self._pending_final and self._gap_task is None:
-                    self._arm_gap_timer()
+                self.utterance.speech_ended(ev.end)
 
     # ---- supervisor commands -------------------------------------------------------------
 
@@ -306,14 +314,14 @@ class CallSession:
         clean = re.sub(r"[\s().-]", "", dest)
         if not _PHONE.match(clean):
             return f"not a phone number: {dest[:30]!r}"
-        if self.closed or self._terminal:
+        if self.phase.ending:
             return "the call is already ending"
         await self._interrupt_for_command()
         self._run_final("transfer", self.options.transfer_line, clean)
         return None
 
     async def hangup(self, *, goodbye: bool = True) -> str | None:
-        if self.closed or self._terminal:
+        if self.phase.ending:
             return "the call is already ending"
         await self._interrupt_for_command()
         self._run_final("disconnect", self.options.goodbye_line if goodbye else None, None)
@@ -323,7 +331,7 @@ class CallSession:
         text = text.strip()
         if not text:
             return "nothing to say"
-        if self.closed or self._terminal:
+        if self.phase.ending:
             return "the call is already ending"
         await self._interrupt_for_command()
         reply = Reply(kind="say", turn=self.turn, epoch=self.speaker.epoch, timer=TurnTimer(turn=self.turn))
@@ -341,7 +349,7 @@ class CallSession:
     async def _barge_in(self, onset: float, source: str) -> None:
         """The caller speaks over the bot: kill audio first, then tidy up."""
         reply = self._reply
-        if reply is None or reply.finalized or not reply.interruptible or self._terminal:
+        if reply is None or reply.finalized or not reply.interruptible or self.phase.ending:
             return
         await self._cut(reply, onset=onset, publish_barge_in=True, source=source)
         if self._resume_task is None:
@@ -370,7 +378,7 @@ class CallSession:
         if reply.task is not None and reply.task is not asyncio.current_task():
             reply.task.cancel()
         self._finalize(reply, cut_at=cut_at)
-        self._set_state("listening")
+        self._phase.to(Phase.LISTENING)
 
     async def _kill(self) -> float:
         at = await self.speaker.kill()
@@ -384,12 +392,12 @@ class CallSession:
         try:
             opts = self.options
             while True:
-                if self._reply is not cut or self._pending_final or self.closed:
+                if self._reply is not cut or self.utterance.pending or self.closed:
                     return
                 now = self.clock.now()
                 quiet_from = max(
                     cut.cut_at or 0.0, self._last_stt_activity,
-                    self._last_speech_end if self._last_speech_end is not None else -1e18,
+                    self.utterance.last_speech_end if self.utterance.last_speech_end is not None else -1e18,
                     self.speaker.killed_at or -1e18,
                 )
                 if self.vad.in_speech:
@@ -425,77 +433,9 @@ class CallSession:
 
     # ---- STT -------------------------------------------------------------------------------
 
-    def _queue_stt(self, pcm: bytes) -> None:
-        self._stt_audio.append(pcm)
-        self._stt_audio_bytes += len(pcm)
-        limit = int(self.options.stt_buffer_s * self.sample_rate * 2)
-        while self._stt_audio_bytes > limit and len(self._stt_audio) > 1:
-            self._stt_audio_bytes -= len(self._stt_audio.popleft())
-        self._stt_wake.set()
-
-    async def _stt_loop(self) -> None:
-        """Open the STT stream, feed it, read it; reopen with backoff if it dies."""
-        backoff = 0.2
-        while not self.closed:
-            try:
-                stream = await self.providers.stt.open(sample_rate=self.sample_rate, call_id=self.call_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._stt_log.warning("could not open speech recognition: %s (retry in %.1f s)", exc, backoff)
-                await self.clock.sleep(backoff)
-                backoff = min(backoff * 2, self.options.stt_backoff_max_s)
-                continue
-            self._stt_stream = stream
-            opened_at = self.clock.now()
-            feeder = asyncio.create_task(self._stt_feed(stream), name=f"stt-feed-{self.call_id}")
-            reader = asyncio.create_task(self._stt_read(stream), name=f"stt-read-{self.call_id}")
-            try:
-                done, _ = await asyncio.wait({feeder, reader}, return_when=asyncio.FIRST_COMPLETED)
-                for t in done:
-                    exc = t.exception()
-                    if exc is not None:
-                        self._stt_log.warning("speech recognition stream failed: %s; reconnecting", exc)
-                        break
-                else:
-                    self._stt_log.warning("speech recognition stream ended; reconnecting")
-                # a stream that lived a while earns a fresh backoff; one that dies at once does not
-                backoff = 0.2 if self.clock.now() - opened_at > 5.0 else min(backoff * 2, self.options.stt_backoff_max_s)
-            finally:
-                for t in (feeder, reader):
-                    t.cancel()
-                await asyncio.gather(feeder, reader, return_exceptions=True)
-                if self._stt_stream is stream:
-                    self._stt_stream = None
-                    await self._close_stt(stream)
-            await self.clock.sleep(backoff)
-
-    async def _close_stt(self, stream: STTStream) -> None:
-        try:
-            await asyncio.wait_for(stream.close(), 2.0)
-        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - closing must not raise
-            if isinstance(exc, asyncio.CancelledError) and not self.closed:
-                raise
-            self._stt_log.debug("closing speech recognition: %r", exc)
-
-    async def _stt_feed(self, stream: STTStream) -> None:
-        while True:
-            while not self._stt_audio:
-                self._stt_wake.clear()
-                await self._stt_wake.wait()
-            pcm = self._stt_audio[0]
-            await stream.send(pcm)
-            # popped only once sent: if the stream died mid-send, the next one gets it
-            if self._stt_audio and self._stt_audio[0] is pcm:
-                self._stt_audio.popleft()
-                self._stt_audio_bytes -= len(pcm)
-
-    async def _stt_read(self, stream: STTStream) -> None:
-        async for tr in stream.results():
-            await self._on_transcript(tr)
-
     async def _on_transcript(self, tr: Transcript) -> None:
-        if self.closed or self._terminal:
+        """Every STT result: interims may confirm a barge-in; finals build the utterance."""
+        if self.phase.ending:
             return
         text = tr.text.strip()
         now = self.clock.now()
@@ -513,61 +453,21 @@ class CallSession:
             self._last_stt_activity = now
             self._publish(TranscriptEvent(call_id=self.call_id, text=text, final=True))
             self._stt_log.info("Transcript (final) | text=%r", text)
-            self._pending_final = f"{self._pending_final} {text}".strip()
-            if self._final_at is None:
-                self._final_at = now
-        if not self._pending_final:
-            return
-        if tr.speech_final:
-            await self._dispatch_final()
-        else:
-            self._arm_gap_timer()
-
-    def _arm_gap_timer(self) -> None:
-        if self._gap_task is not None:
-            self._gap_task.cancel()
-        self._gap_task = self._spawn(self._gap_wait(), "utterance-gap")
-
-    async def _gap_wait(self) -> None:
-        try:
-            while True:
-                await self.clock.sleep(self.options.utterance_gap_s)
-                if not self.vad.in_speech:
-                    break
-        finally:
-            if self._gap_task is asyncio.current_task():
-                self._gap_task = None
-        await self._dispatch_final()
-
-    async def _dispatch_final(self) -> None:
-        gap, self._gap_task = self._gap_task, None
-        if gap is not None and gap is not asyncio.current_task():
-            gap.cancel()
-        text, self._pending_final = self._pending_final, ""
-        final_at, self._final_at = self._final_at, None
-        if not text:
-            return
-        stopped = None
-        if self._speech_since_turn:
-            stopped = self._last_speech_end if not self.vad.in_speech else self.vad.last_speech_end
-            if stopped is not None and final_at is not None and stopped > final_at:
-                stopped = None
-        self._speech_since_turn = False
-        await self._start_turn(text, stt_final=final_at, caller_stopped=stopped)
+        await self.utterance.final(text, at=now, speech_final=tr.speech_final)
 
     # ---- turns -----------------------------------------------------------------------------
 
     async def _start_turn(self, text: str, *, stt_final: float | None, caller_stopped: float | None) -> None:
         self._cancel_resume()
         reply = self._reply
-        if self._terminal:
+        if self.phase.ending:
             return
         if reply is not None and not reply.finalized:
             if not reply.interruptible:
                 return
             # A transcript while the bot is still talking or thinking: the caller went on.
             await self._cut(reply, onset=self._last_onset, publish_barge_in=reply.audio_sent, source="transcript")
-            if self.closed or self._terminal:
+            if self.phase.ending:
                 return
         user_text = f"{self._unanswered} {text}".strip()
         self._unanswered = ""
@@ -584,7 +484,7 @@ class CallSession:
 
     async def _answer(self, reply: Reply, messages: Sequence[ChatMessage]) -> None:
         """LLM -> sentences -> TTS -> chunks, under a watchdog."""
-        self._set_state("thinking")
+        self._phase.to(Phase.THINKING)
         player = self._player(reply)
         pipeline = asyncio.create_task(self._pipeline(reply, messages, player), name=f"pipeline-{self.call_id}")
         watchdog = asyncio.create_task(self._watchdog(reply), name=f"watchdog-{self.call_id}")
@@ -630,7 +530,7 @@ class CallSession:
         await self.speaker.playback.wait_played()
         if not player.stale:
             self._finalize(reply, cut_at=None)
-            self._set_state("listening")
+            self._phase.to(Phase.LISTENING)
 
     async def _pipeline(self, reply: Reply, messages: Sequence[ChatMessage], player: ChunkPlayer) -> list[ToolCall]:
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
@@ -673,7 +573,7 @@ class CallSession:
     ) -> None:
         while (text := await sentences.get()) is not None:
             utt = Utterance(text)
-            async with _closing(self._synthesize(reply, text)) as pcm_stream:
+            async with _closing(self._voice(reply).synthesize(text, sample_rate=self.sample_rate)) as pcm_stream:
                 async for pcm in pcm_stream:
                     reply.timer.mark("tts_first_byte", self.clock.now())
                     await out.put((utt, pcm))
@@ -701,37 +601,13 @@ class CallSession:
     def _player(self, reply: Reply) -> ChunkPlayer:
         return ChunkPlayer(self.speaker, reply.epoch, lambda utt: self._on_utterance_started(reply, utt))
 
-    async def _synthesize(self, reply: Reply, text: str) -> AsyncIterator[bytes]:
-        """TTS for one sentence; on failure, the fallback voice for this and later sentences."""
-        chain: list[TTSProvider] = []
-        if not reply.tts_failed:
-            chain.append(self.providers.tts)
-        if self.providers.fallback_tts is not None:
-            chain.append(self.providers.fallback_tts)
-        if not chain:
-            chain.append(self.providers.tts)
-        last: BaseException | None = None
-        for tts in chain:
-            name = getattr(tts, "name", "tts")
-            try:
-                got = 0
-                async with _closing(tts.synthesize(text, sample_rate=self.sample_rate)) as stream:
-                    async for pcm in stream:
-                        if pcm:
-                            got += len(pcm)
-                            yield pcm
-                if got:
-                    self.log.child(name).debug("synthesised %.0f ms for %r", duration_ms(got, self.sample_rate), text[:40])
-                    return
-                last = ProviderError(f"{name} produced no audio")
-            except (asyncio.CancelledError, GeneratorExit):
-                raise
-            except Exception as exc:  # provider failure: try the next voice
-                last = exc
-            reply.tts_failed = True
-            self.log.child(name).warning("speech synthesis failed (%s)%s", last,
-                                         "; using the fallback voice" if tts is not chain[-1] else "")
-        raise ProviderError(f"every voice failed: {last}")
+    def _voice(self, reply: Reply) -> FallbackTTS:
+        """The reply's TTS: the main voice, and once it fails the fallback voice for the
+        rest of the reply (sticky: one voice per reply, one failure per dead vendor)."""
+        if reply.voice is None:
+            reply.voice = FallbackTTS(self.providers.tts, self.providers.fallback_tts, sticky=True,
+                                      logger_for=self.log.child)
+        return reply.voice
 
     async def _watchdog(self, reply: Reply) -> None:
         """Returns (= fires) once the caller has heard nothing for stall_timeout_s mid-turn."""
@@ -750,14 +626,15 @@ class CallSession:
             if reply.kind == "greeting":
                 self._klog.info("greeting first playAudio sent (%s)", self._ms_since(reply.timer.metadata))
         reply.spoke_text = True
-        self._set_state("speaking")
+        if not self.phase.ending:  # the last line of a transfer or hang-up keeps that phase
+            self._phase.to(Phase.SPEAKING)
         self._publish(BotSentence(call_id=self.call_id, text=utt.text, turn=reply.turn))
 
     async def _speak_lines(self, reply: Reply, lines: Sequence[str]) -> None:
         """Greeting, supervisor lines, resumes: pre-rendered when possible, else streamed TTS."""
         player = self._player(reply)
         try:
-            self._set_state("speaking")
+            self._phase.to(Phase.SPEAKING)
             for line in lines:
                 if not await self._play_prompt(reply, player, line):
                     return
@@ -768,7 +645,7 @@ class CallSession:
             self.log.error("could not speak %s: %s", reply.kind, exc)
         if not player.stale:
             self._finalize(reply, cut_at=None)
-            self._set_state("listening")
+            self._phase.to(Phase.LISTENING)
 
     async def _play_prompt(self, reply: Reply, player: ChunkPlayer, text: str) -> bool:
         """One line: from the prompt cache when it was rendered ahead, else streamed through TTS."""
@@ -778,7 +655,7 @@ class CallSession:
         if pcm is not None:
             reply.timer.mark("tts_first_byte", self.clock.now())
             return await self._feed(reply, player, utt, pcm) and await self._feed(reply, player, utt, None)
-        async with _closing(self._synthesize(reply, text)) as pcm_stream:
+        async with _closing(self._voice(reply).synthesize(text, sample_rate=self.sample_rate)) as pcm_stream:
             async for chunk in pcm_stream:
                 reply.timer.mark("tts_first_byte", self.clock.now())
                 if not await self._feed(reply, player, utt, chunk):
@@ -795,6 +672,7 @@ class CallSession:
     # ---- transfer / hang-up --------------------------------------------------------------
 
     def _run_final(self, action: Literal["transfer", "disconnect"], line: str | None, dest: str | None) -> None:
+        self._phase.to(Phase.TRANSFERRING if action == "transfer" else Phase.HANGING_UP)  # at once: no turn slips in
         reply = Reply(kind="final", turn=self.turn, epoch=self.speaker.epoch, timer=TurnTimer(turn=self.turn),
                       interruptible=False)
         self._begin(reply, self._final_action(reply, action, line, dest))
@@ -803,11 +681,9 @@ class CallSession:
         self, reply: Reply, action: Literal["transfer", "disconnect"], line: str | None, dest: str | None
     ) -> None:
         """Say the line (not interruptible), wait until it has played, then act."""
-        self._terminal = True
+        self._phase.to(Phase.TRANSFERRING if action == "transfer" else Phase.HANGING_UP)
         reply.interruptible = False
         self._cancel_resume()
-        if action == "transfer":
-            self._set_state("transferring")
         try:
             if line:
                 player = self._player(reply)
@@ -867,13 +743,11 @@ class CallSession:
                 self.stats.add_turn(metrics)
             self.log.info(describe(metrics))
 
-    def _set_state(self, state: BotState) -> None:
-        if self.state == state or (self.state == "ended"):
-            return
-        if self._terminal and state in ("listening", "thinking", "speaking") and self.state == "transferring":
-            return
-        self.state = state
-        self._publish(StateChanged(call_id=self.call_id, state=state))
+    def _phase_changed(self, old: Phase, new: Phase) -> None:
+        state = bot_state(new)
+        if state is not None and state != self.state:
+            self.state = state
+            self._publish(StateChanged(call_id=self.call_id, state=state))
 
     def _publish(self, event: Any) -> None:
         self.bus.publish(event)

@@ -1,0 +1,149 @@
+"""The speech-recognition lane of a call: open a stream, feed it, read it, reopen it.
+
+Caller audio is queued by `feed` on the input path (never blocking it) and sent to
+the current STT stream by a feeder task; a reader task hands every result to
+`on_transcript`. When the stream cannot be opened, fails or ends, the lane reopens
+it after a backoff that doubles up to `backoff_max_s` and starts over once a stream
+has lived `healthy_after_s`. Audio is popped from the queue only once sent, so what
+a dying stream did not take goes to the next one; the queue keeps at most
+`buffer_s` seconds (the oldest audio goes first), so a long outage cannot grow it
+without bound. All waiting is on the call's `Clock`, so tests drive it by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from voice.clock import Clock
+from voice.providers.base import STTProvider, STTStream, Transcript
+
+OnTranscript = Callable[[Transcript], Awaitable[None]]
+
+FIRST_BACKOFF_S = 0.2
+
+
+class SttLane:
+    """One call's STT: `feed(pcm)` from the input path, `await run()` in a task, `close()`."""
+
+    def __init__(
+        self,
+        provider: STTProvider,
+        *,
+        sample_rate: int,
+        call_id: str,
+        clock: Clock,
+        on_transcript: OnTranscript,
+        log: logging.Logger | logging.LoggerAdapter[Any],
+        buffer_s: float = 10.0,
+        backoff_max_s: float = 5.0,
+        healthy_after_s: float = 5.0,
+    ) -> None:
+        self.provider = provider
+        self.sample_rate = sample_rate
+        self.call_id = call_id
+        self.clock = clock
+        self.on_transcript = on_transcript
+        self.log = log
+        self.buffer_bytes = int(buffer_s * sample_rate * 2)
+        self.backoff_max_s = backoff_max_s
+        self.healthy_after_s = healthy_after_s
+        self.stream: STTStream | None = None
+        self.opened = 0  # streams opened so far (a reconnect count, for tests and stats)
+        self._audio: deque[bytes] = deque()
+        self._audio_bytes = 0
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    @property
+    def queued_bytes(self) -> int:
+        """Caller audio waiting to be sent to the recogniser."""
+        return self._audio_bytes
+
+    def feed(self, pcm: bytes) -> None:
+        """Queue caller audio (never waits); the oldest goes once over `buffer_s`."""
+        self._audio.append(pcm)
+        self._audio_bytes += len(pcm)
+        while self._audio_bytes > self.buffer_bytes and len(self._audio) > 1:
+            self._audio_bytes -= len(self._audio.popleft())
+        self._wake.set()
+
+    def _next_backoff(self, backoff: float) -> float:
+        return min(backoff * 2, self.backoff_max_s)
+
+    async def run(self) -> None:
+        """Open the STT stream, feed it, read it; reopen with backoff if it dies."""
+        backoff = FIRST_BACKOFF_S
+        while not self._closing:
+            try:
+                stream = await self.provider.open(sample_rate=self.sample_rate, call_id=self.call_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any vendor failure: retry after the backoff
+                self.log.warning("could not open speech recognition: %s (retry in %.1f s)", exc, backoff)
+                await self.clock.sleep(backoff)
+                backoff = self._next_backoff(backoff)
+                continue
+            self.stream = stream
+            self.opened += 1
+            opened_at = self.clock.now()
+            feeder = asyncio.create_task(self._feed(stream), name=f"stt-feed-{self.call_id}")
+            reader = asyncio.create_task(self._read(stream), name=f"stt-read-{self.call_id}")
+            try:
+                done, _ = await asyncio.wait({feeder, reader}, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    exc = t.exception()
+                    if exc is not None:
+                        self.log.warning("speech recognition stream failed: %s; reconnecting", exc)
+                        break
+                else:
+                    self.log.warning("speech recognition stream ended; reconnecting")
+                # a stream that lived a while earns a fresh backoff; one that dies at once does not
+                lived = self.clock.now() - opened_at
+                backoff = FIRST_BACKOFF_S if lived > self.healthy_after_s else self._next_backoff(backoff)
+            finally:
+                for t in (feeder, reader):
+                    t.cancel()
+                await asyncio.gather(feeder, reader, return_exceptions=True)
+                if self.stream is stream:
+                    self.stream = None
+                    await self._close_stream(stream)
+            await self.clock.sleep(backoff)
+
+    def stop(self) -> None:
+        """No reconnect from now on (the call is closing); `close()` finishes the job."""
+        self._closing = True
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the current stream, if any. Idempotent."""
+        self._closing = True
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await self._close_stream(stream)
+
+    async def _close_stream(self, stream: STTStream) -> None:
+        try:
+            await asyncio.wait_for(stream.close(), 2.0)
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - closing must not raise
+            if isinstance(exc, asyncio.CancelledError) and not self._closing:
+                raise
+            self.log.debug("closing speech recognition: %r", exc)
+
+    async def _feed(self, stream: STTStream) -> None:
+        while True:
+            while not self._audio:
+                self._wake.clear()
+                await self._wake.wait()
+            pcm = self._audio[0]
+            await stream.send(pcm)
+            # popped only once sent: if the stream died mid-send, the next one gets it
+            if self._audio and self._audio[0] is pcm:
+                self._audio.popleft()
+                self._audio_bytes -= len(pcm)
+
+    async def _read(self, stream: STTStream) -> None:
+        async for tr in stream.results():
+            await self.on_transcript(tr)
