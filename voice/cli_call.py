@@ -31,8 +31,8 @@ from pydantic import ValidationError
 from voice.caller import (
     Caller,
     CallerError,
-    CallerOptions,
     CallerEvent,
+    CallerOptions,
     CallReport,
     Transcriber,
     Turn,

@@ -16,6 +16,7 @@ import ast
 import base64
 import io
 import json
+import re
 import struct
 import wave
 from typing import Any, Literal
@@ -131,6 +132,16 @@ DISCONNECT = json.dumps({"type": "disconnect"})
 
 def transfer(destination: str) -> str:
     return json.dumps({"type": "transfer", "data": {"destination": destination}})
+
+
+_PHONE = re.compile(r"^\+?[0-9]{3,15}$")
+
+
+def transfer_destination(text: str) -> str | None:
+    """`text` as a transfer destination (a phone number, spaces, dots, dashes and
+    brackets dropped), or None if it is not one."""
+    clean = re.sub(r"[\s().-]", "", text)
+    return clean if _PHONE.match(clean) else None
 
 
 class PlayAudio(BaseModel):

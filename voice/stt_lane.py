@@ -95,9 +95,9 @@ class SttLane:
             try:
                 done, _ = await asyncio.wait({feeder, reader}, return_when=asyncio.FIRST_COMPLETED)
                 for t in done:
-                    exc = t.exception()
-                    if exc is not None:
-                        self.log.warning("speech recognition stream failed: %s; reconnecting", exc)
+                    failure = t.exception()
+                    if failure is not None:
+                        self.log.warning("speech recognition stream failed: %s; reconnecting", failure)
                         break
                 else:
                     self.log.warning("speech recognition stream ended; reconnecting")

@@ -49,6 +49,7 @@ class UtteranceEnd:
         self._spawn = spawn or (lambda coro, name: asyncio.create_task(coro, name=name))
         self.pending = ""
         self.last_speech_end: float | None = None  # the latest VAD speech end seen
+        self.last_words_at = -1e18  # the latest transcript with words, interim or final
         self._final_at: float | None = None
         self._speech_since_turn = False
         self._gap_task: asyncio.Task[Any] | None = None
@@ -56,6 +57,29 @@ class UtteranceEnd:
     @property
     def timer_armed(self) -> bool:
         return self._gap_task is not None
+
+    def words(self, at: float) -> None:
+        """The recogniser heard words at `at` (an interim or a final transcript)."""
+        self.last_words_at = at
+
+    async def wait_for_quiet(
+        self, since: float, quiet_s: float, *, also_after: Callable[[], float | None], give_up: Callable[[], bool]
+    ) -> bool:
+        """True once the line has been quiet for `quiet_s` (no VAD speech, no words, and
+        nothing after `since` or `also_after()`); False as soon as `give_up()` or an
+        utterance is pending (the caller did say something)."""
+        while True:
+            if give_up() or self.pending:
+                return False
+            if self.vad.in_speech:
+                await self.clock.sleep(0.1)
+                continue
+            marks = (since, self.last_words_at, self.last_speech_end, also_after())
+            quiet_from = max(m for m in marks if m is not None)
+            wait = quiet_from + quiet_s - self.clock.now()
+            if wait <= 0:
+                return True
+            await self.clock.sleep(wait)
 
     def speech_started(self) -> None:
         """The VAD confirmed an onset: the next utterance's stop time is measurable."""

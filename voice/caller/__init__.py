@@ -28,7 +28,14 @@ from voice.caller.report import (
     format_ms,
 )
 from voice.caller.script import Conversation, Turn, read_wav, wav_turn
-from voice.caller.speech import AudioSink, SpeechSynth, Transcriber, default_tts, render_speech, stt_transcriber
+from voice.caller.speech import (
+    AudioSink,
+    SpeechSynth,
+    Transcriber,
+    default_tts,
+    render_speech,
+    stt_transcriber,
+)
 from voice.caller.urls import build_url, insecure_ssl_context, redact_url
 
 __all__ = [

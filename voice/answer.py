@@ -1,0 +1,148 @@
+"""One answer: LLM -> sentences -> TTS -> chunks, under a stall watchdog.
+
+Three stages joined by queues run at once: the LLM's deltas are cut into sentences
+(`SentenceSplitter`), each sentence is synthesised as soon as it is complete, and its
+audio goes to the `ChunkPlayer` as it arrives, so the caller hears the first sentence
+while the LLM is still writing the second. Tool calls (transfer, end call) are
+collected for the session to act on once the words have been spoken.
+
+The watchdog fires when the caller has heard nothing for `stall_timeout_s` while
+the answer is pending (a vendor that hangs rather than fails). Any stage failing or
+the watchdog firing is an `AnswerOutcome.failure` (the session apologises); a reply
+killed meanwhile (`Stale`) or a closed socket is `aborted` (nothing more to do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from voice.clock import Clock
+from voice.playback import ChunkPlayer, PlaybackClock, Utterance
+from voice.providers.base import (
+    ChatMessage,
+    LLMProvider,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    TTSProvider,
+)
+from voice.reply import CallGone, Reply, Stale, closing, feed, root_exception
+from voice.sentences import SentenceSplitter
+
+AudioItem = tuple[Utterance, bytes | None]
+
+
+@dataclass
+class AnswerOutcome:
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    failure: str | None = None
+    aborted: bool = False
+
+
+@dataclass
+class AnswerPipeline:
+    """What an answer needs from the call: its LLM and tools, the clock, the playback."""
+
+    llm: LLMProvider
+    tools: Sequence[ToolSpec]
+    clock: Clock
+    playback: PlaybackClock
+    sample_rate: int
+    stall_timeout_s: float
+    log: logging.Logger | logging.LoggerAdapter[Any]
+
+    async def run(
+        self, reply: Reply, messages: Sequence[ChatMessage], player: ChunkPlayer, voice: TTSProvider
+    ) -> AnswerOutcome:
+        """Speak the LLM's answer through `player`; says how it ended, never raises for a stage."""
+        pipeline = asyncio.create_task(self._pipeline(reply, messages, player, voice), name="answer-pipeline")
+        watchdog = asyncio.create_task(self._watchdog(), name="answer-watchdog")
+        try:
+            done, _ = await asyncio.wait({pipeline, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            if pipeline not in done:
+                return AnswerOutcome(failure=f"stalled: nothing to play for {self.stall_timeout_s:.1f} s")
+            exc = pipeline.exception()
+            root = root_exception(exc) if exc is not None else None
+            if isinstance(root, (CallGone, Stale)):
+                return AnswerOutcome(aborted=True)
+            if root is not None:
+                return AnswerOutcome(failure=f"{type(root).__name__}: {root}")
+            return AnswerOutcome(tool_calls=pipeline.result())
+        finally:
+            for t in (pipeline, watchdog):
+                t.cancel()
+            await asyncio.gather(pipeline, watchdog, return_exceptions=True)
+
+    async def _pipeline(
+        self, reply: Reply, messages: Sequence[ChatMessage], player: ChunkPlayer, voice: TTSProvider
+    ) -> list[ToolCall]:
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        audio: asyncio.Queue[AudioItem | None] = asyncio.Queue()
+        tool_calls: list[ToolCall] = []
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._llm_stage(reply, messages, sentences, tool_calls))
+            tg.create_task(self._tts_stage(reply, voice, sentences, audio))
+            await self._play_stage(reply, audio, player)
+        return tool_calls
+
+    async def _llm_stage(
+        self, reply: Reply, messages: Sequence[ChatMessage], out: asyncio.Queue[str | None], tool_calls: list[ToolCall]
+    ) -> None:
+        splitter = SentenceSplitter()
+        timer = reply.timer
+
+        async def emit(sentence: str) -> None:
+            timer.mark("first_sentence", self.clock.now())
+            self.log.info("Sentence | text=%r", sentence)
+            reply.pending_text.append(sentence)
+            await out.put(sentence)
+
+        async with closing(self.llm.stream(messages, self.tools)) as deltas:
+            async for delta in deltas:
+                timer.mark("llm_first_token", self.clock.now())
+                if isinstance(delta, TextDelta):
+                    for sentence in splitter.push(delta.text):
+                        await emit(sentence)
+                elif isinstance(delta, ToolCall):
+                    tool_calls.append(delta)
+        for sentence in splitter.flush():
+            await emit(sentence)
+        await out.put(None)
+
+    async def _tts_stage(
+        self, reply: Reply, voice: TTSProvider, sentences: asyncio.Queue[str | None], out: asyncio.Queue[AudioItem | None]
+    ) -> None:
+        while (text := await sentences.get()) is not None:
+            utt = Utterance(text)
+            async with closing(voice.synthesize(text, sample_rate=self.sample_rate)) as pcm_stream:
+                async for pcm in pcm_stream:
+                    reply.timer.mark("tts_first_byte", self.clock.now())
+                    await out.put((utt, pcm))
+            await out.put((utt, None))
+        await out.put(None)
+
+    async def _play_stage(self, reply: Reply, audio: asyncio.Queue[AudioItem | None], player: ChunkPlayer) -> None:
+        current: Utterance | None = None
+        while (item := await audio.get()) is not None:
+            utt, pcm = item
+            if utt is not current:
+                current = utt
+                reply.utterances.append(utt)
+                if utt.text in reply.pending_text:
+                    reply.pending_text.remove(utt.text)
+            if not await feed(player, utt, pcm):
+                raise Stale()
+
+    async def _watchdog(self) -> None:
+        """Returns (= fires) once the caller has heard nothing for stall_timeout_s mid-turn."""
+        start = self.clock.now()
+        while True:
+            idle_since = max(start, self.playback.busy_until)
+            left = idle_since + self.stall_timeout_s - self.clock.now()
+            if left <= 0:
+                return
+            await self.clock.sleep(left)
