@@ -31,8 +31,8 @@ from sandbox.conversations import DEMO_CONVERSATIONS
 from voice.caller import (
     Caller,
     CallerError,
-    CallerOptions,
     CallerEvent,
+    CallerOptions,
     CallReport,
     Conversation,
     SpeechSynth,
