@@ -204,7 +204,7 @@ class ReplaySource:
             self._audio_pos = pos
             return
         if self.cursor.speed != 1.0:
-            self.audio_note = "audio plays at 1x only"
+            self.audio_note = "at 1x only"
             self._audio_pos = pos
             return
         player = self._ensure_player()

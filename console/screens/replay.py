@@ -74,6 +74,13 @@ class ReplayScreen(BotScreen):
         yield TimelineStrip(id="replay-timeline")
         yield Static("", id="replay-transport")
 
+    def on_mount(self) -> None:
+        # (Textual calls the Bot view's on_mount too.) The live view's call list is 72 columns; a replay has one call to watch, so its
+        # transcript gets the room on a narrow terminal.
+        pane = self.query_one("#bot-list-pane")
+        pane.styles.width = "38%"
+        pane.styles.max_width = 72
+
     def _changed(self, key: str, value: object) -> bool:
         """Redraw a widget only when what it shows changed (an update costs a layout pass)."""
         if self._drawn.get(key) == value:
@@ -122,12 +129,11 @@ class ReplayScreen(BotScreen):
             text.append(" ❚❚ PAUSED ", "bold white on #af005f")
         text.append(f" {clock(pos)} / {clock(cur.duration)}  ", "bold")
         text.append(f"{cur.speed:g}x", "bold #d7d75f")
+        if cur.at_end:
+            text.append(f"  outcome: {src.current.summary.outcome}", "#d7afff")
         text.append(f"  audio: {src.audio_side}", "")
         if src.audio_note:
             text.append(f" ({src.audio_note})", "dim")
-        outcome = src.current.summary.outcome if cur.at_end else ""
-        if outcome:
-            text.append(f"  outcome: {outcome}", "#d7afff")
         return text
 
     # ---- which call -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from voice.replay.load import Recording
 
 SPEEDS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 MIN_SPEED, MAX_SPEED = 1.0, 10.0
+MIN_STEP_S = 0.05
 AudioSide = Literal["off", "mixed", "caller", "bot"]
 AUDIO_SIDES: tuple[AudioSide, ...] = ("mixed", "caller", "bot", "off")
 
@@ -27,7 +28,10 @@ class ReplayCursor:
     def __init__(self, duration_s: float, marks: Sequence[float] = (), *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.duration = max(0.0, duration_s)
-        self.marks = sorted(m for m in marks if 0.0 <= m <= self.duration)
+        self.marks: list[float] = []
+        for m in sorted(m for m in marks if 0.0 < m <= self.duration):
+            if m - (self.marks[-1] if self.marks else 0.0) >= MIN_STEP_S:  # one instant is one step
+                self.marks.append(m)
         self.clock = clock
         self.speed = 1.0
         self.playing = False
