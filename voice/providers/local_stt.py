@@ -19,8 +19,17 @@ Design notes (why it looks like this):
   holds the GIL while it works, so it is configured for short holds: batches are
   small and the flat-lexicon second pass and lattice best path (a 40 ms stall at
   each utterance end, for no accuracy gain here) are off.
-- Decoder creation costs 15-300 ms, so decoders are pooled per vocabulary and
-  created on the pool's threads; `warm()` makes one ahead of the first call.
+- A decoder is ~7 MiB (pocketsphinx loads the acoustic model into each one) and a
+  call needs one only while its caller speaks. So a call *leases* a decoder from a
+  bounded pool per vocabulary at the start of each utterance and gives it back at its
+  end: memory follows concurrent utterances, not calls (300 silent calls used to hold
+  2 GB). The call keeps its own channel estimate (cepstral mean) between leases. When
+  every decoder is leased, an utterance waits with its audio until one is free
+  (bounded), and is decoded then: later, never lost, never out of order. Decoders idle
+  for `idle_decoder_s` are freed (one is kept) so a burst of calls gives its memory back.
+- Decoder creation costs 15-300 ms (~1 s for the general model), so decoders are
+  created on the pool's threads and kept while in use; `warm()` makes one ahead of the
+  first call.
 - Every decoded sample gets a little dither (see DITHER): digital silence
   otherwise skews the features and costs ~15 points of accuracy.
 - Narrowband calls (8 kHz) are upsampled to the model's 16 kHz, and the empty band
@@ -40,8 +49,9 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +68,15 @@ from voice.providers.text import words as split_words
 log = logging.getLogger("voice.providers.pocketsphinx")
 
 MODEL_RATE = 16000
-MAX_IDLE_DECODERS = 8
+# Decoders one recogniser may hold at once (~7 MiB each). Most are leased for a whole
+# utterance (streaming: interim results, the final at once); BATCH_RESERVE of them only
+# ever decode an utterance that ended while the others were all leased, in one go (a
+# 2 s utterance takes ~70 ms), so such an utterance waits for CPU, not for another
+# caller to stop talking. pocketsphinx decodes ~30x faster than real time per core.
+BATCH_RESERVE = 2
+DEFAULT_MAX_DECODERS = BATCH_RESERVE + 2 * (os.cpu_count() or 2)
+IDLE_DECODER_S = 30.0
+MAX_WAITING_UTTERANCES = 4
 MAX_BACKLOG_S = 20.0
 BAND_FILL_LEVEL = 2000.0  # std of the >4 kHz fill noise, int16 units (about -24 dBFS)
 # pocketsphinx's live cepstral mean normalisation (cmn_live.c): a set mean counts as
@@ -184,39 +202,88 @@ def _new_decoder(model: RecognizerModel) -> Any:
 
 
 class _DecoderPool:
-    """Idle decoders for one model, so a new call does not pay for creating one."""
+    """At most `max_decoders` decoders for one model, leased per utterance.
 
-    def __init__(self, model: RecognizerModel) -> None:
+    `lease` never blocks: it returns an idle decoder, creates one while under the bound
+    (on the calling pool thread), or returns None and remembers `waiter`, which is
+    called (from whatever thread releases) once a decoder is free again. A streaming
+    lease (held for an utterance) leaves `reserve` decoders for batch leases.
+    """
+
+    def __init__(self, model: RecognizerModel, max_decoders: int = DEFAULT_MAX_DECODERS,
+                 reserve: int = BATCH_RESERVE) -> None:
         self.model = model
-        self._idle: list[Any] = []
+        self.max_decoders = max(1, max_decoders)
+        self.reserve = min(reserve, self.max_decoders - 1)
+        self._idle: list[tuple[Any, float]] = []  # (decoder, released at)
         self._lock = threading.Lock()
-        self._initial_cmn: str | None = None
-        self.created = 0
+        self._waiters: list[Callable[[], None]] = []
+        self.initial_cmn: str | None = None
+        self.created = 0  # ever
+        self.live = 0  # idle + leased
+        self.leased = 0
+        self.peak = 0
 
-    def take_idle(self) -> Any | None:
+    def lease(self, waiter: Callable[[], None] | None = None, *, streaming: bool = False) -> Any | None:
         with self._lock:
-            dec = self._idle.pop() if self._idle else None
-        if dec is not None and self._initial_cmn is not None:
-            # A pooled decoder remembers the last caller's channel (cepstral mean);
-            # a new call starts from the model's neutral estimate instead.
-            dec.set_cmn(self._initial_cmn)
-        return dec
-
-    def create(self) -> Any:
-        dec = _new_decoder(self.model)
+            if streaming and self.leased >= self.max_decoders - self.reserve:
+                return None  # the rest are kept for utterances waiting to be decoded in one go
+            if self._idle:
+                self.leased += 1
+                self.peak = max(self.peak, self.leased)
+                return self._idle.pop()[0]
+            if self.live >= self.max_decoders:
+                if waiter is not None and waiter not in self._waiters:
+                    self._waiters.append(waiter)
+                return None
+            self.live += 1  # reserved: created below, outside the lock
+            self.leased += 1
+            self.peak = max(self.peak, self.leased)
+        try:
+            dec = _new_decoder(self.model)
+        except BaseException:
+            self._forget()
+            raise
         with self._lock:
             self.created += 1
-            if self._initial_cmn is None:
-                self._initial_cmn = dec.get_cmn()
+            if self.initial_cmn is None:
+                self.initial_cmn = dec.get_cmn()
         return dec
-
-    def acquire_blocking(self) -> Any:
-        return self.take_idle() or self.create()
 
     def release(self, dec: Any) -> None:
         with self._lock:
-            if len(self._idle) < MAX_IDLE_DECODERS:
-                self._idle.append(dec)
+            self.leased -= 1
+            self._idle.append((dec, time.monotonic()))
+            waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            wake()
+
+    def discard(self) -> None:
+        """A leased decoder that cannot be reused (its stream was cancelled mid-decode)."""
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self.live -= 1
+            self.leased -= 1
+            waiters, self._waiters = self._waiters, []
+        for wake in waiters:
+            wake()
+
+    def trim(self, idle_s: float, keep: int = 1) -> int:
+        """Free decoders idle for more than `idle_s`, keeping `keep` idle ones; how many freed."""
+        now = time.monotonic()
+        with self._lock:
+            old = [d for d in self._idle[: max(0, len(self._idle) - keep)] if now - d[1] > idle_s]
+            for item in old:
+                self._idle.remove(item)
+            self.live -= len(old)
+        return len(old)
+
+    def add_idle(self, dec: Any) -> None:
+        with self._lock:
+            self.live += 1
+            self._idle.append((dec, time.monotonic()))
 
     def idle(self) -> int:
         with self._lock:
@@ -270,6 +337,8 @@ class PocketsphinxSTT:
     how often a partial hypothesis is published while the caller speaks.
     `max_backlog_s`: audio queued beyond this while the CPU cannot keep up is dropped
     (oldest first) rather than letting the call fall ever further behind.
+    `max_decoders`: decoders leased at once by all calls (memory: ~7 MiB each).
+    `idle_decoder_s`: a decoder unused this long is freed (one is always kept).
     """
 
     name = "pocketsphinx"
@@ -283,6 +352,8 @@ class PocketsphinxSTT:
         max_utterance_ms: int = 15000,
         vad_aggressiveness: int = 2,
         max_backlog_s: float = MAX_BACKLOG_S,
+        max_decoders: int = DEFAULT_MAX_DECODERS,
+        idle_decoder_s: float = IDLE_DECODER_S,
     ) -> None:
         self.vocabulary = list(vocabulary) if vocabulary is not None else None
         self.silence_ms = silence_ms
@@ -290,8 +361,11 @@ class PocketsphinxSTT:
         self.max_utterance_ms = max_utterance_ms
         self.vad_aggressiveness = vad_aggressiveness
         self.max_backlog_s = max_backlog_s
+        self.max_decoders = max_decoders
+        self.idle_decoder_s = idle_decoder_s
         self._pool: _DecoderPool | None = None
         self._pool_lock = threading.Lock()
+        self._trim_handle: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
         size = "general" if self.vocabulary is None else f"{len(self.vocabulary)} phrases"
@@ -300,36 +374,56 @@ class PocketsphinxSTT:
     def _pool_blocking(self) -> _DecoderPool:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = _DecoderPool(build_model(self.vocabulary))
+                self._pool = _DecoderPool(build_model(self.vocabulary), self.max_decoders)
             return self._pool
 
     async def warm(self, decoders: int = 1) -> None:
         """Build the model and `decoders` idle decoders now, off the event loop."""
         loop = asyncio.get_running_loop()
         pool = await loop.run_in_executor(_EXECUTOR, self._pool_blocking)
-        ready = await asyncio.gather(*(loop.run_in_executor(_EXECUTOR, pool.create) for _ in range(decoders)))
+        ready = await asyncio.gather(*(loop.run_in_executor(_EXECUTOR, pool.lease) for _ in range(decoders)))
         for dec in ready:
-            pool.release(dec)
+            if dec is not None:
+                pool.release(dec)
 
     async def open(self, *, sample_rate: int, call_id: str) -> PocketsphinxStream:
         if sample_rate <= 0:
             raise ProviderError(f"bad sample rate {sample_rate}")
         loop = asyncio.get_running_loop()
         pool = self._pool or await loop.run_in_executor(_EXECUTOR, self._pool_blocking)
-        decoder = pool.take_idle() or await loop.run_in_executor(_EXECUTOR, pool.acquire_blocking)
-        return PocketsphinxStream(self, pool, decoder, sample_rate=sample_rate, call_id=call_id)
+        return PocketsphinxStream(self, pool, sample_rate=sample_rate, call_id=call_id)
+
+    def _stream_closed(self, pool: _DecoderPool) -> None:
+        """Free decoders a burst of calls left idle, `idle_decoder_s` after the last call ended."""
+        if self._trim_handle is not None:
+            self._trim_handle.cancel()
+        loop = asyncio.get_running_loop()
+
+        def trim() -> None:
+            self._trim_handle = None
+            if pool.trim(self.idle_decoder_s * 0.99):
+                from voice.memory import give_back_memory  # noqa: PLC0415
+
+                loop.run_in_executor(_EXECUTOR, give_back_memory, True)
+
+        self._trim_handle = loop.call_later(self.idle_decoder_s, trim)
 
 
 class PocketsphinxStream(TranscriptOutbox):
-    """One call's recognition. Create through `PocketsphinxSTT.open`."""
+    """One call's recognition. Create through `PocketsphinxSTT.open`.
 
-    def __init__(self, provider: PocketsphinxSTT, pool: _DecoderPool, decoder: Any, *, sample_rate: int, call_id: str) -> None:
+    Holds a decoder only from the start of an utterance to its end (see the module's
+    notes); `_cmn` is this call's channel estimate, carried from one lease to the next.
+    """
+
+    def __init__(self, provider: PocketsphinxSTT, pool: _DecoderPool, *, sample_rate: int, call_id: str) -> None:
         self.call_id = call_id
         self.sample_rate = sample_rate
         self.log = CallLog(call_id, "POCKETSPHINX", log)
         self._provider = provider
         self._pool = pool
-        self._decoder: Any | None = decoder
+        self._decoder: Any | None = None
+        self._cmn: str | None = None
         self._resampler = Resampler(sample_rate, MODEL_RATE)
         self._fill = _BandFill() if sample_rate < MODEL_RATE else None
         self._rng = np.random.default_rng(11)
@@ -345,7 +439,10 @@ class PocketsphinxStream(TranscriptOutbox):
         self._in_utt = False
         self._utt_audio = bytearray()
         self._utt_cmn: np.ndarray | None = None
+        self._waiting: deque[bytes] = deque()  # whole utterances waiting for a decoder
+        self._waiting_warned = False
         self.redecodes = 0
+        self.waited = 0
         self._backlog: deque[bytes] = deque()
         self._backlog_bytes = 0
         self._max_backlog = int(provider.max_backlog_s * sample_rate * 2)
@@ -353,7 +450,9 @@ class PocketsphinxStream(TranscriptOutbox):
         self._wake = asyncio.Event()
         self._closing = False
         super().__init__()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"pocketsphinx-{call_id}")
+        loop = asyncio.get_running_loop()
+        self._wake_soon: Callable[[], None] = lambda: loop.call_soon_threadsafe(self._wake.set)
+        self._task = loop.create_task(self._run(), name=f"pocketsphinx-{call_id}")
 
     async def send(self, pcm: bytes) -> None:
         if self._closing or not pcm:
@@ -386,7 +485,7 @@ class PocketsphinxStream(TranscriptOutbox):
                 await self._wake.wait()
                 self._wake.clear()
                 last = self._closing
-                if not self._backlog and not last:
+                if not self._backlog and not last and not self._waiting:
                     continue
                 batch = b"".join(self._backlog)
                 self._backlog.clear()
@@ -396,9 +495,7 @@ class PocketsphinxStream(TranscriptOutbox):
                     self._out.put_nowait(t)
                 if last and not self._backlog:
                     break
-            decoder, self._decoder = self._decoder, None
-            if decoder is not None:
-                self._pool.release(decoder)
+            self._give_back()
         except ProviderError as exc:
             self._out.put_nowait(exc)
         except Exception as exc:  # pocketsphinx raises bare RuntimeErrors
@@ -406,10 +503,67 @@ class PocketsphinxStream(TranscriptOutbox):
             self._out.put_nowait(ProviderError(f"offline recognition failed: {exc}"))
         finally:
             # A decoder that was busy when we were cancelled is dropped, never reused.
+            if self._decoder is not None:
+                self._decoder = None
+                self._pool.discard()
+            self._waiting.clear()
+            self._provider._stream_closed(self._pool)
             self._out.put_nowait(None)
 
+    # -- leasing (pool threads only; never concurrently for one stream) --
+
+    def _lease(self, *, streaming: bool) -> Any | None:
+        dec = self._pool.lease(None if streaming else self._wake_soon, streaming=streaming)
+        if dec is not None:
+            cmn = self._cmn or self._pool.initial_cmn
+            if cmn is not None:
+                dec.set_cmn(cmn)
+        return dec
+
+    def _give_back(self) -> None:
+        dec, self._decoder = self._decoder, None
+        if dec is not None:
+            self._cmn = dec.get_cmn()
+            self._pool.release(dec)
+
+    def _begin(self, dec: Any) -> None:
+        try:
+            self._utt_cmn = _parse_cmn(dec.get_cmn())
+        except ValueError:
+            self._utt_cmn = None
+        dec.start_utt()
+
+    def _try_begin_current(self) -> None:
+        """Mid-utterance without a decoder (all were leased): take one if free and catch up."""
+        if self._decoder is not None or self._waiting:
+            return
+        dec = self._lease(streaming=True)
+        if dec is None:
+            return
+        self._decoder = dec
+        self._begin(dec)
+        audio = bytes(self._utt_audio)
+        for i in range(0, len(audio), DECODE_CHUNK):
+            dec.process_raw(audio[i : i + DECODE_CHUNK], False, False)
+
+    def _decode_waiting(self, out: list[Transcript]) -> None:
+        """Utterances that ended while every decoder was leased, oldest first, as decoders free up."""
+        while self._waiting:
+            dec = self._lease(streaming=False)
+            if dec is None:
+                return
+            audio = self._waiting.popleft()
+            self._decoder = dec
+            self._begin(dec)
+            for i in range(0, len(audio), DECODE_CHUNK):
+                dec.process_raw(audio[i : i + DECODE_CHUNK], False, False)
+            text = self._finish_utterance(audio)
+            self._give_back()
+            if text:
+                self.log.debug("Transcript (final, waited for a decoder) | text=%r", text)
+                out.append(Transcript(text, final=True, speech_final=True))
+
     def _feed(self, pcm: bytes) -> None:
-        assert self._decoder is not None
         if not pcm:
             return
         if self._fill is not None:
@@ -418,10 +572,11 @@ class PocketsphinxStream(TranscriptOutbox):
             x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) + self._rng.normal(0, DITHER, len(pcm) // 2).astype(np.float32)
             pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16).tobytes()
         self._utt_audio += pcm
-        for i in range(0, len(pcm), DECODE_CHUNK):
-            self._decoder.process_raw(pcm[i : i + DECODE_CHUNK], False, False)
+        if self._decoder is not None:
+            for i in range(0, len(pcm), DECODE_CHUNK):
+                self._decoder.process_raw(pcm[i : i + DECODE_CHUNK], False, False)
 
-    def _finish_utterance(self) -> str:
+    def _finish_utterance(self, audio: bytes) -> str:
         """End the utterance; re-decode it once if the channel estimate was off.
 
         Live CMN starts each utterance from the mean of earlier speech, weighted as
@@ -439,7 +594,6 @@ class PocketsphinxStream(TranscriptOutbox):
         text = hyp.hypstr.strip() if hyp is not None else ""
         frames = dec.n_frames()
         prior = self._utt_cmn
-        audio, self._utt_audio = bytes(self._utt_audio), bytearray()
         if prior is None or frames <= 0:
             return text
         try:
@@ -466,29 +620,26 @@ class PocketsphinxStream(TranscriptOutbox):
     def _process(self, pcm: bytes, last: bool) -> list[Transcript]:
         """Runs on a pool thread, never concurrently for one stream."""
         out: list[Transcript] = []
-        dec = self._decoder
-        if dec is None:
-            return out
-        audio = self._resampler.process(pcm, last=last)
-        events = self._endpointer.push(audio)
+        self._decode_waiting(out)
+        audio = self._resampler.process(pcm, last=last) if pcm or last else b""
+        events = self._endpointer.push(audio) if audio else []
         if last:
             events += self._endpointer.flush()
         for ev in events:
             if ev.kind == "start":
-                try:
-                    self._utt_cmn = _parse_cmn(dec.get_cmn())
-                except ValueError:
-                    self._utt_cmn = None
                 self._utt_audio = bytearray()
-                dec.start_utt()
+                self._utt_cmn = None
                 self._in_utt = True
                 self._since_interim = 0
                 self._last_interim = ""
+                self._try_begin_current()
                 self._feed(ev.audio)
             elif ev.kind == "audio":
+                self._try_begin_current()
                 self._feed(ev.audio)
                 self._since_interim += len(ev.audio)
-                if self._since_interim >= self._interim_bytes:
+                dec = self._decoder
+                if dec is not None and self._since_interim >= self._interim_bytes:
                     self._since_interim = 0
                     hyp = dec.hyp()
                     text = hyp.hypstr.strip() if hyp is not None else ""
@@ -497,8 +648,23 @@ class PocketsphinxStream(TranscriptOutbox):
                         out.append(Transcript(text, final=False, speech_final=False))
             else:
                 self._in_utt = False
-                text = self._finish_utterance()
+                audio_utt, self._utt_audio = bytes(self._utt_audio), bytearray()
+                if self._decoder is None:  # every streaming decoder was leased: decode it in one go
+                    self._wait_for_decoder(audio_utt)
+                    self._decode_waiting(out)
+                    continue
+                text = self._finish_utterance(audio_utt)
+                self._give_back()
                 if text:
                     self.log.debug("Transcript (final) | text=%r", text)
                     out.append(Transcript(text, final=True, speech_final=True))
         return out
+
+    def _wait_for_decoder(self, audio: bytes) -> None:
+        self.waited += 1
+        self._waiting.append(audio)
+        while len(self._waiting) > MAX_WAITING_UTTERANCES:
+            self._waiting.popleft()
+            if not self._waiting_warned:
+                self._waiting_warned = True
+                self.log.warning("every recogniser decoder is busy; dropping the oldest waiting utterance")
