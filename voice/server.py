@@ -72,6 +72,7 @@ from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_or
 from kcommon.redact import redact_url
 from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
 from voice.logs import CallLog
+from voice.memory import give_back_memory
 from voice.metrics import ServerStats
 from voice.prompts import PromptCache
 from voice.recording import CallRecorder, RecordingStore
@@ -509,6 +510,8 @@ class BotServer:
             finally:
                 self.sessions.pop(call_id, None)
                 klog.info("%s", tally.summary(reason))
+                if not self.sessions:  # a burst is over: hand what it freed back to the OS
+                    asyncio.get_running_loop().run_in_executor(None, give_back_memory)
 
     async def _idle_watch(self, ws: ServerConnection, idle: _IdleWatch, klog: CallLog) -> None:
         """End a call whose caller has sent no audio for BOT_IDLE_TIMEOUT_S (pings are not audio)."""
