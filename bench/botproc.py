@@ -83,6 +83,12 @@ async def serve(args: argparse.Namespace) -> None:
         overrides["greeting"] = args.greeting
     settings = BotSettings(**overrides)  # type: ignore[arg-type]
     providers = _providers(args.providers, settings)
+    if args.idle_decoder_s is not None and hasattr(getattr(providers, "stt", None), "idle_decoder_s"):
+        providers.stt.idle_decoder_s = args.idle_decoder_s  # the memory figure's "after" comes sooner
+    if os.environ.get("BENCH_TRACEMALLOC"):  # diagnosis: Python-heap figures in `stats`
+        import tracemalloc
+
+        tracemalloc.start()
     server = BotServer(settings, providers=providers)
     await server.start()
     if os.environ.get("BENCH_GC_FREEZE"):  # experiment: keep start-up objects out of every collection
@@ -121,6 +127,7 @@ async def serve(args: argparse.Namespace) -> None:
                     "barge_in_ms": list(server.stats.barge_in.values),
                     "first_audio_ms": list(server.stats.first_audio.values),
                     "total_ms": list(server.stats.total.values),
+                    **_heap_stats(providers),
                 }), flush=True)
             elif cmd == "reset":
                 lag.clear()
@@ -141,6 +148,22 @@ async def serve(args: argparse.Namespace) -> None:
         await server.close()
 
 
+def _heap_stats(providers: Any) -> dict[str, Any]:
+    """Python-heap figures when tracemalloc runs, and the recogniser's decoder pool."""
+    out: dict[str, Any] = {}
+    import tracemalloc
+
+    if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        out["py_heap"] = current
+        out["py_heap_peak"] = peak
+        tracemalloc.reset_peak()
+    pool = getattr(getattr(providers, "stt", None), "_pool", None)
+    if pool is not None:
+        out["decoders"] = {k: getattr(pool, k, None) for k in ("created", "live", "leased", "peak")}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.botproc")
     parser.add_argument("--providers", choices=("instant", "deaf", "offline"), default="instant")
@@ -148,6 +171,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=16000)
     parser.add_argument("--lag-probe", action="store_true")
     parser.add_argument("--log", default="", help="write the bot's INFO log here (default: WARNING to stderr)")
+    parser.add_argument("--idle-decoder-s", type=float, default=None, help="free idle offline decoders after this")
     args = parser.parse_args()
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.INFO, format="%(asctime)s %(message)s")

@@ -34,8 +34,11 @@ class BotProcess:
     """`async with BotProcess(providers="instant", lag_probe=True) as bot: bot.url ...`"""
 
     def __init__(self, *, providers: str = "instant", greeting: str = "", rate: int = 16000,
-                 lag_probe: bool = False, log: str = "") -> None:
-        self.args = ["--providers", providers, "--rate", str(rate)]
+                 lag_probe: bool = False, log: str = "", extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None, stderr: str = "") -> None:
+        self.args = ["--providers", providers, "--rate", str(rate), *extra]
+        self.env = env or {}
+        self.stderr_path = stderr
         if greeting:
             self.args += ["--greeting", greeting]
         if lag_probe:
@@ -50,10 +53,16 @@ class BotProcess:
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         for key in ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY", "BOT_TOKEN", "MONITOR_TOKEN"):
             env.pop(key, None)  # offline and open on loopback, whatever the shell has
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.botproc", *self.args, cwd="/tmp", env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024,
-        )
+        env.update(self.env)
+        err = open(self.stderr_path, "wb") if self.stderr_path else None  # noqa: SIM115 - closed after start
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.botproc", *self.args, cwd="/tmp", env=env,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, limit=64 * 1024 * 1024,
+            )
+        finally:
+            if err is not None:
+                err.close()
         line = await asyncio.wait_for(self._readline(), 120)
         ready = json.loads(line)
         self.port, self.pid = int(ready["port"]), int(ready["pid"])
