@@ -37,6 +37,7 @@ are kept within `RECORD_MAX_MB` / `RECORD_MAX_AGE_DAYS` (`voice.recording.Record
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import http
 import ipaddress
@@ -90,6 +91,7 @@ HEALTH_PATH = "/healthz"
 # byte read is parsed into frames at once; 4 KiB of the smallest frames is ~500 of them,
 # ~2 ms of parsing, so one flooding caller cannot hold the loop for tens of ms per read.
 VOICE_READ_BYTES = 4096
+GIVE_BACK_AFTER_S = 1.0
 
 
 def is_loopback(host: str) -> bool:
@@ -159,6 +161,7 @@ class BotServer:
         self.slots = CallSlots(settings.bot_max_calls)
         self._refusal_log = ThrottledLog(log.warning)
         self.recordings: RecordingStore | None = None
+        self._give_back: asyncio.TimerHandle | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -218,6 +221,8 @@ class BotServer:
         if self._server is None:
             return
         server, self._server = self._server, None
+        if self._give_back is not None:
+            self._give_back.cancel()
         server.close()
         await server.wait_closed()
         for session in list(self.sessions.values()):
@@ -387,6 +392,23 @@ class BotServer:
             await self._call(ws, rate)
         finally:
             self.slots.release()
+            if self.slots.active == 0:
+                self._schedule_give_back()
+
+    def _schedule_give_back(self) -> None:
+        """A second after the last call of a burst has gone (and none came), collect the
+        burst's reference cycles and hand the freed pages back to the OS (voice.memory)."""
+        loop = asyncio.get_running_loop()
+        if self._give_back is not None:
+            self._give_back.cancel()
+
+        def run() -> None:
+            self._give_back = None
+            if self.slots.active == 0 and self._server is not None:
+                gc.collect()
+                loop.run_in_executor(None, give_back_memory, True)
+
+        self._give_back = loop.call_later(GIVE_BACK_AFTER_S, run)
 
     async def _call(self, ws: ServerConnection, rate: int) -> None:
         peer = _peer(ws)
@@ -455,7 +477,7 @@ class BotServer:
                              on_burst=over_budget)
         coalescer = Coalescer(rate)
         idle = _IdleWatch(metadata_at)
-        watchdog = asyncio.create_task(self._idle_watch(ws, idle, klog), name=f"idle-{call_id}")
+        watchdog = asyncio.create_task(self._idle_watch(ws, session, idle, klog), name=f"idle-{call_id}")
         try:
             await session.start(metadata_at)
             klog.info("connected from %s | virtual_number=%s customer_number=%s call_type=%s sample_rate=%d",
@@ -508,13 +530,16 @@ class BotServer:
                     klog.warning("%s", summary)
                 await session.close(reason)
             finally:
-                self.sessions.pop(call_id, None)
+                if self.sessions.get(call_id) is session:
+                    del self.sessions[call_id]
                 klog.info("%s", tally.summary(reason))
-                if not self.sessions:  # a burst is over: hand what it freed back to the OS
-                    asyncio.get_running_loop().run_in_executor(None, give_back_memory)
 
-    async def _idle_watch(self, ws: ServerConnection, idle: _IdleWatch, klog: CallLog) -> None:
-        """End a call whose caller has sent no audio for BOT_IDLE_TIMEOUT_S (pings are not audio)."""
+    async def _idle_watch(self, ws: ServerConnection, session: CallSession, idle: _IdleWatch, klog: CallLog) -> None:
+        """End a call whose caller has sent no audio for BOT_IDLE_TIMEOUT_S (pings are not audio).
+
+        The session is closed at once (its providers and buffers freed); the socket's
+        closing handshake may then take up to websockets' close timeout if the peer does
+        not read, but no call is held for it."""
         limit = self.settings.bot_idle_timeout_s
         while True:
             left = idle.last_audio + limit - self.clock.now()
@@ -527,6 +552,9 @@ class BotServer:
             await asyncio.wait_for(ws.send(protocol.DISCONNECT), 2.0)
         except (ConnectionClosed, TimeoutError):
             pass
+        await session.close(idle.reason)
+        if self.sessions.get(session.call_id) is session:
+            del self.sessions[session.call_id]
         await ws.close(1000, "no audio")
 
     def _unique_id(self, callid: str) -> str:
