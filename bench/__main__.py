@@ -29,6 +29,7 @@ FIGURES = [
     ("memory", "bench.fig_memory"),
     ("console", "bench.fig_console"),
     ("calllog", "bench.fig_calllog"),
+    ("limits", "bench.fig_limits"),
 ]
 
 
