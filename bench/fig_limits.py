@@ -9,8 +9,9 @@ in their own processes where their CPU would otherwise be measured (bench.hostil
 The "before" column of docs/benchmarks.md is this module run from an export of the commit
 before the hardening with this bench/ directory copied in (`git archive a1a4455 | tar -x`).
 
-Rows 2 (markup in console cells) and 10 (context growth) have no wire-level replay here:
-their tests push the hostile data through every view and through 200 cut turns.
+Row 2 drives the console's table headless (Textual's test pilot), as every view uses it.
+Row 10 (context growth over many cut turns) has no wire-level replay here: its test drives
+the session through the cut turns.
 """
 
 from __future__ import annotations
@@ -131,6 +132,41 @@ async def attack_log_injection(ctx: Any, tmp: Path) -> dict[str, str]:
             "measured": f"greeting of the `fmt%400000000s` call {greet}, bot RSS +{(max(peak) - rss0) / MIB:.0f} MiB; "
                         f"{forged_lines} forged log lines; {errors} logging errors",
             "ok": str(at is not None and (at - sent) < 0.5 and forged_lines == 0 and errors == 0)}
+
+
+# ---- 2. markup in account data -------------------------------------------------------------
+
+
+async def attack_markup(ctx: Any, tmp: Path) -> dict[str, str]:
+    """The console's table (VimTable, as every view uses it) given people-typed names."""
+    from textual.app import App, ComposeResult
+
+    from console.widgets.table import VimTable
+
+    hostile = ("Sales [/EMEA]", "[@click=app.quit]manager[/]", "[wrong number]")
+
+    class Probe(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VimTable([("a", "group", 20), ("b", "role", 30), ("c", "disposition", 20)], id="t")
+
+    outcome = "?"
+    shown = ""
+    try:
+        app = Probe()
+        async with app.run_test(size=(100, 10)) as pilot:
+            table = app.query_one(VimTable)
+            table.sync_rows([("r1", hostile)])
+            await pilot.pause()
+            await pilot.click(VimTable, offset=(25, 1))  # the role cell
+            await pilot.pause()
+            shown = " | ".join(str(getattr(c, "plain", c)) for c in table.get_row_at(0))
+            outcome = "still running" if app.is_running else "quit by a click"
+    except Exception as exc:  # the console's crash, as the agent would see it
+        outcome = f"crashed: {type(exc).__name__}"
+    ok = outcome == "still running" and all(h in shown for h in hostile)
+    return {"attack": "2. account data with markup: `Sales [/EMEA]`, `[@click=app.quit]manager[/]`, `[wrong number]`",
+            "measured": f"console table {outcome}" + (f"; shows {shown!r}" if shown else ""),
+            "ok": str(ok)}
 
 
 # ---- 3. cross-site WebSocket hijacking -------------------------------------------------------
@@ -405,7 +441,7 @@ async def attack_secrets(ctx: Any, tmp: Path) -> dict[str, str]:
             "ok": str(leaks == 0)}
 
 
-ATTACKS = [attack_log_injection, attack_origin, attack_disk, attack_idle, attack_tiny_frames, attack_big_line,
+ATTACKS = [attack_log_injection, attack_markup, attack_origin, attack_disk, attack_idle, attack_tiny_frames, attack_big_line,
            attack_refusals, attack_secrets, attack_outage]
 
 
@@ -426,6 +462,6 @@ async def run(ctx) -> Figure:  # noqa: ANN001
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     fig.tables.append(table)
-    fig.check("every replayed attack is held (rows 2 and 10: by their tests)", f"{held}/{len(ATTACKS)}",
+    fig.check("every replayed attack is held (row 10: by its test)", f"{held}/{len(ATTACKS)}",
               held == len(ATTACKS))
     return fig
