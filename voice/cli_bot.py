@@ -19,23 +19,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from voice.config import load_bot_settings
+from voice.config import ConfigError, load_bot_settings
 from voice.providers.base import ProviderError
 from voice.server import BotServer, parse_rate
 
 
 def _rate(value: str) -> int:
+    """A bad --sample-rate is one line naming the flag (argparse would add its usage block)."""
     try:
         return parse_rate(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise ConfigError(f"--sample-rate: {exc}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="interface to listen on (BOT_HOST; default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (BOT_PORT; default 8765, 0 = any free port)")
     parser.add_argument("--path", help="WebSocket path of the Stream Node endpoint (BOT_PATH; default /voice)")
-    parser.add_argument("--sample-rate", type=_rate, metavar="RATE",
+    parser.add_argument("--sample-rate", metavar="RATE",
                         help="default stream rate: 8k, 16k, 24k, 32k or 48k (BOT_SAMPLE_RATE); "
                              "a call may also ask with ?sample_rate=8000")
     parser.add_argument("--token", help="secret the Stream Node URL must carry (BOT_TOKEN)")
@@ -63,7 +64,10 @@ _FLAGS = {
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    return {field: getattr(args, flag) for flag, field in _FLAGS.items() if getattr(args, flag, None) is not None}
+    out = {field: getattr(args, flag) for flag, field in _FLAGS.items() if getattr(args, flag, None) is not None}
+    if isinstance(out.get("bot_sample_rate"), str):
+        out["bot_sample_rate"] = _rate(out["bot_sample_rate"])
+    return out
 
 
 def main(args: argparse.Namespace) -> int:

@@ -65,15 +65,27 @@ def parse_metadata(raw: str | bytes) -> CallMetadata:
         value = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         value = text  # maybe a bare Python-style dict
+    except ValueError:  # int() refuses numbers of more than sys.get_int_max_str_digits() digits
+        raise ProtocolError("metadata holds a number too long to read") from None
     if isinstance(value, str):
         try:
             value = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        except (ValueError, SyntaxError) as exc:  # both say "digits" for a number over the int limit
+            too_long = "digits" in str(exc)
+            raise ProtocolError("metadata holds a number too long to read" if too_long
+                                else "metadata is neither JSON nor a Python-style dict") from None
+        except (MemoryError, RecursionError, TypeError, OverflowError):
             raise ProtocolError("metadata is neither JSON nor a Python-style dict") from None
     if not isinstance(value, dict):
         raise ProtocolError(f"metadata must be an object, got {type(value).__name__}")
     try:
         return CallMetadata.model_validate({str(k): v for k, v in value.items()})
+    except ValueError as exc:  # a huge int key cannot even become a str
+        if not isinstance(exc, ValidationError):
+            raise ProtocolError("metadata holds a key that is not a name") from None
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ())) or "metadata"
+        raise ProtocolError(f"metadata field {field!r}: {first.get('msg', 'invalid')}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first.get("loc", ())) or "metadata"

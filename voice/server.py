@@ -43,6 +43,7 @@ import http
 import ipaddress
 import json
 import logging
+import re
 import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -71,6 +72,7 @@ from voice.bus import (
 from voice.clock import Clock, MonotonicClock
 from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin
 from kcommon.redact import redact_url
+from kcommon.text import escape_controls
 from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
 from voice.logs import CallLog
 from voice.memory import give_back_memory
@@ -103,13 +105,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_RATE = re.compile(r"(\d{1,6})(?:\.(\d{1,3}))?(k?)", re.ASCII | re.IGNORECASE)
+
+
 def parse_rate(value: str) -> int:
-    """'16000', '16k' or '16K' -> 16000; ValueError for anything the Stream Node can't send."""
-    text = value.strip().lower()
-    try:
-        rate = int(float(text[:-1]) * 1000) if text.endswith("k") else int(text)
-    except ValueError:
-        raise ValueError(f"sample_rate {value[:12]!r} is not a number") from None
+    """'16000', '16k', '16K' or '16.0k' -> 16000; ValueError for anything else.
+
+    ASCII digits only, a few of them, and no float conversion: `infk`, `1e400k`, a 5,000-digit
+    number or full-width digits ('１６０００', which int() would take) are refused with a reason."""
+    text = value.strip()
+    match = _RATE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"sample_rate {escape_controls(text[:12])!r} is not a rate (say 8000 or 8k)")
+    whole, fraction, kilo = match.groups()
+    if kilo:
+        rate = int(whole) * 1000 + int((fraction or "0").ljust(3, "0"))
+    elif fraction is not None:
+        raise ValueError(f"sample_rate {escape_controls(text[:12])!r} is not a whole number of Hz")
+    else:
+        rate = int(whole)
     if rate not in SUPPORTED_RATES:
         raise ValueError(f"sample_rate must be one of {', '.join(map(str, SUPPORTED_RATES))}")
     return rate

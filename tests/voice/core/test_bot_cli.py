@@ -30,8 +30,8 @@ def test_flags_override_settings(monkeypatch, tmp_path):
     assert settings.bot_token is not None and settings.bot_token.get_secret_value() == "t0k3n-xyz"
     assert "t0k3n-xyz" not in repr(settings)
     assert load_bot_settings(**overrides_from(_parse())).bot_port == 9999
-    with pytest.raises(SystemExit):
-        _parse("--sample-rate", "11025")
+    with pytest.raises(ConfigError, match="--sample-rate"):
+        overrides_from(_parse("--sample-rate", "11025"))
     with pytest.raises(ConfigError):
         load_bot_settings(**overrides_from(_parse("--path", "no-slash")))
 
