@@ -27,10 +27,9 @@ from console.api.dates import IST, parse_datetime
 from console.api.errors import KnowlarityError
 from console.api.events import CallEvent, Cdr, UnknownEvent
 from console.api.loose import looks_secret
-from console.api.models import Agent, Campaign, Task
+from console.api.models import Agent, Task
 from console.api.phone import normalize_number
 from console.api.redact import redact
-from console.api.requests import NewCampaign
 from console.botwatch import BotWatcher
 from console.config import ConsoleSettings
 from console.state import AgentRow, CallRow, CallsBoard, ConsoleState, TaskRow
@@ -218,6 +217,17 @@ def _phone(value: str, label: str, *, required: bool = True) -> str | None:
     return number
 
 
+def explain_make_call_error(message: str, request: DialRequest) -> str:
+    """Knowlarity's make-call refusals, with the fix the documentation gives for each."""
+    lowered = message.lower()
+    if "agent number not register" in lowered:
+        return (f"{message}: {request.agent_number} is not an agent of this SR account. If 'Allowed agents only' "
+                "is on (SR account → Settings → Plan settings), add this agent number there.")
+    if "invalid apikey for this sr number" in lowered:
+        return f"{message}: {request.k_number} is not an SR number of these API keys (see the Account view, 7)"
+    return message
+
+
 class DialFlow:
     """One dial dialog's life: check, confirm once, place once, then follow the call."""
 
@@ -260,8 +270,13 @@ class DialFlow:
         if self.state != "confirming" or self.request is None:
             return
         self.state = "dialing"  # before any await: a second press finds "dialing"
-        self.requests_sent += 1
         request = self.request
+        problem = await self.actions.dial_prerequisite(request.k_number)
+        if problem:
+            self.state = "failed"
+            self.outcome = problem
+            return
+        self.requests_sent += 1
         self.placed_at = self.actions.clock()
         try:
             result = await self.actions.client.make_call(
@@ -274,7 +289,7 @@ class DialFlow:
             )
         except Exception as exc:  # noqa: BLE001 - shown in the dialog, in the server's words
             self.state = "failed"
-            self.outcome = describe_error(exc)
+            self.outcome = explain_make_call_error(describe_error(exc), request)
             log.info("make call failed: %s", self.outcome)
             return
         self.state = "placed"
@@ -376,6 +391,7 @@ class Actions:
         self.clock = clock
         self.default_k_number: str | None = normalize_number(settings.k_number) if settings.k_number else None
         self.my_agent_id: str | None = None
+        self._dial_ready: set[str] = set()  # SR numbers found registered and enabled for notifications
 
     # -- me --------------------------------------------------------------------------------
 
@@ -495,6 +511,30 @@ class Actions:
     def dial_flow(self) -> DialFlow:
         return DialFlow(self)
 
+    async def dial_prerequisite(self, k_number: str) -> str | None:
+        """Why make call cannot work from `k_number` yet, in words with the fix, or None.
+
+        The documentation requires the SR number to be registered for notifications before
+        make call works. Checked once per number (a registration found enabled is
+        remembered); when the check itself fails, the call is not held back by it.
+        """
+        if k_number in self._dial_ready:
+            return None
+        try:
+            page = await self.client.list_notifications(knowlarity_number=k_number)
+        except Exception as exc:  # noqa: BLE001 - the check is a courtesy, not a gate
+            log.info("could not check the notification registration of %s: %s", k_number, describe_error(exc))
+            return None
+        mine = [r for r in page.objects if normalize_number(r.k_number) == k_number]
+        if not mine:
+            return (f"{k_number} is not registered for notifications, and make call needs that (the API guide says "
+                    "so): register it in the Account view (7, then n), then dial again.")
+        if not any(r.enable for r in mine):
+            return (f"{k_number} is registered for notifications but disabled, and make call needs it enabled: "
+                    "enable it in the Account view (7, select it, then e), then dial again.")
+        self._dial_ready.add(k_number)
+        return None
+
     async def otp_call(self, values: dict[str, str]) -> str:
         ivr = (values.get("ivr_id") or "").strip()
         if not ivr:
@@ -513,62 +553,6 @@ class Actions:
             raise ActionError(describe_error(exc)) from None
         call = f" (call id {result.call_id})" if result.call_id else ""
         return f"{result.message or 'OTP call placed'}{call}"
-
-    # -- campaigns ---------------------------------------------------------------------------
-
-    async def list_campaigns(self) -> list[Campaign]:
-        try:
-            page = await self.client.list_campaigns()
-        except Exception as exc:
-            raise ActionError(describe_error(exc)) from None
-        return list(page.objects)
-
-    async def create_campaign(self, values: dict[str, str]) -> str:
-        target = (values.get("sound_or_ivr") or "").strip()
-        kind = values.get("target_kind") or "ivr_id"
-        numbers = [n for n in (values.get("numbers") or "").replace(",", ";").replace(" ", ";").split(";") if n.strip()]
-        for n in numbers:
-            _phone(n, "number to call")
-        start = _when(values.get("start", ""), "start") or datetime.now(IST) + timedelta(minutes=5)
-        end = _when(values.get("end", ""), "end")
-        try:
-            campaign = NewCampaign(
-                **{kind: target},
-                k_number=_phone(values.get("k_number", ""), "SR number") or "",
-                additional_number=[normalize_number(n) or n for n in numbers] or None,
-                phonebook=(values.get("phonebook") or "").strip() or None,
-                timezone=(values.get("timezone") or "Asia/Kolkata").strip(),
-                start_time=start,
-                end_time=end,
-                priority=int(values["priority"]) if (values.get("priority") or "").strip() else None,
-                order_throttling=int(values["throttle"]) if (values.get("throttle") or "").strip() else None,
-            )
-        except (ValidationError, ValueError) as exc:
-            raise ActionError(describe_error(exc)) from None
-        try:
-            result = await self.client.create_campaign(campaign)
-        except Exception as exc:
-            raise ActionError(describe_error(exc)) from None
-        return f"{result.result or 'campaign created'} (order {result.order_id})"
-
-    async def set_campaign_status(self, order_id: str, status: Literal["pause", "resume", "stop"]) -> str:
-        try:
-            result = await self.client.set_campaign_status(order_id, status)
-        except Exception as exc:
-            raise ActionError(describe_error(exc)) from None
-        return result.message or f"campaign {order_id}: {status}"
-
-    async def add_campaign_numbers(self, order_id: str, text: str) -> str:
-        numbers = [n.strip() for n in text.replace(",", ";").replace(" ", ";").split(";") if n.strip()]
-        if not numbers:
-            raise ActionError("give at least one number")
-        clean = [_phone(n, "number") or n for n in numbers]
-        try:
-            result = await self.client.add_campaign_numbers(order_id, clean)
-        except Exception as exc:
-            raise ActionError(describe_error(exc)) from None
-        dnd = f", {result.dnd_count} on the Do-Not-Call list" if result.dnd_count else ""
-        return f"{result.message or 'numbers added'}{dnd}"
 
     # -- account -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from textual.widgets import Input, TextArea
 
 from console.actions import Actions, describe_error, ingest_stream_item
 from console.botwatch import BotWatcher
+from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import time_format
 from console.listen import ListenSession
@@ -44,7 +45,9 @@ from console.screens.detail import DetailScreen
 from console.screens.dial import DialScreen, OtpScreen
 from console.screens.forms import FormScreen, FormField
 from console.screens.help import HelpScreen
+from console.screens.library import LibraryScreen
 from console.screens.live import LiveScreen
+from console.screens.numbers import NumbersScreen
 from console.screens.tasks import TasksScreen
 from console.state import ConsoleState
 from console.state import FeedStatus
@@ -65,6 +68,8 @@ VIEWS: tuple[tuple[str, str, str, type[ViewScreen]], ...] = (
     ("bot", "5", "Bot", BotScreen),
     ("campaigns", "6", "Campaigns", CampaignsScreen),
     ("account", "7", "Account", AccountScreen),
+    ("numbers", "8", "Numbers", NumbersScreen),
+    ("library", "9", "Library", LibraryScreen),
 )
 
 # Actions bound to single letters: they never apply while a text field has focus.
@@ -85,6 +90,9 @@ class ConsoleDeps:
     refresh_hz: float = 10.0
     keymap: dict[str, str] = field(default_factory=dict)
     start_view: str = "live"
+    # The bot's Stream Node URL, its token and sample rate, when the console can call it
+    # (an embedded bot, the demo's): the Bot view's "talk" places a test call there.
+    bot_voice: tuple[str, str | None, int] | None = None
 
 
 class StreamStateChanged(Message):
@@ -131,6 +139,7 @@ class ConsoleApp(App[int]):
         self.clock = deps.clock
         self.state = ConsoleState(clock=deps.clock, my_number=deps.settings.agent_number)
         self.actions = Actions(deps.client, self.state, deps.settings, deps.bot, clock=deps.clock)
+        self.catalog = Catalog(deps.client, self.state, clock=deps.clock)
         self.stream_status = FeedStatus("connecting" if deps.stream_factory else "off")
         self.bot_status = FeedStatus("connecting" if deps.bot else "off")
         self.paused = False
@@ -398,8 +407,15 @@ class ConsoleApp(App[int]):
             return
         self.push_screen(DialScreen(self.actions, customer=number or ""))
 
-    def action_otp(self) -> None:
-        self.push_screen(OtpScreen(self.actions))
+    @work(group="otp", exclusive=True, exit_on_error=False)
+    async def action_otp(self) -> None:
+        """The OTP dialog, with a picker of the approved sounds (an IVR id can be typed)."""
+        try:
+            sounds = await self.catalog.sound_choices()
+        except Exception:  # noqa: BLE001 - without the list, the IVR id field still works
+            sounds = []
+        if not isinstance(self.screen, OtpScreen):
+            self.push_screen(OtpScreen(self.actions, sounds))
 
     # ---- listening --------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@
 - `--sandbox URL` connects to a running `kconsole sandbox` instead, with the sandbox's
   default keys unless others are given.
 - `--bot URL [--monitor-token T]` also watches a voice bot through its `/monitor` feed.
+- `--serve-bot [HOST:]PORT` runs the voice bot inside the console instead (the bot
+  settings of the environment), its panel fed in-process as in the demo.
 - `--agent NUMBER` says whose calls are "mine" (also KNOWLARITY_AGENT_NUMBER).
 
 A missing or bad setting ends with one line naming it (ConfigError), never a traceback.
@@ -42,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channel", help="Basic, Advance, Premium or Enterprise (KNOWLARITY_CHANNEL)")
     parser.add_argument("--bot", metavar="URL", help="watch a voice bot's /monitor feed (ws://HOST:PORT/monitor)")
     parser.add_argument("--monitor-token", metavar="TOKEN", help="the bot's monitor token (or MONITOR_TOKEN)")
+    parser.add_argument("--serve-bot", metavar="[HOST:]PORT",
+                        help="run the voice bot in this process (bot settings from the environment) and watch it")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -166,9 +170,18 @@ async def run_console(
     bot: BotWatcher | None = None,
     keymap: dict[str, str] | None = None,
     start_view: str = "live",
+    serve_bot: str | None = None,
 ) -> int:
     from console.api.client import KnowlarityClient  # noqa: PLC0415
 
+    embedded = None
+    if serve_bot:
+        from console.botwatch import BusWatcher  # noqa: PLC0415
+        from console.embedded_bot import start_embedded_bot  # noqa: PLC0415
+
+        embedded = await start_embedded_bot(serve_bot)
+        bot = BusWatcher(embedded.bus)
+        source = f"{source} · bot {embedded.url}"
     client = KnowlarityClient.from_settings(settings)
     deps = ConsoleDeps(
         client=client,
@@ -178,6 +191,7 @@ async def run_console(
         source=source,
         keymap=keymap or {},
         start_view=start_view,
+        bot_voice=(embedded.url, embedded.token, embedded.sample_rate) if embedded is not None else None,
     )
     app = build_app(deps)
     try:
@@ -186,6 +200,8 @@ async def run_console(
         if bot is not None:
             await bot.aclose()
         await client.aclose()
+        if embedded is not None:
+            await embedded.close()
     return app.return_code or 0
 
 
@@ -193,6 +209,13 @@ def main(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     keymap = load_keymap(args.keymap)
     bot: BotWatcher | None = None
+    serve_bot = getattr(args, "serve_bot", None)
+    if serve_bot and args.bot:
+        raise ConfigError("--serve-bot runs a bot here and --bot watches one elsewhere: give one of them")
+    if serve_bot:
+        from console.embedded_bot import parse_listen  # noqa: PLC0415
+
+        parse_listen(serve_bot)  # a bad spec is one line before the screen opens
     if args.bot:
         token = args.monitor_token or os.environ.get("MONITOR_TOKEN")
         try:
@@ -201,7 +224,8 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(f"--bot: {exc}") from None
     source = describe_source(settings, bool(args.sandbox))
     with quiet_logging(getattr(args, "verbose", 0)) as log_path:
-        code = asyncio.run(run_console(settings, source=source, bot=bot, keymap=keymap, start_view=args.view))
+        code = asyncio.run(run_console(settings, source=source, bot=bot, keymap=keymap, start_view=args.view,
+                                       serve_bot=serve_bot))
     if log_path is not None:
         print(f"kconsole: log written to {log_path}")
     return code

@@ -568,6 +568,80 @@ class TasksState(PolledState[TaskRow]):
         return [t for t in self.tasks.values() if n and t.phone == n and not t.completed]
 
 
+# ---- campaigns, phonebooks, sounds -------------------------------------------------------------
+
+# What the documentation allows per campaign status: PUT status pause/resume/stop, and
+# numbers added "to a campaign whose status is either in progress or pending".
+CAMPAIGN_ACTIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"pause", "stop", "add_numbers"}),
+    "in progress": frozenset({"pause", "stop", "add_numbers"}),
+    "paused": frozenset({"resume", "stop"}),
+    "stopped": frozenset(),
+    "completed": frozenset(),
+}
+_STATUS_ALIASES = {"running": "in progress", "in-progress": "in progress", "inprogress": "in progress",
+                   "in_progress": "in progress", "pause": "paused", "stop": "stopped", "complete": "completed"}
+
+
+def campaign_status_key(status: str | None) -> str:
+    """A campaign status as a key of CAMPAIGN_ACTIONS ("In Progress" -> "in progress")."""
+    key = " ".join((status or "").lower().split())
+    return _STATUS_ALIASES.get(key, key)
+
+
+def campaign_allows(status: str | None, action: str) -> bool:
+    """Whether `action` (pause, resume, stop, add_numbers) applies to a campaign in `status`.
+    An unknown status allows nothing: the console offers only what the docs say works."""
+    return action in CAMPAIGN_ACTIONS.get(campaign_status_key(status), frozenset())
+
+
+@dataclass(slots=True)
+class CampaignRow:
+    """One campaign (or call-center order) of GET call/campaign; `item` is the payload model."""
+
+    id: str
+    status: str
+    item: Any
+
+    def allows(self, action: str) -> bool:
+        return campaign_allows(self.status, action)
+
+
+class CampaignsState(PolledState[CampaignRow]):
+    """The campaigns of the last `list_campaigns` read, with the filter it was read with."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        super().__init__(clock)
+        self.filter_label = ""  # the filters in words, "" for all campaigns
+
+    def rows(self, view: ViewFilter) -> list[CampaignRow]:
+        out = [r for r in self.items.values()
+               if view.matches_text(r.id, r.status, getattr(r.item, "ivr", None), getattr(r.item, "ivr_id", None))]
+        order = {"in progress": 0, "pending": 1, "paused": 2, "stopped": 3, "completed": 4}
+
+        def key(r: CampaignRow) -> tuple[int, int, str]:
+            digits = int(r.id) if r.id.isdigit() else 0
+            return order.get(campaign_status_key(r.status), 5), -digits, r.id
+
+        return sorted(out, key=key)
+
+
+@dataclass(slots=True)
+class ItemRow:
+    """A row of a simple list (a phonebook, a sound): its id and the payload model."""
+
+    id: str
+    item: Any
+
+
+class ItemsState(PolledState[ItemRow]):
+    """Phonebooks or sounds from the last read of their list."""
+
+    def rows(self, view: ViewFilter, *fields: str) -> list[ItemRow]:
+        return [r for r in self.items.values()
+                if view.matches_text(r.id, *(getattr(r.item, f, None) for f in fields))]
+
+
 # ---- bot calls ----------------------------------------------------------------------------------
 
 
@@ -722,6 +796,9 @@ class ConsoleState:
         self.board = CallsBoard(clock=clock, my_number=my_number)
         self.agents = AgentsState(clock)
         self.tasks = TasksState(clock)
+        self.campaigns = CampaignsState(clock)
+        self.phonebooks = ItemsState(clock)
+        self.sounds = ItemsState(clock)
         self.bot = BotCalls(clock=clock)
         self.view = ViewFilter()
 

@@ -509,7 +509,7 @@ class Account:
             rows = [n for n in rows if str(n.user_plan_id) == query["user_plan_id"].strip()]
         if query.get("expiry_time"):
             try:
-                limit = fmt.parse_datetime(query["expiry_time"], default_tz=fmt.UTC).timestamp()
+                limit = fmt.parse_datetime(query["expiry_time"], default_tz=fmt.IST).timestamp()
             except ValueError:
                 raise bad_request(MSG_BAD_INPUT, detail="expiry_time is not a date") from None
             rows = [n for n in rows if n.expiry <= limit]
@@ -577,7 +577,9 @@ class Account:
         if not plan.is_active or plan.expiry <= now:
             raise bad_request(MSG_BAD_INPUT, detail="the plan is not active")
         try:
-            expiry = fmt.parse_datetime(str(body["expiry_time"]), default_tz=fmt.UTC).timestamp()
+            # a time without a zone is India time, as everywhere in the API (the answers print
+            # the same instants in UTC: a plan "expiring 2017-10-19 18:30+00:00" ends at midnight IST)
+            expiry = fmt.parse_datetime(str(body["expiry_time"]), default_tz=fmt.IST).timestamp()
         except ValueError:
             raise bad_request(MSG_BAD_INPUT, detail="expiry_time must be YYYY-MM-DD HH:MM:SS") from None
         if expiry <= now:

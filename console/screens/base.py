@@ -41,7 +41,7 @@ class FilterBar(Horizontal):
 
 
 class ViewScreen(Screen[None]):
-    """Base of the seven numbered views."""
+    """Base of the numbered views."""
 
     VIEW_TITLE: ClassVar[str] = ""
     LIVE: ClassVar[bool] = False       # frozen while the live feed is paused

@@ -1,14 +1,20 @@
-"""6 Campaigns: the account's outbound campaigns; create, pause, resume, stop, add numbers.
+"""6 Campaigns: the account's outbound campaigns and call-center orders.
 
-A supervisor's view. Changing a campaign is confirmed in a dialog (stopping cannot be
-undone) and the list reloads after every change so the status shown is the server's.
+A supervisor's view. The list is every campaign (every page), narrowed by the documented
+filters (f: order id, IVR, phonebook, transactional, created/start/end dates). New campaign
+(n) and new call-center order (O) ask for every documented field, with pickers of the
+approved sounds and of the phonebooks instead of bare ids. A key is offered only where the
+documentation allows it (console.state.campaign_allows): pause and stop a Pending or In
+Progress campaign, resume a Paused one, add numbers (a) or calls with retries (A) only to
+a Pending or In Progress one. Every change is confirmed; the list reloads after it so the
+status shown is the server's. The docs give no field telling an order from a campaign in
+the list, so both adds are offered on any row that takes numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import work
@@ -18,30 +24,41 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from console.actions import ActionError, fmt_dt, model_fields
-from console.api.dates import IST
-from console.api.models import Campaign
+from console.catalog import Choice
+from console.form_models import (
+    WEEKDAYS,
+    AddCall,
+    AddCallForm,
+    CampaignFilterForm,
+    CampaignForm,
+    OrderForm,
+    default_start,
+)
+from console.phonelist import parse_phone_text
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.screens.forms import FormField, FormScreen
+from console.screens.request_form import RequestForm, Row
+from console.state import CampaignRow, campaign_status_key
 from console.widgets.table import VimTable
-from console.widgets.plain import plain
 
 STATUS_STYLES = {
-    "pending": "#d7d75f",
-    "in progress": "bold #5fd75f",
-    "running": "bold #5fd75f",
-    "paused": "#ffaf00",
+    "pending": "yellow",
+    "in progress": "bold green",
+    "paused": "dark_orange",
     "stopped": "dim",
-    "completed": "dim #5fd7af",
+    "completed": "dim cyan",
 }
+TIMEZONES = [(z, z) for z in ("Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "UTC")]
 
 
-def campaign_cells(c: Campaign) -> tuple[Text | str, ...]:
+def campaign_cells(c: Any) -> tuple[Text | str, ...]:
     status = c.order_status or "?"
     return (
         Text(str(c.order_id or "?"), style="bold"),
-        Text(status, style=STATUS_STYLES.get(status.lower(), "")),
+        Text(status, style=STATUS_STYLES.get(campaign_status_key(status), "")),
         c.ivr or str(c.ivr_id or ""),
+        str(c.phonebook_id or ""),
         fmt_dt(c.start_time),
         fmt_dt(c.end_time) or Text("—", style="dim"),
         Text(str(c.total_calls or 0), justify="right"),
@@ -51,13 +68,22 @@ def campaign_cells(c: Campaign) -> tuple[Text | str, ...]:
     )
 
 
+def _days_row() -> tuple[FormField, ...]:
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    return tuple(FormField(day, name, placeholder="Weekdays" if i == 0 else "", value="true" if i < 5 else "false")
+                 for i, (day, name) in enumerate(zip(WEEKDAYS, names)))
+
+
 class CampaignsScreen(ViewScreen):
     VIEW_TITLE = "Campaigns"
 
     BINDINGS = [
         Binding("enter", "details", "details", id="campaigns.details"),
-        Binding("n", "new", "new", id="campaigns.new"),
+        Binding("n", "new", "new campaign", id="campaigns.new"),
+        Binding("O", "new_order", "new order", id="campaigns.new_order"),
+        Binding("f", "filters", "filters", id="campaigns.filters"),
         Binding("a", "add_numbers", "add numbers", id="campaigns.add_numbers"),
+        Binding("A", "add_call", "add call (order)", id="campaigns.add_call"),
         Binding("z", "set_status('pause')", "pause", id="campaigns.pause"),
         Binding("u", "set_status('resume')", "resume", id="campaigns.resume"),
         Binding("x", "set_status('stop')", "stop", id="campaigns.stop"),
@@ -66,18 +92,20 @@ class CampaignsScreen(ViewScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.campaigns: dict[str, Campaign] = {}
-        self._error: str | None = None
         self._shown: tuple[int, str] | None = None
-        self._version = 0
+        self._filters = CampaignFilterForm()
+
+    @property
+    def campaigns(self) -> dict[str, CampaignRow]:
+        return self.capp.state.campaigns.items
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="campaigns-pane"):
             yield Label("Campaigns", id="campaigns-title", classes="pane-title")
             yield VimTable(
-                [("id", "Order", 8), ("status", "Status", 12), ("ivr", "IVR / sound", 18), ("start", "Start", 16),
-                 ("end", "End", 16), ("calls", "Calls", 6), ("throttle", "In flight", 9), ("prio", "Prio", 4),
-                 ("kind", "Kind", 13)],
+                [("id", "Order", 7), ("status", "Status", 12), ("ivr", "IVR / sound", 18), ("book", "Book", 5),
+                 ("start", "Start", 16), ("end", "End", 16), ("calls", "Calls", 6), ("throttle", "In flight", 9),
+                 ("prio", "Prio", 4), ("kind", "Kind", 13)],
                 id="campaigns-table",
             )
 
@@ -86,6 +114,7 @@ class CampaignsScreen(ViewScreen):
         self.action_reload()
 
     def on_screen_resume(self) -> None:
+        super().on_screen_resume()
         if self.campaigns:
             self.action_reload()
 
@@ -94,53 +123,38 @@ class CampaignsScreen(ViewScreen):
 
     @work(group="campaigns", exclusive=True, exit_on_error=False)
     async def action_reload(self) -> None:
-        try:
-            campaigns = await self.capp.actions.list_campaigns()
-        except ActionError as exc:
-            self._error = str(exc)
-        else:
-            self._error = None
-            self.campaigns = {str(c.order_id): c for c in campaigns}
-        self._version += 1
+        await self.capp.catalog.load_campaigns()
         self.refresh_view(self.capp.clock())
 
     def refresh_view(self, now: float) -> None:
-        view = self.view
-        key = (self._version, view.text)
+        state, view = self.capp.state.campaigns, self.view
+        key = (state.version, view.text)
         if key == self._shown:
             return
         self._shown = key
-        rows = [
-            (oid, campaign_cells(c)) for oid, c in self.campaigns.items()
-            if view.matches_text(oid, c.order_status, c.ivr, c.ivr_id)
-        ]
-        self.query_one("#campaigns-table", VimTable).sync_rows(rows)
-        title = f"Campaigns: {len(rows)}"
-        if self._error:
-            title += f"   ⚠ {self._error}"
-        self.query_one("#campaigns-title", Label).update(plain(title))
+        rows = state.rows(view)
+        self.query_one("#campaigns-table", VimTable).sync_rows([(r.id, campaign_cells(r.item)) for r in rows])
+        title = f"Campaigns and orders: {len(rows)}"
+        if state.filter_label:
+            title += f"   filtered: {state.filter_label} (f changes)"
+        if state.error:
+            title += f"   ⚠ {state.error}"
+        self.query_one("#campaigns-title", Label).update(title)
         self.refresh_bindings()
 
-    def _selected(self) -> Campaign | None:
+    def _selected(self) -> CampaignRow | None:
         key = self.query_one("#campaigns-table", VimTable).selected_key
         return self.campaigns.get(key) if key else None
 
     def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("add_numbers", "set_status", "details"):
-            campaign = self._selected()
-            if campaign is None:
+        if action in ("add_numbers", "add_call", "set_status", "details"):
+            row = self._selected()
+            if row is None:
                 return False
-            status = (campaign.order_status or "").lower()
             if action == "set_status":
-                wanted = parameters[0] if parameters else ""
-                if status in ("stopped", "completed"):
-                    return False
-                if wanted == "pause":
-                    return status != "paused"
-                if wanted == "resume":
-                    return status == "paused"
-            if action == "add_numbers":
-                return status in ("pending", "in progress", "running", "paused", "")
+                return row.allows(str(parameters[0]) if parameters else "")
+            if action in ("add_numbers", "add_call"):
+                return row.allows("add_numbers")
         return True
 
     def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
@@ -151,50 +165,149 @@ class CampaignsScreen(ViewScreen):
         self.action_details()
 
     def action_details(self) -> None:
-        campaign = self._selected()
-        if campaign is not None:
-            self.capp.push_screen(DetailScreen(f"Campaign {campaign.order_id}", model_fields(campaign), note="esc close"))
+        row = self._selected()
+        if row is not None:
+            self.capp.push_screen(DetailScreen(f"Campaign {row.id}", model_fields(row.item), note="esc close"))
+
+    # ---- filters ---------------------------------------------------------------------------
+
+    def action_filters(self) -> None:
+        f = self._filters
+
+        def build(values: dict[str, str]) -> tuple[CampaignFilterForm, Any]:
+            form = CampaignFilterForm.model_validate(values)
+            return form, form.to_request()
+
+        async def submit(result: tuple[CampaignFilterForm, Any]) -> str | None:
+            form, query = result
+            self._filters = form
+            await self.capp.catalog.load_campaigns(query, form.describe())
+            self.refresh_view(self.capp.clock())
+            return self.capp.state.campaigns.error
+
+        self.capp.push_screen(RequestForm(
+            "Filter campaigns",
+            [
+                FormField("order_id", "Order id", value=f.order_id),
+                FormField("ivr_id", "IVR / sound id", value=f.ivr_id),
+                FormField("phonebook_id", "Phonebook id", value=f.phonebook_id),
+                FormField("is_transactional", "Kind", value=f.is_transactional,
+                          choices=[("any", ""), ("transactional", "true"), ("promotional", "false")]),
+                FormField("created_from", "Created from", value=f.created_from, placeholder="YYYY-MM-DD [HH:MM]"),
+                FormField("created_to", "Created to", value=f.created_to, placeholder="YYYY-MM-DD [HH:MM]"),
+                FormField("start_from", "Starts from", value=f.start_from, placeholder="YYYY-MM-DD [HH:MM]"),
+                FormField("start_to", "Starts to", value=f.start_to, placeholder="YYYY-MM-DD [HH:MM]"),
+                FormField("end_from", "Ends from", value=f.end_from, placeholder="YYYY-MM-DD [HH:MM]"),
+                FormField("end_to", "Ends to", value=f.end_to, placeholder="YYYY-MM-DD [HH:MM]"),
+            ],
+            build=build, submit=submit, submit_label="Apply",
+            note="Every filter the campaign list documents; blank ones are not sent. Clear them all to list every campaign.",
+        ))
+
+    # ---- new campaign / new order ------------------------------------------------------------
+
+    def _common_rows(self, sounds: list[Choice], books: list[Choice]) -> list[Row]:
+        k_number = self.capp.actions.default_k_number or ""
+        return [
+            FormField("sound_id", "Sound", choices=[("— none: an IVR id below —", ""), *sounds],
+                      value=sounds[0][1] if sounds else ""),
+            FormField("ivr_id", "or IVR id", placeholder="an IVR flow id instead of a sound"),
+            FormField("k_number", "SR number", value=k_number, required=True, placeholder="+91… (Enterprise plan)"),
+            FormField("phonebook", "Phonebook", choices=[("— none: numbers below —", ""), *books]),
+            FormField("additional_number", "Numbers", placeholder="+91…; +91…  (besides the phonebook's)"),
+            FormField("start_time", "Start", value=default_start(), required=True, placeholder="YYYY-MM-DD HH:MM"),
+            FormField("end_time", "End", placeholder="optional, YYYY-MM-DD HH:MM"),
+            FormField("timezone", "Timezone", choices=TIMEZONES, value="Asia/Kolkata"),
+            FormField("priority", "Priority", placeholder="1-10"),
+            FormField("order_throttling", "Max parallel calls", placeholder="calls at once"),
+            _days_row(),
+            FormField("call_scheduling_start_time", "Daily start", placeholder="09:00 (default)"),
+            FormField("call_scheduling_stop_time", "Daily stop", placeholder="21:00 (default)"),
+            FormField("is_transactional", "Transactional", check=True, value="false"),
+        ]
+
+    @staticmethod
+    def _confirm(what: str) -> Any:
+        def confirm(request: Any) -> str:
+            body = request.to_body()
+            target = f"sound {body['sound_id']}" if "sound_id" in body else f"IVR {body.get('ivr_id')}"
+            book = f" phonebook {body['phonebook']}" if body.get("phonebook") else ""
+            numbers = body.get("additional_number") or ""
+            count = len([n for n in numbers.split(";") if n])
+            extra = f" + {count} number{'s' * (count != 1)}" if count else ""
+            return (f"Create this {what}: {target} to{book}{extra}, from {body['start_time']} ({body['timezone']}), "
+                    f"{'transactional' if request.is_transactional else 'promotional'}? It calls real people; "
+                    "press again to create it (sent once, never retried).")
+
+        return confirm
 
     def action_new(self) -> None:
-        start = (datetime.now(IST) + timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M")
+        self._open_new(order=False)
 
-        async def submit(values: dict[str, str]) -> str | None:
+    def action_new_order(self) -> None:
+        self._open_new(order=True)
+
+    @work(group="campaigns-form", exclusive=True, exit_on_error=False)
+    async def _open_new(self, order: bool) -> None:
+        catalog = self.capp.catalog
+        sounds = await catalog.sound_choices()
+        books = await catalog.phonebook_choices()
+        rows = self._common_rows(sounds, books)
+        plans: list[Choice] = []
+        if order:
             try:
-                message = await self.capp.actions.create_campaign(values)
+                choices = await catalog.plan_choices()
+            except ActionError:
+                choices = {}
+            plans = [(f"{p.name} {pid}", pid) for pid, p in choices.items() if p.active]
+            rows += [
+                FormField("ivr_disp_num", "Ivr_disp_num", value=self.capp.actions.default_k_number or "",
+                          required=True, placeholder="SR number of the Enterprise SIVR plan"),
+                FormField("user_plan_id", "Plan", choices=[("— not sent —", ""), *plans]),
+            ]
+        else:
+            rows += [
+                FormField("retry_duration", "Retry after (min)", placeholder="minutes between two tries"),
+                FormField("max_retry", "Max retries", placeholder="tries after a failed call"),
+            ]
+        model = OrderForm if order else CampaignForm
+        what = "call-center order" if order else "campaign"
+
+        def build(values: dict[str, str]) -> Any:
+            return model.model_validate(values).to_request()
+
+        async def submit(request: Any) -> str | None:
+            try:
+                if order:
+                    message = await catalog.create_order(request)
+                else:
+                    message = await catalog.create_campaign(request)
             except ActionError as exc:
                 return str(exc)
-            self.capp.notify(message, title="campaign", timeout=5)
+            self.capp.notify(message, title=what, timeout=6)
             self.action_reload()
             return None
 
-        self.capp.push_screen(FormScreen(
-            "New campaign",
-            [
-                FormField("target_kind", "Plays", choices=[("an IVR (ivr_id)", "ivr_id"), ("a sound (sound_id)", "sound_id")],
-                          value="ivr_id"),
-                FormField("sound_or_ivr", "IVR / sound id", required=True),
-                FormField("k_number", "SR number", value=self.capp.actions.default_k_number or "", required=True),
-                FormField("numbers", "Numbers", placeholder="+91…; +91… (or a phonebook below)"),
-                FormField("phonebook", "Phonebook id", placeholder="optional"),
-                FormField("start", "Start", value=start, placeholder="YYYY-MM-DD HH:MM", required=True),
-                FormField("end", "End", placeholder="optional"),
-                FormField("timezone", "Timezone", value="Asia/Kolkata"),
-                FormField("priority", "Priority", placeholder="1-10"),
-                FormField("throttle", "Max parallel", placeholder="calls at once"),
-            ],
-            submit_label="Create", submit=submit,
-            note="Creates the order on Knowlarity; it is never retried automatically.",
-        ))
+        note = ("Only approved sounds are listed (the docs allow no other). "
+                if sounds else "No approved sound yet (see Library, 9): give an IVR id. ")
+        self.capp.push_screen(RequestForm(
+            f"New {what}", rows, build=build, submit=submit, submit_label="Create", confirm=self._confirm(what),
+            note=note + ("Outbound call-center order (outbound_callcenter=1)." if order else "")))
+
+    # ---- changing one ---------------------------------------------------------------------------
 
     def action_add_numbers(self) -> None:
-        campaign = self._selected()
-        if campaign is None:
+        row = self._selected()
+        if row is None or not row.allows("add_numbers"):
             return
-        order_id = str(campaign.order_id)
+        order_id = row.id
 
         async def submit(values: dict[str, str]) -> str | None:
+            parsed = parse_phone_text(values.get("numbers", ""))
+            if parsed.bad:
+                return "; ".join(str(b) for b in parsed.bad[:3])
             try:
-                message = await self.capp.actions.add_campaign_numbers(order_id, values.get("numbers", ""))
+                message = await self.capp.catalog.add_campaign_numbers(order_id, parsed.numbers)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, title=f"campaign {order_id}", timeout=5)
@@ -205,17 +318,47 @@ class CampaignsScreen(ViewScreen):
             f"Add numbers to campaign {order_id}",
             [FormField("numbers", "Numbers", placeholder="+91…, +91…", required=True)],
             submit_label="Add", submit=submit,
+            note="Only a Pending or In Progress campaign takes numbers. Sent once.",
+        ))
+
+    def action_add_call(self) -> None:
+        row = self._selected()
+        if row is None or not row.allows("add_numbers"):
+            return
+        order_id = row.id
+
+        def build(values: dict[str, str]) -> AddCall:
+            return AddCallForm.model_validate(values).to_request(order_id)
+
+        async def submit(request: AddCall) -> str | None:
+            try:
+                message = await self.capp.catalog.add_call_to_order(request)
+            except ActionError as exc:
+                return str(exc)
+            self.capp.notify(message, title=f"order {order_id}", timeout=5)
+            self.action_reload()
+            return None
+
+        self.capp.push_screen(RequestForm(
+            f"Add a call to order {order_id}",
+            [
+                FormField("numbers", "Numbers", required=True, placeholder="+91…  (; or , between several)"),
+                FormField("call_times_retry", "Retries", placeholder="times to retry an unanswered call"),
+                FormField("retry_timedelta", "Retry after", placeholder="gap between retries"),
+            ],
+            build=build, submit=submit, submit_label="Add",
+            note="PUT call-center/add_call_to_order: only a Pending or In Progress order takes calls. Sent once.",
         ))
 
     def action_set_status(self, status: Literal["pause", "resume", "stop"]) -> None:
-        campaign = self._selected()
-        if campaign is None:
+        row = self._selected()
+        if row is None or not row.allows(status):
             return
-        order_id = str(campaign.order_id)
+        order_id = row.id
 
         async def submit(values: dict[str, str]) -> str | None:
             try:
-                message = await self.capp.actions.set_campaign_status(order_id, status)
+                message = await self.capp.catalog.set_campaign_status(order_id, status)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, title=f"campaign {order_id}", timeout=5)
@@ -223,14 +366,20 @@ class CampaignsScreen(ViewScreen):
             return None
 
         note = "Stopping cannot be undone." if status == "stop" else ""
-        self.capp.push_screen(FormScreen(f"{status.capitalize()} campaign {order_id}?", [],
+        self.capp.push_screen(FormScreen(f"{status.capitalize()} campaign {order_id} ({row.status})?", [],
                                          submit_label=status.capitalize(), submit=submit, note=note))
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
-        yield ("Campaigns: new campaign", "create an outbound campaign", self.action_new)
+        yield ("Campaigns: new campaign", "an outbound campaign, every documented field", self.action_new)
+        yield ("Campaigns: new call-center order", "an OBD call-center order", self.action_new_order)
+        yield ("Campaigns: filter the list", "order, IVR, phonebook, kind, dates", self.action_filters)
         yield ("Campaigns: reload", "", self.action_reload)
-        if self._selected() is not None:
-            yield ("Campaigns: pause the selected campaign", "", lambda: self.action_set_status("pause"))
-            yield ("Campaigns: resume the selected campaign", "", lambda: self.action_set_status("resume"))
-            yield ("Campaigns: stop the selected campaign", "cannot be undone", lambda: self.action_set_status("stop"))
-            yield ("Campaigns: add numbers to the selected campaign", "", self.action_add_numbers)
+        row = self._selected()
+        if row is not None:
+            for status, words in (("pause", ""), ("resume", ""), ("stop", "cannot be undone")):
+                if row.allows(status):
+                    yield (f"Campaigns: {status} the selected campaign", words,
+                           lambda s=status: self.action_set_status(s))  # type: ignore[misc]
+            if row.allows("add_numbers"):
+                yield ("Campaigns: add numbers to the selected campaign", "", self.action_add_numbers)
+                yield ("Campaigns: add a call to the selected order", "with retries", self.action_add_call)

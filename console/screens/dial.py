@@ -180,14 +180,17 @@ class DialScreen(ModalScreen[None]):
 
 
 class OtpScreen(FormScreen):
-    """An OTP voice call: IVR id, SR number, customer, channel."""
+    """An OTP voice call: an approved sound (picked) or an IVR id, SR number, customer, channel."""
 
-    def __init__(self, actions: Actions) -> None:
+    def __init__(self, actions: Actions, sounds: list[tuple[str, str]] | None = None) -> None:
         self.actions = actions
+        picker = [FormField("sound_id", "Sound", choices=[("— none: the IVR id below —", ""), *sounds])] if sounds else []
         super().__init__(
             "OTP call",
             [
-                FormField("ivr_id", "IVR id", placeholder="100xxxxxxx", required=True),
+                *picker,
+                FormField("ivr_id", "IVR id" if not sounds else "or IVR id", placeholder="100xxxxxxx",
+                          required=not sounds),
                 FormField("k_number", "SR number", value=actions.default_k_number or "", required=True),
                 FormField("customer_number", "Customer", placeholder="+91XXXXXXXXXX", required=True),
                 FormField("channel", "Channel", choices=CHANNELS, value="PSTN"),
@@ -199,6 +202,10 @@ class OtpScreen(FormScreen):
         )
 
     async def _submit(self, values: dict[str, str]) -> str | None:
+        sound, ivr = values.pop("sound_id", ""), values.get("ivr_id", "")
+        if sound and ivr:
+            return "pick a sound or type an IVR id, not both"
+        values["ivr_id"] = ivr or sound
         try:
             message = await self.actions.otp_call(values)
         except ActionError as exc:

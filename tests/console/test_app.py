@@ -297,23 +297,24 @@ async def test_campaigns_pause_resume_add_numbers_and_create(console_factory, sa
         await pilot.press("z")  # pause
         await pilot.pause()
         await pilot.click("#form-submit")
-        await until(pilot, lambda: (screen.campaigns[oid].order_status or "").lower() == "paused")
+        await until(pilot, lambda: screen.campaigns[oid].status.lower() == "paused")
         await pilot.press("u")  # resume
         await pilot.pause()
         await pilot.click("#form-submit")
-        await until(pilot, lambda: (screen.campaigns[oid].order_status or "").lower() != "paused")
-        before = screen.campaigns[oid].total_calls or 0
+        await until(pilot, lambda: screen.campaigns[oid].status.lower() != "paused")
+        before = screen.campaigns[oid].item.total_calls or 0
         await pilot.press("a")
         await pilot.pause()
         await pilot.press(*"9811100001, 9811100002", "enter")
-        await until(pilot, lambda: (screen.campaigns[oid].total_calls or 0) == before + 2)
+        await until(pilot, lambda: (screen.campaigns[oid].item.total_calls or 0) == before + 2)
         count = table.row_count
         await pilot.press("n")
-        await pilot.pause()
+        await until(pilot, lambda: app.screen.query("#field-additional_number"))
         form = app.screen
-        form.query_one("#field-sound_or_ivr").value = "1"
-        form.query_one("#field-numbers").value = "+919811100003"
-        form.action_submit()
+        form.query_one("#field-additional_number").value = "+919811100003"
+        form.action_submit()  # shows what will happen
+        await pilot.pause()
+        form.action_submit()  # creates it
         await until(pilot, lambda: table.row_count == count + 1)
 
 

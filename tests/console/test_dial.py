@@ -118,15 +118,24 @@ async def test_otp_call_from_its_modal(console_factory, sandbox: SandboxServer) 
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.actions.default_k_number is not None)
         await pilot.press("o")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, OtpScreen))
         otp = app.screen
-        assert isinstance(otp, OtpScreen)
+        # a picker of the approved sounds, or an IVR id typed
+        sounds = [v for _, v in otp.query_one("#field-sound_id")._options if v]
+        assert sorted(sounds) == sorted(str(s.id) for s in sandbox.account.sounds if s.status == "1")
         ivr = next(iter(sandbox.account.ivr_flows))
         otp.query_one("#field-ivr_id").value = ivr
         otp.query_one("#field-customer_number").value = "9811122255"
         otp.action_submit()
         await until(pilot, lambda: not isinstance(app.screen, OtpScreen))
-        assert [p.kind for p in started] == ["otp"]
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, OtpScreen))
+        otp = app.screen
+        otp.query_one("#field-sound_id").value = sounds[0]
+        otp.query_one("#field-customer_number").value = "9811122256"
+        otp.action_submit()
+        await until(pilot, lambda: not isinstance(app.screen, OtpScreen))
+        assert [p.kind for p in started] == ["otp", "otp"]
 
 
 async def test_actions_validate_and_describe_errors(sandbox: SandboxServer) -> None:
