@@ -39,9 +39,9 @@ class NumbersScreen(ViewScreen):
 
     DEFAULT_CSS = """
     #numbers-pane { height: 1fr; }
-    #numbers-filters { height: 1; }
-    #numbers-filters > * { margin-right: 1; }
-    #numbers-filters Select { width: 18; }
+    .numbers-filters { height: 1; }
+    .numbers-filters > * { margin-right: 1; }
+    .numbers-filters Select { width: 20; }
     #numbers-country { width: 24; }
     #numbers-digits { width: 16; }
     #circles-table { height: 1fr; max-height: 8; }
@@ -68,11 +68,12 @@ class NumbersScreen(ViewScreen):
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="numbers-pane"):
-            with Horizontal(id="numbers-filters"):
+            with Horizontal(id="numbers-filters", classes="numbers-filters"):
                 yield Select([(c, c) for c in COUNTRIES], value="India", allow_blank=False, id="numbers-country",
                              compact=True)
                 yield Checkbox("outgoing caller id", value=False, id="numbers-cli", compact=True)
                 yield Select(list(RATINGS), value="", allow_blank=False, id="numbers-rating", compact=True)
+            with Horizontal(id="numbers-filters-2", classes="numbers-filters"):
                 yield Select(NUMBER_TYPES, value="", allow_blank=False, id="numbers-type", compact=True)
                 yield Select(MATCHES, value="contains", allow_blank=False, id="numbers-match", compact=True)
                 yield Input(placeholder="digits", id="numbers-digits", compact=True)
@@ -183,7 +184,8 @@ class NumbersScreen(ViewScreen):
         ])
         self.query_one("#bought-table", VimTable).sync_rows([
             (str(b.phone_number or i), (b.phone_number or "?", str(b.number_type or ""), b.cli_type or "",
-                                        RATING_NAMES.get(b.number_rating, str(b.number_rating or "")),
+                                        "" if b.number_rating in (None, -1) else RATING_NAMES.get(
+                                            b.number_rating, str(b.number_rating)),
                                         fmt_dt(b.created_time), fmt_dt(b.expiry_time),
                                         Text("expired", style="dim") if b.is_expired else Text("active")))
             for i, b in enumerate(self.bought) if view.matches_text(b.phone_number, b.cli_type)

@@ -34,12 +34,12 @@ Row = FormField | tuple[FormField, ...]
 class RequestForm(ModalScreen[T | None], Generic[T]):
     DEFAULT_CSS = """
     RequestForm .request-dialog { width: 96; max-width: 100%; height: auto; max-height: 96%; }
-    RequestForm .request-fields { height: auto; max-height: 30; }
+    RequestForm .request-fields { height: auto; max-height: 45vh; }
     RequestForm .request-row { height: 1; margin-bottom: 0; }
     RequestForm .request-row.-check { height: 1; }
-    RequestForm .request-label { width: 24; padding: 0 1 0 0; text-align: right; color: $text-muted; }
+    RequestForm .request-label { width: 20; padding: 0 1 0 0; text-align: right; color: $text-muted; }
     RequestForm .request-input { width: 1fr; }
-    RequestForm .request-row Checkbox { width: auto; margin-right: 1; }
+    RequestForm .request-row Checkbox { width: auto; margin-right: 0; }
     RequestForm .request-error { height: auto; min-height: 1; max-height: 8; color: $warning; padding: 0 1; }
     RequestForm .request-buttons { height: 1; align-horizontal: right; margin-top: 1; }
     RequestForm .request-buttons Button { margin-left: 1; }
