@@ -25,12 +25,20 @@ class ProviderError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
-    """One STT result. `final` ends an utterance; interims may be revised."""
+    """One STT result. `final` ends an utterance; interims may be revised.
+
+    `speech_final` on a final: the caller's turn is over (the recogniser's turn detector
+    or the vendor's endpointing said so); finals without it are pieces of a turn still
+    going on. `eager` on an interim: the turn is probably over and `text` is the whole
+    turn so far; a reply may be prepared on it but not spoken until a speech_final
+    final confirms the turn (the caller may yet go on).
+    """
 
     text: str
     final: bool
     confidence: float = 1.0
-    speech_final: bool = True  # vendor's end-of-speech flag on finals (Deepgram endpointing)
+    speech_final: bool = True
+    eager: bool = False
 
 
 @runtime_checkable
@@ -45,6 +53,13 @@ class STTStream(Protocol):
 
     async def close(self) -> None:
         """Flush and release everything (sockets, threads, tasks)."""
+
+
+class TurnTaking(Protocol):
+    """An STTStream that decides the end of the caller's turn itself (`voice.turn`): its
+    speech_final finals are the decision, so the session adds no utterance gap of its own."""
+
+    turn_detection: bool
 
 
 class TranscriptOutbox:

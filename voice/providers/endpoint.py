@@ -101,6 +101,10 @@ class Endpointer:
                 events.append(self._end(forced=True))
         return events
 
+    def cut(self) -> SegmentEvent | None:
+        """End the open utterance now (a turn detector decided the caller is done)."""
+        return self._end(forced=False) if self.in_speech else None
+
     def flush(self) -> list[SegmentEvent]:
         """End of stream: close an open utterance (with whatever partial frame is left)."""
         if not self.in_speech:

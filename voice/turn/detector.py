@@ -125,12 +125,21 @@ class TurnDetector:
 
     def reset(self) -> None:
         """The turn was taken: start the next one (audio clock and VAD state carry on)."""
-        self._speech_seen = False
+        self._speech_seen = self._vad.in_speech  # a caller still talking is already in the next turn
         self._text = ""
         self._scored = None
         self._pitch.reset()
 
     # ---- output ----
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def last_speech_end(self) -> float | None:
+        """Audio time of the end of the last speech frame (None before any)."""
+        return self._last_speech_end
 
     @property
     def in_speech(self) -> bool:
@@ -159,7 +168,7 @@ class TurnDetector:
         return result
 
     def decide(self) -> TurnDecision:
-        if not self._speech_seen:
+        if not (self._speech_seen or (self._text and self._last_speech_end is not None)):
             return TurnDecision(TurnState.IDLE)
         silence = self.silence_ms
         if silence < FRAME / RATE * 1000 * 1.5:
