@@ -8,10 +8,17 @@ KEY`; send binary audio; receive JSON `Results` (interim and `is_final` segments
 `{"type": "KeepAlive"}` when no audio flows (Deepgram closes an idle socket with 1011
 after ~10 s) and `{"type": "CloseStream"}` to flush and finish.
 
-Results map onto `Transcript` the way the session reads them: every `is_final` segment
-is a final Transcript whose `speech_final` is Deepgram's flag, and an `UtteranceEnd`
-after unterminated finals is an empty final with `speech_final=True` (Deepgram's
-backup endpoint when noise defeats `endpointing`).
+Turns. Deepgram's own endpointing is a fixed silence, wrong both ways (too slow after a
+complete question, too quick inside "I want to... uh..."). So by default the stream
+asks for a short `endpointing` (100 ms: finals arrive soon after every pause) and
+decides the end of the turn itself with `voice.turn.TurnDetector`, fed the same audio
+it sends: every `is_final` segment is a final Transcript with `speech_final=False`
+(a piece of the turn), and when the detector says the turn is over (all words heard
+so far finalised, the pause long enough for what they say and how they were said) an
+empty final with `speech_final=True` ends it; when it is probably over, an `eager`
+interim with the turn's text goes first. `UtteranceEnd` (utterance_end_ms=1000) stays
+the backstop: after unterminated finals it ends the turn too. With `turn=None` the
+old mapping holds: `speech_final` is Deepgram's flag and `UtteranceEnd` the backup.
 
 Provider sockets are disposable: when the socket drops (1011, a reset, anything but
 our own CloseStream) the stream reconnects with bounded backoff, and the call never
@@ -38,6 +45,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from voice.logs import CallLog
 from voice.providers.base import ProviderError, Transcript, TranscriptOutbox
+from voice.turn import TurnConfig, TurnDetector, TurnState
 
 LOGGER = logging.getLogger("voice.providers.deepgram")
 
@@ -77,8 +85,9 @@ class DeepgramSTT:
         url: str = "wss://api.deepgram.com/v1/listen",
         model: str = "nova-2",
         language: str = "en",
-        endpointing_ms: int = 300,
+        endpointing_ms: int | None = None,
         utterance_end_ms: int = 1000,
+        turn: TurnConfig | None = TurnConfig(),  # noqa: B008 - frozen, shared safely
         keepalive_s: float = 5.0,
         max_reconnects: int = 6,
         backoff_s: float = 0.1,
@@ -97,7 +106,9 @@ class DeepgramSTT:
         self.url = url
         self.model = model
         self.language = language
-        self.endpointing_ms = endpointing_ms
+        # our own turn decision on top of a short vendor endpoint; without one, Deepgram's 300 ms
+        self.turn = turn
+        self.endpointing_ms = endpointing_ms if endpointing_ms is not None else (100 if turn is not None else 300)
         self.utterance_end_ms = utterance_end_ms
         self.keepalive_s = keepalive_s
         self.max_reconnects = max_reconnects
@@ -178,6 +189,12 @@ class DeepgramStream(TranscriptOutbox):
         self._max_buf = int(provider.replay_s * sample_rate * 2)
         self._overflow_warned = False
         self._open_finals = False  # finals seen since the last endpoint
+        turn = provider.turn
+        self.turn_detection = turn is not None
+        self._turn = TurnDetector(sample_rate, turn) if turn is not None else None
+        self._turn_text = ""  # finals of the turn still going on
+        self._finalised = True  # no interim since the last final: Deepgram has finalised all it heard
+        self._eager_sent = False
         self._ws: ClientConnection | None = ws
         self._new_audio = asyncio.Event()
         self._closing = False
@@ -189,6 +206,9 @@ class DeepgramStream(TranscriptOutbox):
     async def send(self, pcm: bytes) -> None:
         if self._closing or not pcm:
             return
+        if self._turn is not None:
+            self._turn.push(pcm)
+            self._check_turn()
         self._buf += pcm
         overflow = len(self._buf) - self._max_buf
         if overflow > 0:
@@ -240,6 +260,8 @@ class DeepgramStream(TranscriptOutbox):
             self._out.put_nowait(ProviderError(f"Deepgram stream failed: {type(exc).__name__}"))
         finally:
             self._ws = None
+            if self._open_finals and self._turn is not None:
+                self._end_turn("end of stream")  # whatever was said is the turn
             self._out.put_nowait(None)
             self.log.info("Stream summary | audio sent=%.1f s | transcripts interim=%d final=%d | reconnects=%d | errors=%d",
                           self._sent_end / 2 / self.sample_rate, self.interims, self.finals, self.reconnects, self.errors)
@@ -336,8 +358,7 @@ class DeepgramStream(TranscriptOutbox):
             self._on_results(msg)
         elif kind == "UtteranceEnd":
             if self._open_finals:
-                self._open_finals = False
-                self._out.put_nowait(Transcript("", final=True, speech_final=True))
+                self._end_turn("UtteranceEnd")
         elif kind == "SpeechStarted":
             self.log.debug("speech started")
         elif kind == "Metadata":
@@ -362,13 +383,47 @@ class DeepgramStream(TranscriptOutbox):
             except (TypeError, ValueError):
                 end_s = 0.0
             self._confirm(end_s)
-            if text or (speech_final and self._open_finals):
+            if self._turn is not None:
+                self._finalised = True
+                if text:
+                    self._open_finals = True
+                    self._turn_text = f"{self._turn_text} {text}".strip()
+                    self._turn.transcript(self._turn_text)
+                    self.finals += 1
+                    self._out.put_nowait(Transcript(text, final=True, confidence=confidence, speech_final=False))
+                self._check_turn()
+            elif text or (speech_final and self._open_finals):
                 self._open_finals = not speech_final
                 self.finals += 1 if text else 0
                 self._out.put_nowait(Transcript(text, final=True, confidence=confidence, speech_final=speech_final))
         elif text:
             self.interims += 1
+            if self._turn is not None:
+                self._finalised = False
+                self._eager_sent = False
+                self._turn.transcript(f"{self._turn_text} {text}".strip())
             self._out.put_nowait(Transcript(text, final=False, confidence=confidence, speech_final=False))
+
+    def _check_turn(self) -> None:
+        """Our decision on top of Deepgram's: once every word heard is final, is the pause the end?"""
+        turn = self._turn
+        if turn is None or not self._open_finals or not self._finalised:
+            return
+        decision = turn.decide()
+        if decision.over:
+            self._end_turn(f"{decision.silence_ms:.0f} ms of silence, p={decision.p_complete:.2f}")
+        elif decision.state is TurnState.LIKELY and not self._eager_sent:
+            self._eager_sent = True
+            self._out.put_nowait(Transcript(self._turn_text, final=False, speech_final=False, eager=True))
+
+    def _end_turn(self, why: str) -> None:
+        self.log.debug("turn over (%s)", why)
+        self._open_finals = False
+        self._turn_text = ""
+        self._eager_sent = False
+        if self._turn is not None:
+            self._turn.reset()
+        self._out.put_nowait(Transcript("", final=True, speech_final=True))
 
     def _confirm(self, end_s: float) -> None:
         """Deepgram finalised this connection's audio up to `end_s`: forget it."""

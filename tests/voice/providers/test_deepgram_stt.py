@@ -56,16 +56,29 @@ async def test_transcribes_with_auth_header_and_documented_query(fake):
     await stream.close()
     results = await reader
     finals = [t for t in results if t.final]
-    assert [t.text for t in finals] == ["opening hours", "goodbye"]
-    assert all(t.speech_final for t in finals)
+    assert [t.text for t in finals if t.text] == ["opening hours", "goodbye"]
+    # our turn detector decides the end of the turn: pieces are not speech_final, an empty final ends it
+    assert not any(t.speech_final for t in finals if t.text)
+    assert finals[-1].text == "" and finals[-1].speech_final
     assert any(not t.final and t.text == "opening hours" for t in results), "interim results are passed on"
     conn = fake.connections[0]
     assert conn.authorization == f"Token {KEY}"
     assert conn.query == {
         "model": "nova-2", "language": "en", "encoding": "linear16", "sample_rate": "16000", "channels": "1",
-        "interim_results": "true", "endpointing": "300", "utterance_end_ms": "1000", "vad_events": "true",
+        "interim_results": "true", "endpointing": "100", "utterance_end_ms": "1000", "vad_events": "true",
     }
     assert conn.close_stream, "CloseStream is sent to flush at the end"
+
+
+async def test_without_turn_detection_deepgram_endpointing_decides(fake):
+    stream = await provider(fake, turn=None).open(sample_rate=RATE, call_id="c0")
+    reader = asyncio.create_task(collect(stream))
+    await send_in_frames(stream, quiet(100) + tone(4000, 400) + quiet(500) + tone(12000, 300) + quiet(500))
+    await stream.close()
+    finals = [t for t in await reader if t.final]
+    assert [t.text for t in finals] == ["opening hours", "goodbye"]
+    assert all(t.speech_final for t in finals)
+    assert fake.connections[0].query["endpointing"] == "300"
 
 
 async def test_sample_rate_of_the_call_is_sent(fake):
@@ -73,7 +86,7 @@ async def test_sample_rate_of_the_call_is_sent(fake):
     reader = asyncio.create_task(collect(stream))
     await send_in_frames(stream, tone(2000, 300, 8000) + quiet(400, 8000), frame=320)
     await stream.close()
-    assert [t.text for t in await reader if t.final] == ["hello"]
+    assert [t.text for t in await reader if t.final and t.text] == ["hello"]
     assert fake.connections[0].query["sample_rate"] == "8000"
 
 
@@ -94,7 +107,7 @@ async def test_reconnects_after_1011_and_loses_no_speech(fake, caplog):
     reader = asyncio.create_task(collect(stream))
     await send_in_frames(stream, first + tone(4000, 400) + quiet(400) + tone(8000, 300) + quiet(400))
     await stream.close()
-    finals = [t.text for t in await reader if t.final]
+    finals = [t.text for t in await reader if t.final and t.text]
     assert finals == ["hello", "opening hours", "where are you"]
     assert stream.reconnects >= 1
     assert len(fake.connections) >= 2
@@ -115,7 +128,7 @@ async def test_drop_while_idle_then_speech_after_reconnect(fake):
     await fake.drop_all()
     await send_in_frames(stream, tone(8000, 400) + quiet(400))
     await stream.close()
-    assert [t.text for t in await reader if t.final] == ["hello", "where are you"]
+    assert [t.text for t in await reader if t.final and t.text] == ["hello", "where are you"]
     # The new connection was not sent the confirmed "hello" again (only its trailing silence at most).
     assert fake.connections[-1].audio_bytes <= len(tone(8000, 400) + quiet(400)) + len(quiet(400))
 

@@ -3,9 +3,15 @@
 It checks what the real service checks (the `Authorization: Token KEY` header, the
 listen path and the query), then "recognises" audio the way a test can control: the
 audio is cut into bursts of loud samples separated by silence, and each burst's
-amplitude picks its transcript from `words` (e.g. amplitude 4000 -> "opening hours").
-Results carry `start`/`duration` in this connection's own audio time, like Deepgram's,
-so a client that replays audio after a reconnect is checked for real.
+transcript comes either from its amplitude (`words`: amplitude 4000 -> "opening
+hours") or from a `timeline` of (start s, end s, text) in the connection's audio time
+(a corpus whose words are known to the sample: the text of every entry overlapping
+the burst). Endpointing follows the query, as Deepgram's does: a burst is finalised
+(`is_final`, `speech_final`) after `endpointing` ms of silence, interim results come
+every 200 ms of speech, and `UtteranceEnd` is sent once `utterance_end_ms` have
+passed since the last finalised word with no new speech. Results carry
+`start`/`duration` in this connection's own audio time, like Deepgram's, so a client
+that replays audio after a reconnect is checked for real.
 
 Controls: `drop_after_bytes` closes a connection with 1011 once it has received
 that much audio (once); `drop_all()` closes every live socket with 1011; `reject`
@@ -39,9 +45,11 @@ class ConnectionLog:
 
 
 class FakeDeepgram:
-    def __init__(self, api_key: str, words: dict[int, str], *, sample_rate: int = 16000) -> None:
+    def __init__(self, api_key: str, words: dict[int, str] | None = None, *, sample_rate: int = 16000,
+                 timeline: list[tuple[float, float, str]] | None = None) -> None:
         self.api_key = api_key
-        self.words = words  # burst amplitude -> transcript
+        self.words = words or {}  # burst amplitude -> transcript
+        self.timeline = timeline  # (start s, end s, text) of the next connection, instead of `words`
         self.sample_rate = sample_rate
         self.connections: list[ConnectionLog] = []
         self.drop_after_bytes: int | None = None
@@ -86,7 +94,12 @@ class FakeDeepgram:
         self.connections.append(log)
         rate = int(q["sample_rate"])
         frame = rate * FRAME_MS // 1000 * 2
-        silence_frames_to_end = 300 // FRAME_MS
+        endpointing = int(q.get("endpointing", "10")) if q.get("endpointing", "10").isdigit() else 10
+        utterance_end_ms = int(q["utterance_end_ms"]) if q.get("utterance_end_ms", "").isdigit() else None
+        silence_frames_to_end = max(1, -(-endpointing // FRAME_MS))
+        timeline = list(self.timeline) if self.timeline is not None else None
+        self.timeline = None
+        last_word_end: int | None = None  # frame of the last finalised word, until UtteranceEnd
         buf = bytearray()
         pos = 0  # frames consumed
         burst_start: int | None = None
@@ -104,7 +117,10 @@ class FakeDeepgram:
                     elif kind == "CloseStream":
                         log.close_stream = True
                         if burst_start is not None:
-                            await self._final(ws, burst_start, pos, burst_amp, frame, rate)
+                            await self._final(ws, burst_start, pos, burst_amp, timeline)
+                            await self._utterance_end(ws, pos)
+                        elif last_word_end is not None:
+                            await self._utterance_end(ws, last_word_end)
                         await ws.close(1000)
                         return
                     continue
@@ -125,21 +141,40 @@ class FakeDeepgram:
                             await ws.send(json.dumps({"type": "SpeechStarted", "channel": [0], "timestamp": pos * FRAME_MS / 1000}))
                         burst_amp = max(burst_amp, amp)
                         quiet = 0
+                        last_word_end = None
                         if (pos - burst_start) % 10 == 5:
-                            await ws.send(json.dumps(self._results(self._word(burst_amp), burst_start, pos, False, False)))
+                            text = self._text(burst_start, pos, burst_amp, timeline, consume=False)
+                            if text:
+                                await ws.send(json.dumps(self._results(text, burst_start, pos, False, False)))
                     elif burst_start is not None:
                         quiet += 1
                         if quiet >= silence_frames_to_end:
-                            await self._final(ws, burst_start, pos - quiet + 1, burst_amp, frame, rate)
+                            last_word_end = pos - quiet + 1
+                            await self._final(ws, burst_start, last_word_end, burst_amp, timeline)
                             burst_start = None
                             quiet = 0
+                            if utterance_end_ms is None:
+                                await self._utterance_end(ws, last_word_end)
+                                last_word_end = None
+                    elif last_word_end is not None and utterance_end_ms is not None:
+                        if (pos - last_word_end) * FRAME_MS >= utterance_end_ms:
+                            await self._utterance_end(ws, last_word_end)
+                            last_word_end = None
                     pos += 1
         finally:
             self._live.discard(ws)
 
-    def _word(self, amp: int) -> str:
-        best = min(self.words, key=lambda a: abs(a - amp))
-        return self.words[best]
+    def _text(self, start_f: int, end_f: int, amp: int, timeline: list[tuple[float, float, str]] | None,
+              *, consume: bool) -> str:
+        if timeline is None:
+            best = min(self.words, key=lambda a: abs(a - amp))
+            return self.words[best]
+        a, b = start_f * FRAME_MS / 1000 - 0.05, end_f * FRAME_MS / 1000 + 0.05
+        hits = [item for item in timeline if item[0] < b and item[1] > a]
+        if consume:
+            for item in hits:
+                timeline.remove(item)
+        return " ".join(text for _, _, text in hits)
 
     def _results(self, text: str, start_f: int, end_f: int, is_final: bool, speech_final: bool) -> dict[str, Any]:
         return {
@@ -154,6 +189,10 @@ class FakeDeepgram:
             "from_finalize": False,
         }
 
-    async def _final(self, ws: ServerConnection, start_f: int, end_f: int, amp: int, frame: int, rate: int) -> None:
-        await ws.send(json.dumps(self._results(self._word(amp), start_f, end_f, True, True)))
-        await ws.send(json.dumps({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end_f * FRAME_MS / 1000}))
+    async def _final(self, ws: ServerConnection, start_f: int, end_f: int, amp: int,
+                     timeline: list[tuple[float, float, str]] | None) -> None:
+        text = self._text(start_f, end_f, amp, timeline, consume=True)
+        await ws.send(json.dumps(self._results(text, start_f, end_f, True, True)))
+
+    async def _utterance_end(self, ws: ServerConnection, last_word_end_f: int) -> None:
+        await ws.send(json.dumps({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": last_word_end_f * FRAME_MS / 1000}))
