@@ -25,6 +25,7 @@ FIGURES = [
     ("greeting", "bench.fig_greeting"),
     ("barge_in", "bench.fig_bargein"),
     ("offline", "bench.fig_offline"),
+    ("turns", "bench.fig_turns"),
     ("capacity", "bench.fig_capacity"),
     ("memory", "bench.fig_memory"),
     ("console", "bench.fig_console"),

@@ -62,6 +62,10 @@ def _providers(kind: str, settings: BotSettings) -> Any:
         return InstantProviders()
     if kind == "deaf":
         return InstantProviders(stt=InstantSTT(deaf=True))
+    if kind == "deepgram":  # Deepgram (a loopback fake the bench runs) + the offline script and voice
+        from voice.providers.factory import build_providers
+
+        return build_providers(settings)
     if kind == "offline":
         try:
             from voice.providers.factory import build_providers
@@ -81,6 +85,12 @@ async def serve(args: argparse.Namespace) -> None:
     overrides: dict[str, Any] = {"bot_host": "127.0.0.1", "bot_port": 0, "bot_sample_rate": args.rate}
     if args.greeting:
         overrides["greeting"] = args.greeting
+    overrides["turn_detection"] = args.turn
+    if args.script:
+        overrides["bot_script"] = args.script
+    if args.providers == "deepgram":
+        overrides.update(stt_provider="deepgram", llm_provider="script", tts_provider="local",
+                         deepgram_api_key="bench-key", deepgram_url=args.deepgram_url)
     settings = BotSettings(**overrides)  # type: ignore[arg-type]
     providers = _providers(args.providers, settings)
     if args.idle_decoder_s is not None and hasattr(getattr(providers, "stt", None), "idle_decoder_s"):
@@ -166,7 +176,10 @@ def _heap_stats(providers: Any) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.botproc")
-    parser.add_argument("--providers", choices=("instant", "deaf", "offline"), default="instant")
+    parser.add_argument("--providers", choices=("instant", "deaf", "offline", "deepgram"), default="instant")
+    parser.add_argument("--turn", choices=("adaptive", "fixed"), default="adaptive", help="TURN_DETECTION")
+    parser.add_argument("--script", default="", help="BOT_SCRIPT")
+    parser.add_argument("--deepgram-url", default="", help="with --providers deepgram: the fake's ws:// URL")
     parser.add_argument("--greeting", default="")
     parser.add_argument("--rate", type=int, default=16000)
     parser.add_argument("--lag-probe", action="store_true")

@@ -11,7 +11,7 @@ sample. Pauses are drawn from a seeded generator: two runs hear the same corpus.
 Kinds: `complete` turns have no pause inside (the latency figure: how soon after the
 caller stops does the bot answer); `paused` turns have 1-3 pauses of 300-900 ms
 inside (the premature figure: does the bot answer inside one of them). Each is made
-at 16 kHz and at 8 kHz through a G.711 mu-law round trip (a phone line), over a
+at 16 kHz and at 8 kHz through a phone line (300-3400 Hz band, G.711 mu-law), over a
 -62 dBFS line hiss, in three eSpeak voices.
 """
 
@@ -86,14 +86,11 @@ class Turn:
         return " ".join(f for f, e in zip(self.fragments, self.ends, strict=True) if e <= t + 1e-9)
 
 
-def mulaw_roundtrip(pcm: bytes) -> bytes:
-    """Encode to G.711 mu-law and back (what a phone line does to 8 kHz audio)."""
-    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64) / 32768.0
-    mu = 255.0
-    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    q = np.round(y * 127.0) / 127.0  # 8 bits: sign + 7 bits of magnitude
-    z = np.sign(q) * ((1 + mu) ** np.abs(q) - 1) / mu
-    return np.clip(np.round(z * 32767.0), -32768, 32767).astype(np.int16).tobytes()
+def phone_line(pcm: bytes, rate: int) -> bytes:
+    """What a PSTN leg does to narrowband audio: the 300-3400 Hz band and G.711 mu-law."""
+    from voice.line.codec import TelephoneBand
+
+    return TelephoneBand(rate, "ulaw").process(pcm)
 
 
 def _trim(pcm: bytes, rate: int, threshold_dbfs: float = -45.0) -> bytes:
@@ -131,7 +128,7 @@ async def build_turn(name: str, kind: str, fragments: list[str], pauses_ms: list
     if rate != 16000:
         from voice.audio import resample
 
-        pcm = mulaw_roundtrip(resample(pcm, 16000, rate))
+        pcm = phone_line(resample(pcm, 16000, rate), rate)
     pcm = with_line_noise(pcm, rate)
     return Turn(name, kind, rate, voice[0], tuple(fragments), tuple(pauses_ms), pcm, tuple(starts), tuple(ends))
 

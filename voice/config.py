@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voice.turn.detector import TurnConfig
+
 SUPPORTED_RATES = (8000, 16000, 24000, 32000, 48000)
 
 
@@ -93,6 +95,14 @@ class BotSettings(BaseSettings):
         "When the caller says goodbye, say a short goodbye and call end_call."
     )
     transfer_number: str | None = None
+    # Turn-taking: "adaptive" decides the end of the caller's turn from their words and
+    # melody, waiting between the two silences; "fixed" is a plain silence (600 ms offline,
+    # Deepgram's 300 ms endpointing). SPECULATIVE_START lets the reply be prepared on a
+    # probably-final transcript (never spoken before the turn is confirmed).
+    turn_detection: Literal["adaptive", "fixed"] = "adaptive"
+    turn_min_silence_ms: int = Field(default=200, ge=50, le=2000)
+    turn_max_silence_ms: int = Field(default=1400, ge=200, le=5000)
+    speculative_start: bool = True
     audio_chunk_ms: int = Field(default=100, ge=20, le=1000)
     first_chunk_ms: int = Field(default=40, ge=10, le=200)
 
@@ -138,6 +148,13 @@ class BotSettings(BaseSettings):
     @property
     def allowed_origins(self) -> frozenset[str]:
         return frozenset(o for o in (normalise_origin(x) for x in self.bot_allowed_origins.split(",")) if o)
+
+    def turn_config(self) -> TurnConfig | None:
+        """The turn detector's limits (None: fixed silence)."""
+        if self.turn_detection == "fixed":
+            return None
+        return TurnConfig(min_silence_ms=self.turn_min_silence_ms,
+                          max_silence_ms=max(self.turn_min_silence_ms, self.turn_max_silence_ms))
 
     @field_validator("bot_path")
     @classmethod

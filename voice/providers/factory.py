@@ -128,7 +128,7 @@ def build_providers(settings: BotSettings) -> ProviderSet:
         assert settings.deepgram_api_key is not None
         stt = DeepgramSTT(
             settings.deepgram_api_key, url=settings.deepgram_url, model=settings.deepgram_model,
-            language=settings.deepgram_language,
+            language=settings.deepgram_language, turn=settings.turn_config(),
         )
         stt_desc = f"STT deepgram {settings.deepgram_model}"
     elif stt_name == "openai":
@@ -140,7 +140,7 @@ def build_providers(settings: BotSettings) -> ProviderSet:
         from voice.providers.local_stt import PocketsphinxSTT  # noqa: PLC0415
 
         vocabulary = script.vocabulary() if script is not None else None
-        stt = PocketsphinxSTT(vocabulary)
+        stt = PocketsphinxSTT(vocabulary, turn=settings.turn_config())
         stt_desc = "STT pocketsphinx (script vocabulary)" if vocabulary is not None else "STT pocketsphinx (general English)"
 
     espeak = EspeakTTS()

@@ -111,9 +111,10 @@ DECODE_CHUNK = 960  # bytes per process_raw call: 30 ms, about 1 ms of GIL each
 # recogniser can hear a hesitation or an Indian-English "haan" / "theek hai" as
 # itself instead of forcing it into script words (which the turn detector would
 # then read as words of a sentence: "are you my order" for "haan, my order").
-CONVERSATIONAL = ("uh", "um", "hmm", "haan", "ji", "accha", "theek hai", "okay", "and", "so")
+CONVERSATIONAL = ("uh", "um", "hmm", "haan", "ji", "accha", "theek hai", "okay", "and", "aur", "so",
+                  "my phone number is", "my mobile number is")
 # Pronunciations CMUdict lacks (ARPAbet), for the words above.
-EXTRA_PRONUNCIATIONS = {"accha": "AA CH AH", "theek": "T IY K", "hai": "HH AY"}
+EXTRA_PRONUNCIATIONS = {"accha": "AA CH AH", "theek": "T IY K", "hai": "HH AY", "aur": "AO R"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ QUESTION_STARTS = frozenset(
     """what what's when where where's how who whom whose which why can could do does did is are was were
     will would should may shall have has kya kab kahan kaise kaun kitna kitne kitni kyun""".split()
 )
+_WH = frozenset("what what's when where where's how who whose which why kya kab kahan kaise kaun kitna kyun".split())
 DIGIT_WORDS = {
     "zero": 1, "oh": 1, "o": 1, "one": 1, "two": 1, "three": 1, "four": 1, "five": 1, "six": 1, "seven": 1,
     "eight": 1, "nine": 1, "double": 0, "triple": 0,
@@ -166,7 +167,8 @@ def read_ending(text: str) -> TextCue:
     if prev == "to" and last in _OBJECT_VERBS or (prev, last) in (("tell", "me"), ("give", "me"), ("show", "me")):
         return TextCue(Ending.OBJECT_OPEN, n)
     for i in range(n - 3, -1, -1):  # the last clause that opens like a question: "so my order, uh, has it shipped"
-        if words[i] in QUESTION_STARTS and (i == 0 or words[i - 1] in DISCOURSE or words[i - 1] in FILLERS):
+        opens = i == 0 or words[i - 1] in DISCOURSE or words[i - 1] in FILLERS or (i <= 2 and words[i] in _WH)
+        if words[i] in QUESTION_STARTS and opens:
             return TextCue(Ending.QUESTION, n)
     if last in ("kya", "na", "please"):
         return TextCue(Ending.CLOSER, n)

@@ -1,0 +1,164 @@
+"""Figure 9: turn-taking. How soon the bot answers a caller who has finished, and how often
+it answers one who has only paused.
+
+Callers (this process) speak the turn corpus (`bench.turn_corpus`: eSpeak phrases; the
+"paused" ones with 300-900 ms pauses and hesitations inside: "I want to, / uh, / check my
+order status."), streamed in real time in 20 ms frames over a line hiss, at 16 kHz and at
+8 kHz through a phone line (300-3400 Hz, G.711 mu-law). Measured on the wire:
+
+- latency: complete turns, the caller stops (the last sample of the turn's speech) -> the
+  first playAudio of the answer;
+- premature: paused turns answered (first playAudio) before the caller's real end.
+
+Four bots answer the same corpus side by side: the offline recogniser (pocketsphinx) and
+the Deepgram adapter against the loopback fake (`tests/.../deepgram_server.py`, which
+endpoints as the query says and takes its words from the corpus timeline), each with
+`TURN_DETECTION=adaptive` (now) and `fixed` (before: 600 ms of silence offline; Deepgram's
+endpointing=300 with utterance_end_ms=1000). The bot script is the receptionist with
+one-word replies and no actions, so a turn's answer plays out in half a second and no
+phrase hangs up or transfers the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import BotProcess, Caller
+from bench.report import Figure, Table, median, p95
+from bench.turn_corpus import COMPLETE, PAUSED, VOICES, Turn, build
+
+NAME = "turns"
+TITLE = "9. Turn-taking (caller stops -> first reply audio; replies inside mid-sentence pauses)"
+CONFIGS = [("offline", "adaptive"), ("offline", "fixed"), ("deepgram", "adaptive"), ("deepgram", "fixed")]
+LABELS = {("offline", "adaptive"): "offline, adaptive (now)", ("offline", "fixed"): "offline, fixed 600 ms (before)",
+          ("deepgram", "adaptive"): "Deepgram, adaptive (now)",
+          ("deepgram", "fixed"): "Deepgram, endpointing 300 ms (before)"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench_script(folder: Path) -> Path:
+    """The receptionist script with one-word replies and no transfer / hang-up actions."""
+    text = (ROOT / "voice" / "scripts" / "receptionist.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?ms)^(replies|fallback|no_transfer) = \[.*?^\]", r'\1 = ["Okay."]', text)
+    text = re.sub(r'(?m)^action = ".*"$', "", text)
+    text = re.sub(r'(?m)^transfer_number = ".*"$', "", text)
+    path = folder / "bench-turns.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _split(turns: list[Turn], calls: int) -> list[list[Turn]]:
+    return [turns[i::calls] for i in range(calls)]
+
+
+def _timeline(turns: list[Turn]) -> list[tuple[float, float, str]]:
+    """Where each fragment's words are in the audio the bot's STT will hear (the call's turns back to back)."""
+    out = []
+    offset = 0.0
+    for t in turns:
+        out += [(offset + a, offset + b, f) for a, b, f in zip(t.starts, t.ends, t.fragments, strict=True)]
+        offset += len(t.pcm) / 2 / t.rate
+    return out
+
+
+async def _call(url: str, rate: int, turns: list[Turn], out: list[tuple[Turn, float | None, bool]]) -> None:
+    caller = Caller(url, rate=rate)
+    await caller.connect()
+    sent = await caller.send_metadata()
+    if await caller.wait_for("playAudio", after=sent, timeout=15) is None:
+        out += [(t, None, False) for t in turns]
+        await caller.close()
+        return
+    for turn in turns:
+        while (wait := caller.playback_end() + 0.4 - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        t0 = time.monotonic() + 0.01
+        began, ended = t0 + turn.starts[0], t0 + turn.end
+        await caller.stream(turn.pcm, start=t0)
+        reply = await caller.wait_for("playAudio", after=began, timeout=3)
+        if reply is None:
+            out.append((turn, None, False))
+        elif reply < ended:
+            out.append((turn, None, True))
+        else:
+            out.append((turn, (reply - ended) * 1000, False))
+    await caller.close()
+
+
+async def _run_bot(kind: str, turn_mode: str, rate: int, script: Path, groups: list[list[Turn]],
+                   out: list[tuple[Turn, float | None, bool]]) -> None:
+    extra = ["--turn", turn_mode, "--script", str(script)]
+    fake: Any = None
+    if kind == "deepgram":
+        from tests.voice.providers.provider_fakes.deepgram_server import FakeDeepgram
+
+        fake = FakeDeepgram("bench-key", sample_rate=rate)
+        await fake.start()
+        extra += ["--deepgram-url", fake.url]
+    try:
+        async with BotProcess(providers=kind, greeting="Hello.", rate=rate, extra=tuple(extra)) as bot:
+            tasks = []
+            for group in groups:
+                if fake is not None:  # one timeline per connection, in the order the calls connect
+                    before = len(fake.connections)
+                    fake.timeline = _timeline(group)
+                tasks.append(asyncio.create_task(_call(bot.url, rate, group, out)))
+                if fake is not None:
+                    for _ in range(300):
+                        if len(fake.connections) > before:
+                            break
+                        await asyncio.sleep(0.01)
+            await asyncio.gather(*tasks)
+    finally:
+        if fake is not None:
+            await fake.close()
+
+
+async def run(ctx) -> Figure:  # noqa: ANN001
+    fig = Figure(NAME, TITLE)
+    if ctx.quick:
+        turns = await build(quick=True, voices=VOICES[:1], complete=COMPLETE[:8], paused=PAUSED[::2])
+        calls = 2
+    else:
+        turns = await build(voices=VOICES[:2], complete=COMPLETE, paused=PAUSED)
+        calls = 3
+    results: dict[tuple[str, str], list[tuple[Turn, float | None, bool]]] = {c: [] for c in CONFIGS}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = _bench_script(Path(tmp))
+        for rate in (16000, 8000):
+            mine = [t for t in turns if t.rate == rate]
+            ctx.progress(f"{rate} Hz: {len(mine)} turns x {len(CONFIGS)} bots, {calls} calls each, real time")
+            await asyncio.gather(*(_run_bot(kind, mode, rate, script, _split(mine, calls), results[(kind, mode)])
+                                   for kind, mode in CONFIGS))
+    table = Table(["bot", "complete turns answered", "latency p50 ms", "p95 ms", "paused turns cut off",
+                   "premature %"])
+    summary: dict[tuple[str, str], tuple[list[float], float, int]] = {}
+    for cfg in CONFIGS:
+        rows = results[cfg]
+        lat = [v for t, v, _ in rows if t.kind == "complete" and v is not None]
+        complete = [r for r in rows if r[0].kind == "complete"]
+        paused = [r for r in rows if r[0].kind == "paused"]
+        cut = sum(1 for _, _, prem in paused if prem)
+        rate_pct = 100 * cut / max(1, len(paused))
+        summary[cfg] = (lat, rate_pct, len(paused))
+        table.add(LABELS[cfg], f"{len(lat)}/{len(complete)}", median(lat), p95(lat), f"{cut}/{len(paused)}",
+                  round(rate_pct, 1))
+    fig.tables.append(table)
+    for kind in ("offline", "deepgram"):
+        lat, prem, n = summary[(kind, "adaptive")]
+        _, before, _ = summary[(kind, "fixed")]
+        name = "offline providers" if kind == "offline" else "Deepgram adapter (loopback fake)"
+        fig.check(f"{name}: complete turns p50 <= 350 ms, p95 <= 500 ms",
+                  f"p50 {median(lat):.0f} ms, p95 {p95(lat):.0f} ms", median(lat) <= 350 and p95(lat) <= 500)
+        fig.check(f"{name}: premature replies <= 5 % (fixed silence: {before:.1f} %)",
+                  f"{prem:.1f} % of {n} paused turns (fixed silence on the same corpus: {before:.1f} %)", prem <= 5.0)
+    fig.note("corpus: eSpeak NG voices " + ", ".join(v[0] for v in (VOICES[:1] if ctx.quick else VOICES[:2]))
+             + "; 16 kHz linear and 8 kHz phone line (300-3400 Hz, G.711 mu-law), -62 dBFS hiss")
+    fig.note("the Deepgram fake recognises perfectly (its words are the corpus text): its rows measure turn-taking, "
+             "not recognition")
+    return fig
