@@ -128,6 +128,8 @@ class AnswerPipeline:
     async def _play_stage(self, reply: Reply, audio: asyncio.Queue[AudioItem | None], player: ChunkPlayer) -> None:
         current: Utterance | None = None
         while (item := await audio.get()) is not None:
+            if reply.hold is not None and not reply.hold.is_set():
+                await reply.hold.wait()  # speculative: prepared, not spoken before the turn is confirmed
             utt, pcm = item
             if utt is not current:
                 current = utt

@@ -57,6 +57,7 @@ class Reply:
     cut_at: float | None = None
     spoke_text: bool = False
     voice: FallbackTTS | None = None  # its TTS with failover, made when it first speaks
+    hold: asyncio.Event | None = None  # a speculative answer: no audio until this is set
 
     @property
     def audio_sent(self) -> bool:

@@ -66,6 +66,7 @@ from voice.recording import CallRecorder
 from voice.reply import CallGone, Reply, Voices
 from voice.session_options import SessionOptions
 from voice.stt_lane import SttLane
+from voice.speculation import SpeculativeStart
 from voice.utterance_end import UtteranceEnd
 from voice.vad import SpeechEnd, SpeechStart, VoiceActivityDetector
 
@@ -136,6 +137,7 @@ class CallSession:
                 text, stt_final=stt_final, caller_stopped=stopped
             ),
         )
+        self.speculation = SpeculativeStart(enabled=settings.speculative_start, log=self.log)
         self.memory = CallHistory()
         self.history = self.memory.messages  # what the LLM is told (read by tests and tools)
         self.turn = 0
@@ -216,6 +218,7 @@ class CallSession:
             if isinstance(ev, SpeechStart):
                 self._last_onset = ev.onset
                 self.utterance.speech_started()
+                self.speculation.cancel("the caller went on")
                 self._vlog.debug("speech onset (confirmed after %.0f ms)", (ev.confirmed - ev.onset) * 1000)
                 await self._barge_in(ev.onset, "speech")
             elif isinstance(ev, SpeechEnd):
@@ -258,6 +261,7 @@ class CallSession:
         if self.phase.ending:
             return "the call is already ending"
         self.interruptions.cancel_resume()
+        self.speculation.cancel("a supervisor command")
         reply = self._reply
         if reply is not None and not reply.finalized:
             await self.interruptions.cut(reply, onset=None, barge_in=False)
@@ -310,20 +314,45 @@ class CallSession:
             if self.options.interim_barge_in and self.vad.recent_voice():
                 onset = self._last_onset if self.vad.in_speech and self._last_onset is not None else now
                 await self._barge_in(onset, "interim transcript")
+            if tr.eager and self.speculation.wants(text) and (self._reply is None or self._reply.finalized):
+                self._speculate(text)
             return
         if text:
             self.utterance.words(now)
             self.tap.publish(TranscriptEvent(call_id=self.call_id, text=text, final=True))
             self._stt_log.info("Transcript (final) | text=%r", text)
+        self.utterance.recogniser_ends_turns = bool(getattr(self.stt.stream, "turn_detection", False))
         await self.utterance.final(text, at=now, speech_final=tr.speech_final)
 
     # ---- turns -----------------------------------------------------------------------------
+
+    def _speculate(self, text: str) -> None:
+        """Start the answer to a probably-final transcript, held before its first audio."""
+        user_text = f"{self.memory.unanswered} {text}".strip()
+        reply = Reply(kind="answer", turn=self.turn + 1, epoch=self.speaker.epoch, timer=TurnTimer(turn=self.turn + 1),
+                      user_text=user_text)
+        messages = self.memory.prompt(self.settings.system_prompt, user_text)
+        reply.task = self._tasks.spawn(self._answer(reply, messages), f"speculative-{reply.turn}")
+        self.speculation.begin(text, reply)
 
     async def _start_turn(self, text: str, *, stt_final: float | None, caller_stopped: float | None) -> None:
         self.interruptions.cancel_resume()
         reply = self._reply
         if self.phase.ending:
             return
+        held = self.speculation.take(text)
+        if held is not None and held.epoch == self.speaker.epoch and (reply is None or reply.finalized):
+            self.memory.take_question(text)  # the held answer already carries it
+            self.turn += 1
+            held.timer.caller_stopped, held.timer.stt_final = caller_stopped, stt_final or self.clock.now()
+            self.log.info("turn %d: caller said %r (answer prepared speculatively)", self.turn, held.user_text[:200])
+            self._reply = held
+            self._phase.to(Phase.THINKING)
+            assert held.hold is not None
+            held.hold.set()
+            return
+        if held is not None and held.task is not None:
+            held.task.cancel()
         if reply is not None and not reply.finalized:
             if not reply.interruptible:
                 return
@@ -346,9 +375,12 @@ class CallSession:
 
     async def _answer(self, reply: Reply, messages: Sequence[ChatMessage]) -> None:
         """LLM -> sentences -> TTS -> chunks, under a watchdog; then the tool calls."""
-        self._phase.to(Phase.THINKING)
+        if reply.hold is None:
+            self._phase.to(Phase.THINKING)
         player = self.voices.player(reply)
         outcome = await self._pipeline.run(reply, messages, player, self.voices.voice(reply))
+        if reply.hold is not None:
+            await reply.hold.wait()  # a speculative answer acts only once its turn is confirmed
         if outcome.aborted or player.stale:
             return
         failure, tool_calls = outcome.failure, outcome.tool_calls

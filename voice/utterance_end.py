@@ -10,7 +10,8 @@ arms the timer, so a recogniser that never says `speech_final` still ends turns.
 With the text goes when the caller stopped speaking (the VAD's last speech end, if
 the caller spoke since the last turn and it is not later than the transcript, which
 would mean it belongs to the next words), for the turn's latency figures. Every wait
-is on the call's `Clock`.
+is on the call's `Clock`. A recogniser that decides turns itself
+(`recogniser_ends_turns`) gets the gap only as a safety net.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class SpeechActivity(Protocol):
 
 OnUtterance = Callable[[str, float | None, float | None], Awaitable[None]]  # (text, stt_final, caller_stopped)
 Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[Any]"]
+# A recogniser with its own turn detector sends speech_final when the turn is over; for it
+# the gap timer is only a safety net (a stream that died mid-turn), not the decision.
+SAFETY_GAP_S = 3.0
 
 
 class UtteranceEnd:
@@ -48,6 +52,7 @@ class UtteranceEnd:
         self.on_utterance = on_utterance
         self._spawn = spawn or (lambda coro, name: asyncio.create_task(coro, name=name))
         self.pending = ""
+        self.recogniser_ends_turns = False  # set when the STT stream decides turns itself
         self.last_speech_end: float | None = None  # the latest VAD speech end seen
         self.last_words_at = -1e18  # the latest transcript with words, interim or final
         self._final_at: float | None = None
@@ -118,7 +123,7 @@ class UtteranceEnd:
     async def _gap_wait(self) -> None:
         try:
             while True:
-                await self.clock.sleep(self.gap_s)
+                await self.clock.sleep(max(self.gap_s, SAFETY_GAP_S) if self.recogniser_ends_turns else self.gap_s)
                 if not self.vad.in_speech:
                     break
         finally:
