@@ -168,14 +168,21 @@ CommandHandler = Callable[[MonitorCommand], Awaitable["str | None"]]
 class Subscription:
     """One subscriber's bounded queue. Iterate it; close it when done."""
 
-    def __init__(self, bus: EventBus, maxsize: int, audio: bool) -> None:
+    def __init__(self, bus: EventBus, maxsize: int, audio: bool, call_id: str | None = None,
+                 kinds: frozenset[str] | None = None) -> None:
         self._bus = bus
         self._queue: asyncio.Queue[MonitorEvent] = asyncio.Queue(maxsize)
         self.audio_calls: set[str] = set() if not audio else {"*"}
+        self.call_id = call_id  # only this call's events (None: every call's)
+        self.kinds = kinds      # only these kinds (None: every kind)
         self.dropped = 0
         self.closed = False
 
     def wants(self, event: _Event) -> bool:
+        if self.call_id is not None and event.call_id != self.call_id:
+            return False
+        if self.kinds is not None and getattr(event, "kind", None) not in self.kinds:
+            return False
         if isinstance(event, AudioFrame):
             return "*" in self.audio_calls or event.call_id in self.audio_calls
         return True
@@ -216,8 +223,11 @@ class EventBus:
         self._subs: set[Subscription] = set()
         self._command_handler: CommandHandler | None = None
 
-    def subscribe(self, *, maxsize: int = 10_000, audio: bool = False) -> Subscription:
-        sub = Subscription(self, maxsize, audio)
+    def subscribe(self, *, maxsize: int = 10_000, audio: bool = False, call_id: str | None = None,
+                  kinds: frozenset[str] | None = None) -> Subscription:
+        """A new subscriber; `call_id` / `kinds` narrow what it is offered (cheap: checked at
+        publish time, so a narrow subscriber costs a comparison per event, not a queue slot)."""
+        sub = Subscription(self, maxsize, audio, call_id, kinds)
         self._subs.add(sub)
         return sub
 

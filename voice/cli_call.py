@@ -8,10 +8,17 @@ timings (greeting latency, each turn's time to first audio, barge-in latency) an
 the outcome.
 
 Exit status: 0 when the call ended as calls should (the caller hung up after the
-script, the bot transferred it, or the bot disconnected it); 1 when it did not
-(cut for sending no audio, a protocol error with --strict, a broken connection);
-2 for bad input before dialling (a missing WAV, a bad URL, no sound device for
---mic). Every failure is one line on stderr, never a traceback.
+script, the bot transferred it, or the bot disconnected it) and the bot answered
+every line in audible speech without a protocol error; 1 when it did not (cut for
+sending no audio, a line left unanswered, a reply or greeting of pure silence, any
+protocol error, a broken connection, an HTTP refusal); 2 for bad input before
+dialling (a missing WAV, a bad URL, no sound device for --mic). stdout has the live
+log and the timings; every problem is printed once, as one line on stderr (a repeated
+protocol error once, with its count), never a traceback. `--json` prints the report
+with `"ok"` and `"problems"` on stdout and the same problems on stderr.
+
+When the bot is a kconsole bot, it is asked (in-band, see voice.protocol) for its own
+words, and what it said is printed as text ("bot says: ...") without --transcribe.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from voice.caller import (
     read_wav,
     stt_transcriber,
 )
+from voice.caller.report import OK_OUTCOMES
 from voice.config import SUPPORTED_RATES
 from voice.protocol import CallMetadata
 
@@ -102,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-timeout", type=_positive, default=10.0, metavar="S", help="how long each line waits for the bot to answer (default 10)")
     parser.add_argument("--interrupt-after", type=_non_negative, default=None, metavar="MS", help="speak each line MS ms into the bot's reply (barge-in) instead of after it")
     parser.add_argument("--speed", type=_positive, default=1.0, metavar="X", help="time compression for testing: X times faster than real time (default 1); the bot must run as fast (a ScaledClock) or it takes your lines for barge-ins")
+    parser.add_argument("--token", default=None, metavar="TOKEN",
+                        help="the bot's token (BOT_TOKEN), sent as Authorization: Bearer; never printed")
+    parser.add_argument("--no-bot-text", action="store_true", help="do not ask a kconsole bot for its words")
     parser.add_argument("--insecure", action="store_true", help="accept a self-signed certificate on wss://")
     parser.add_argument("--cafile", type=Path, default=None, metavar="PEM", help="trust this CA certificate for wss://")
     parser.add_argument("--transcribe", action="store_true", help="transcribe the bot's audio with the offline recogniser")
@@ -197,8 +208,12 @@ def _transcriber(out: TextIO, script_path: Path | None = None) -> Transcriber | 
     return transcribe
 
 
+PROBLEM_KINDS = frozenset({"error", "cut", "protocol_error", "no_reply"})
+
+
 class _Printer:
-    """The live log: one line per event, seconds since the connection opened."""
+    """The live log: one line per event, seconds since the connection opened. Problems are
+    not printed here: they are printed once each, on stderr, when the call is over."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -206,7 +221,7 @@ class _Printer:
     def __call__(self, event: CallerEvent) -> None:
         if event.kind == "greeting":
             text = f"greeting: first audio {format_ms(event.value_ms)} after the metadata"
-        elif event.kind == "ended":
+        elif event.kind == "ended" or event.kind in PROBLEM_KINDS:
             return
         else:
             text = event.text
@@ -228,7 +243,19 @@ def print_summary(report: CallReport, out: TextIO) -> None:
         print(f"  {'protocol errors':<30} {len(report.protocol_errors):>9}", file=out)
     if report.speed != 1:
         print(f"  (time compressed x{report.speed:g}: latencies are not real-time figures)", file=out)
-    print(f"outcome: {report.describe_outcome()}", file=out)
+    if report.bot_said:
+        print("the bot said", file=out)
+        for line in report.bot_said:
+            print(f'  "{line}"', file=out)
+    if report.ok:
+        print(f"outcome: {report.describe_outcome()}", file=out)
+        return
+    n = len(report.problems())
+    ended = report.describe_outcome() if report.outcome in OK_OUTCOMES else SHORT_OUTCOMES.get(report.outcome, report.outcome)
+    print(f"outcome: {ended} - FAILED ({n} problem{'s' * (n != 1)}, on stderr)", file=out)
+
+
+SHORT_OUTCOMES = {"no-audio timeout": "cut", "protocol error": "protocol error", "error": "error"}
 
 
 async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
@@ -256,6 +283,8 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
             speed=1.0 if args.mic else args.speed,
             on_event=None if args.json else _Printer(out),
             strict=args.strict,
+            token=args.token or None,
+            bot_text=not args.no_bot_text,
         )
         shown_url = Caller(args.url, options).report.url  # checks the URL before any device is opened
     except CallerError as exc:
@@ -305,15 +334,16 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
         if player is not None:
             player.close()
 
+    if report.outcome == "error" and not report.turns and report.greeting_ms is None and _is_input_error(report):
+        return _fail(report.error or "bad input", 2)  # nothing was dialled: one line, no report
     if args.json:
         print(report.to_json(indent=2), file=out)
     else:
         print_summary(report, out)
-    if report.ok:
-        return 0
-    if report.outcome == "error" and not report.turns and report.greeting_ms is None and _is_input_error(report):
-        return _fail(report.error or "bad input", 2)
-    return _fail(report.describe_outcome(), 1)
+    out.flush()
+    for problem in report.problems():
+        print(f"{PROG}: {problem}", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _is_input_error(report: CallReport) -> bool:

@@ -209,3 +209,20 @@ def parse_bot_event(raw: str | bytes) -> BotEvent:
     if kind == "disconnect":
         return Disconnect(type="disconnect")
     raise ProtocolError(f"unknown bot event type {kind!r}")
+
+
+# ---- kconsole's own extension: the bot's words, in-band, for `kconsole call` ----------------
+#
+# Knowlarity sends nothing but audio after the metadata, and the guide's servers ignore
+# text frames. `kconsole call` sends one `{"type": "kconsole.transcript"}` after the
+# metadata; a kconsole bot answers by sending that call's own bot sentences and final
+# caller transcripts as `{"type": "kconsole.event", "data": <voice.bus event>}` text
+# frames, so a developer reads what the bot said without a recogniser. Only the call's
+# own connection gets them (it already hears that audio); any other bot ignores the ask.
+
+KCONSOLE_TRANSCRIPT_REQUEST = json.dumps({"type": "kconsole.transcript"})
+KCONSOLE_EVENT_PREFIX = '{"type": "kconsole.event"'
+
+
+def kconsole_event(event: BaseModel) -> str:
+    return json.dumps({"type": "kconsole.event", "data": event.model_dump(mode="json")})

@@ -58,6 +58,7 @@ from websockets.http11 import Request, Response
 
 from voice import protocol
 from voice.bus import (
+    BotSentence,
     CallStarted,
     EventBus,
     HangupCommand,
@@ -65,6 +66,7 @@ from voice.bus import (
     MonitorCommand,
     SayCommand,
     StateChanged,
+    TranscriptEvent,
     TransferCommand,
     parse_command,
     to_json,
@@ -89,6 +91,7 @@ log = logging.getLogger("voice.server")
 _server_log = CallLog("-", "SERVER", log)
 MONITOR_PATH = "/monitor"
 HEALTH_PATH = "/healthz"
+WORD_KINDS = frozenset({"bot_sentence", "transcript"})
 # Bytes asyncio reads from one voice socket per loop turn (its default is 256 KiB). Every
 # byte read is parsed into frames at once; 4 KiB of the smallest frames is ~500 of them,
 # ~2 ms of parsing, so one flooding caller cannot hold the loop for tens of ms per read.
@@ -475,6 +478,10 @@ class BotServer:
         self.stats.calls += 1
         reason = "caller hung up"
         text_frames = 0
+        words: asyncio.Task[None] | None = None
+        # The ask comes right after the metadata, but the greeting is published at once: listen
+        # from the start, and stop at the first audio frame if the caller did not ask.
+        early_words: Any = self.bus.subscribe(maxsize=200, call_id=call_id, kinds=WORD_KINDS)
         debug = log.isEnabledFor(logging.DEBUG) or logging.getLogger("voice").isEnabledFor(logging.DEBUG)
         s = self.settings
 
@@ -498,6 +505,10 @@ class BotServer:
                       peer, meta.virtual_number, _mask_number(meta.customer_number), meta.call_type, rate)
             async for msg in ws:
                 if isinstance(msg, str):
+                    if msg == protocol.KCONSOLE_TRANSCRIPT_REQUEST and early_words is not None:
+                        words = asyncio.create_task(self._send_words(early_words, send), name=f"words-{call_id}")
+                        early_words = None
+                        continue
                     text_frames += 1
                     if text_frames == 1:
                         klog.warning("ignoring a text frame after the metadata (only audio is expected)")
@@ -509,6 +520,9 @@ class BotServer:
                     break
                 if not msg:
                     continue
+                if early_words is not None:
+                    early_words.close()
+                    early_words = None
                 tally.received(msg)
                 now = clock.now()
                 idle.last_audio = now
@@ -538,6 +552,10 @@ class BotServer:
             await ws.close(1011, "internal error")
         finally:
             watchdog.cancel()
+            if words is not None:
+                words.cancel()
+            if early_words is not None:
+                early_words.close()
             try:
                 summary = describe_totals(budget.totals, rate)
                 if summary:
@@ -547,6 +565,19 @@ class BotServer:
                 if self.sessions.get(call_id) is session:
                     del self.sessions[call_id]
                 klog.info("%s", tally.summary(reason))
+
+    async def _send_words(self, sub: Any, send: Any) -> None:
+        """`kconsole call` asked for this call's words: its bot sentences and the caller's
+        final transcripts go back on this call's own socket (see voice.protocol)."""
+        try:
+            while True:
+                event = await sub.get()
+                if isinstance(event, BotSentence) or (isinstance(event, TranscriptEvent) and event.final):
+                    await send(protocol.kconsole_event(event))
+        except CallGone:
+            return
+        finally:
+            sub.close()
 
     async def _idle_watch(self, ws: ServerConnection, session: CallSession, idle: _IdleWatch, klog: CallLog) -> None:
         """End a call whose caller has sent no audio for BOT_IDLE_TIMEOUT_S (pings are not audio).

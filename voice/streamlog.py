@@ -33,6 +33,8 @@ class StreamTally:
 
     def sent(self, text: str) -> None:
         head = text[:40]
+        if '"kconsole.' in head:
+            return  # kconsole's own extension, not the Stream Node's
         if '"playAudio"' in head:
             self.chunks_out += 1
             self.b64_chars_out += len(text)

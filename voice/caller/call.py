@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -30,13 +31,16 @@ from typing import Any, Literal
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from voice.audio import resample
+from kcommon.redact import register_secret
+from voice.audio import resample, rms_dbfs
+from voice.bus import BotSentence, TranscriptEvent, parse_monitor_event
 from voice.caller import speech
 from voice.caller.connection import DialError, close_text, dial
 from voice.caller.errors import CallerError
 from voice.caller.options import FRAME_MS, CallerOptions
 from voice.caller.playback import Notifier, Playback, Voice
 from voice.caller.report import (
+    OK_OUTCOMES,
     BotReply,
     CallerEvent,
     CallReport,
@@ -49,6 +53,8 @@ from voice.caller.script import Conversation, Turn
 from voice.caller.speech import render_speech
 from voice.caller.urls import build_url, redact_url
 from voice.protocol import (
+    KCONSOLE_EVENT_PREFIX,
+    KCONSOLE_TRANSCRIPT_REQUEST,
     CallMetadata,
     Disconnect,
     KillAudio,
@@ -60,6 +66,8 @@ from voice.protocol import (
 )
 
 log = logging.getLogger("voice.caller")
+
+SILENCE_DBFS = -60.0  # a reply quieter than this throughout is silence to the caller
 
 
 class Caller:
@@ -80,8 +88,10 @@ class Caller:
         self.options = opts
         self.sample_rate = opts.sample_rate
         self.frame_bytes = opts.frame_bytes
+        if opts.token:
+            register_secret(opts.token)
         self.report = CallReport(
-            url=redact_url(self.url), call_id=self.metadata.callid, sample_rate=opts.sample_rate, speed=opts.speed
+            url=redact_url(self.url, [opts.token or ""]), call_id=self.metadata.callid, sample_rate=opts.sample_rate, speed=opts.speed
         )
         self.notifier = Notifier()
         self._tts = opts.tts
@@ -184,6 +194,9 @@ class Caller:
                 self._finish("error", f"the bot closed the connection {close_text(exc)} before the metadata")
                 return
             self._metadata_ms = self.now_ms()
+            if self.options.bot_text:
+                with contextlib.suppress(ConnectionClosed):
+                    await self._ws.send(KCONSOLE_TRANSCRIPT_REQUEST)
             if self._finished:  # hung up while connecting
                 return
             tasks = [
@@ -250,10 +263,38 @@ class Caller:
     async def _finalise(self) -> None:
         if self._transcriptions:
             await asyncio.gather(*self._transcriptions, return_exceptions=True)
+        self._judge()
         self.report.bot_audio = bytes(self._bot_audio)
         self.report.duration_ms = self.now_ms()
         self.report.transcript.sort(key=lambda line: line.t_ms)
         self._emit("ended", self.report.describe_outcome())
+
+    def _fail(self, message: str) -> None:
+        if message not in self.report.failures:
+            self.report.failures.append(message)
+
+    def _unanswered(self, index: int) -> str:
+        turn = self.report.turns[index] if index < len(self.report.turns) else None
+        said = f' ("{turn.text[:40]}")' if turn is not None else ""
+        return f"turn {index + 1}{said} got no reply within {self.options.reply_timeout:g} s"
+
+    def _judge(self) -> None:
+        """A call that ended normally still fails if the bot left a turn unanswered or
+        answered in silence (a WAV of zeros is the guide's "caller hears silence")."""
+        if self.report.outcome not in OK_OUTCOMES:
+            return  # the outcome is the failure; what it cut short is not a second one
+        turns = self.report.turns
+        for turn in turns:
+            if turn.first_audio_ms is not None or not turn.expects_reply:
+                continue
+            last = turn is turns[-1]
+            if last and self.report.outcome in ("transferred", "disconnected"):
+                continue  # answered by transferring or hanging up
+            self._fail(self._unanswered(turn.index))
+        for i, reply in enumerate(self.report.replies):
+            if reply.pcm and reply.audio_ms > 0 and rms_dbfs(reply.pcm) < SILENCE_DBFS:
+                what = "the greeting" if i == 0 else f"the bot's reply at {reply.start_ms / 1000:.1f} s"
+                self._fail(f"{what} was silence ({reply.audio_ms:.0f} ms of audio with nothing in it)")
 
     def _emit(self, kind: EventKind, text: str = "", value_ms: float | None = None, turn: int | None = None) -> None:
         event = CallerEvent(kind=kind, t_ms=self.now_ms(), text=text, value_ms=value_ms, turn=turn)
@@ -278,6 +319,9 @@ class Caller:
     def _handle(self, raw: str | bytes) -> None:
         assert self._playback is not None
         now = self.now_ms()
+        if isinstance(raw, str) and raw.startswith(KCONSOLE_EVENT_PREFIX):
+            self._bot_event(raw, now)
+            return
         try:
             event = parse_bot_event(raw)
         except ProtocolError as exc:
@@ -319,6 +363,25 @@ class Caller:
         elif isinstance(event, Disconnect):
             self._emit("disconnect", "the bot disconnected the call")
             self._finish("disconnected", None, quiet=True)
+
+    def _bot_event(self, raw: str, now: float) -> None:
+        """The bot's own words, sent in-band by a kconsole bot that was asked for them."""
+        try:
+            event = parse_monitor_event(json.dumps(json.loads(raw)["data"]))
+        except (ValueError, KeyError, TypeError):
+            self._protocol_error("an unreadable kconsole.event frame")
+            return
+        if isinstance(event, BotSentence):
+            if event.heard is None:
+                self.report.bot_said.append(event.text)
+                self.report.transcript.append(TranscriptLine(t_ms=now, speaker="bot", text=event.text))
+                self._emit("bot_said", f'bot says: "{event.text}"', turn=event.turn)
+            else:
+                heard = event.heard.strip()
+                self._emit("bot_said", f'bot cut off: the caller heard "{heard}" of "{event.text}"' if heard
+                           else f'bot cut off before "{event.text}"', turn=event.turn)
+        elif isinstance(event, TranscriptEvent) and event.final and event.text.strip():
+            self._emit("bot_heard", f'bot heard: "{event.text.strip()}"')
 
     def _protocol_error(self, message: str) -> None:
         self.report.protocol_errors.append(message)
@@ -439,6 +502,7 @@ class Caller:
         if not started:
             if turn >= 0:
                 self._emit("no_reply", f"no reply within {self.options.reply_timeout:g} s", turn=turn)
+                self._fail(self._unanswered(turn))
             return
         await self.notifier.wait_for(lambda: pb.reply is None and not pb.queue)
 
@@ -457,7 +521,7 @@ class Caller:
     async def _speak(self, index: int, turn: Turn, pcm: bytes) -> None:
         assert self._playback is not None
         barging = self._playback.reply is not None
-        report = TurnReport(index=index, text=turn.text, barge_in=barging)
+        report = TurnReport(index=index, text=turn.text, barge_in=barging, expects_reply=turn.wait == "reply")
         self.report.turns.append(report)
         started, done = self._voice.say(pcm)
         report.speech_start_ms = await started

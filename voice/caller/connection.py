@@ -6,7 +6,7 @@ import ssl
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from voice.caller.options import CallerOptions
 
@@ -21,9 +21,10 @@ async def dial(url: str, options: CallerOptions) -> ClientConnection:
     """Open the Stream Node's WebSocket as Knowlarity does: no compression, no pings."""
     tls_context = options.tls_context(url)
     tls: dict[str, Any] = {"ssl": tls_context} if tls_context is not None else {}
+    headers = {"Authorization": f"Bearer {options.token}"} if options.token else None
     try:
         return await connect(
-            url, **tls, open_timeout=options.open_timeout, max_size=MAX_FRAME_BYTES,
+            url, **tls, additional_headers=headers, open_timeout=options.open_timeout, max_size=MAX_FRAME_BYTES,
             close_timeout=2, ping_interval=None, compression=None,
         )
     except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ssl.SSLError) as exc:
@@ -35,6 +36,14 @@ def describe_connect_error(exc: BaseException) -> str:
         return f"TLS certificate not trusted ({exc.verify_message}); use --insecure for a self-signed certificate"
     if isinstance(exc, ssl.SSLError):
         return f"TLS error ({exc.reason or exc})"
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return (f"HTTP {status}: the bot refused the connection; it may require a token (--token), "
+                    "or a stale server with other routes holds the port")
+        if status == 404:
+            return "HTTP 404: no WebSocket route at that path (check the URL's path, e.g. /voice)"
+        return f"HTTP {status}: the server refused the WebSocket upgrade"
     if isinstance(exc, InvalidHandshake):
         return str(exc)
     if isinstance(exc, TimeoutError):

@@ -62,6 +62,10 @@ class CallerOptions:
     transcriber       turns each bot reply into text (e.g. stt_transcriber(PocketsphinxSTT())).
     on_event          called with every CallerEvent (live printing).
     strict            end the call on the first protocol error instead of going on.
+    token             the bot's token, sent as `Authorization: Bearer` (never in the URL, never printed).
+    bot_text          ask the bot for its own words (`{"type": "kconsole.transcript"}` after the
+                      metadata); a kconsole bot then sends its sentences in-band, any other
+                      bot ignores the frame as it ignores every text frame after the metadata.
     """
 
     sample_rate: int = 16000
@@ -82,6 +86,8 @@ class CallerOptions:
     transcriber: Transcriber | None = None
     on_event: Callable[[CallerEvent], None] | None = None
     strict: bool = False
+    token: str | None = None
+    bot_text: bool = True
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:

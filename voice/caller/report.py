@@ -21,7 +21,7 @@ OK_OUTCOMES: frozenset[str] = frozenset({"completed", "transferred", "disconnect
 
 EventKind = Literal[
     "connected", "greeting", "caller_said", "bot_audio", "bot_said", "kill_audio", "no_reply",
-    "transfer", "disconnect", "protocol_error", "cut", "error", "hangup", "ended",
+    "transfer", "disconnect", "protocol_error", "cut", "error", "hangup", "ended", "bot_heard",
 ]
 
 
@@ -47,6 +47,7 @@ class TurnReport:
     speech_end_ms: float | None = None
     first_audio_ms: float | None = None   # caller stopped speaking -> first reply playAudio
     kill_audio_ms: float | None = None    # caller speech onset -> killAudio (barge-in latency)
+    expects_reply: bool = True            # False for a line scripted to wait a fixed time instead
 
 
 @dataclass(slots=True)
@@ -86,12 +87,32 @@ class CallReport:
     transcript: list[TranscriptLine] = field(default_factory=list)
     kill_audio_count: int = 0
     protocol_errors: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)   # what went wrong on a call that ended normally
+    bot_said: list[str] = field(default_factory=list)   # the bot's sentences, when the bot shares them
     bot_audio: bytes = field(default=b"", repr=False)
 
     @property
     def ok(self) -> bool:
-        """A call that ended the way calls should: completed, transferred or hung up by the bot."""
-        return self.outcome in OK_OUTCOMES
+        """A call that ended the way calls should (completed, transferred or hung up by the
+        bot) with every turn answered in audible speech and no protocol error on the way."""
+        return self.outcome in OK_OUTCOMES and not self.failures and not self.protocol_errors
+
+    def problems(self) -> list[str]:
+        """Every distinct thing that went wrong, once each (a repeated protocol error counted)."""
+        out: list[str] = []
+        if self.outcome not in OK_OUTCOMES:
+            out.append(self.describe_outcome())
+        counts: dict[str, int] = {}
+        for message in self.protocol_errors:
+            counts[message] = counts.get(message, 0) + 1
+        for message, n in counts.items():
+            if self.outcome == "protocol error" and message == self.error:
+                n -= 1  # the outcome line already says it once
+                if n == 0:
+                    continue
+            out.append(f"protocol error: {message}" + (f" ({n} times)" if n > 1 else ""))
+        out.extend(self.failures)
+        return out
 
     def describe_outcome(self) -> str:
         if self.outcome == "transferred":
@@ -124,6 +145,9 @@ class CallReport:
             "bot_audio_ms": _round(self.bot_audio_ms),
             "kill_audio_count": self.kill_audio_count,
             "protocol_errors": list(self.protocol_errors),
+            "failures": list(self.failures),
+            "problems": self.problems(),
+            "bot_said": list(self.bot_said),
             "turns": [{k: _round(v) if isinstance(v, float) else v for k, v in asdict(t).items()} for t in self.turns],
             "replies": [
                 {k: _round(v) if isinstance(v, float) else v for k, v in asdict(r).items() if k != "pcm"}

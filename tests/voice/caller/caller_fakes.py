@@ -78,6 +78,7 @@ class FakeBot:
     "late_disconnect" a 600 ms tone, then disconnect once the bot's own clock says it was played
     "close"           close the socket without an event
     "silent"          nothing
+    "silence:MS"      MS ms of digital silence as playAudio (a reply the caller cannot hear)
     """
 
     def __init__(
@@ -232,6 +233,8 @@ class FakeBot:
             await speak(resample(said, rate, out_rate))
         elif kind == "tone":
             await speak(tone(out_rate, float(arg or 600)))
+        elif kind == "silence":
+            await speak(bytes(2 * int(out_rate * float(arg or 600) / 1000)))
         elif kind == "transfer":
             await speak(tone(out_rate, 200))
             await ws.send(transfer(arg or "+919000000000"))

@@ -255,7 +255,8 @@ async def test_strict_mode_ends_on_the_first_protocol_error(fake_bot, tone_tts) 
 async def test_wrong_rate_audio_is_a_protocol_error_once(fake_bot, tone_tts) -> None:
     bot = await fake_bot(speed=SPEED, greeting_ms=400, reply_rate=8000)
     report = await place_call(bot.url, sample_rate=16000, **FAST, tts=tone_tts)
-    assert report.ok
+    assert report.outcome == "completed" and not report.ok  # a protocol error fails the call
+    assert report.problems() == ["protocol error: playAudio at 8000 Hz on a 16000 Hz stream (must match)"]
     assert len(report.protocol_errors) == 1 and "8000 Hz on a 16000 Hz stream" in report.protocol_errors[0]
     assert report.bot_audio_ms == pytest.approx(400, abs=5)  # resampled to the stream's rate
 
@@ -310,9 +311,9 @@ async def test_wav_turns_any_rate_and_channels(fake_bot, tmp_path: Path) -> None
     assert rate == 44100 and len(pcm) == len(left)
     turn = wav_turn(path)
     assert turn.text == "[stereo.wav 0.5 s]"
-    bot = await fake_bot(speed=SPEED, greeting_ms=200)
+    bot = await fake_bot(speed=SPEED, greeting_ms=200, reply_rate=8000)
     report = await place_call(bot.url, [turn], sample_rate=8000, **FAST)
-    assert report.ok, report.describe_outcome()
+    assert report.ok, report.problems()
     assert abs(duration_ms(len(bot.calls[0].utterances[0]), 8000) - 500) <= 40
 
 
