@@ -66,6 +66,7 @@ class CallerOptions:
     bot_text          ask the bot for its own words (`{"type": "kconsole.transcript"}` after the
                       metadata); a kconsole bot then sends its sentences in-band, any other
                       bot ignores the frame as it ignores every text frame after the metadata.
+                      Off by default (Knowlarity never sends it); `kconsole call` turns it on.
     """
 
     sample_rate: int = 16000
@@ -87,7 +88,7 @@ class CallerOptions:
     on_event: Callable[[CallerEvent], None] | None = None
     strict: bool = False
     token: str | None = None
-    bot_text: bool = True
+    bot_text: bool = False
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:
