@@ -24,6 +24,7 @@ BotState = Literal["listening", "thinking", "speaking", "transferring", "ended"]
 class _Event(BaseModel):
     call_id: str
     ts: float = Field(default_factory=time.time)
+    worker: str = ""  # the bot process that owns the call; set by the fleet bus, "" in-process
 
 
 class CallStarted(_Event):
@@ -96,6 +97,22 @@ class CallEnded(_Event):
     duration_s: float = 0.0
 
 
+class WorkerStatus(_Event):
+    """A fleet worker's heartbeat (call_id "*"): its live calls, load and event-loop lag.
+
+    `state` is "up" from the worker itself; a console that stops hearing one marks it "lost"
+    (and its calls lost); a worker shutting down says "draining" then "stopped".
+    """
+
+    kind: Literal["worker"] = "worker"
+    state: Literal["up", "draining", "stopped", "lost"] = "up"
+    live_calls: list[str] = Field(default_factory=list)
+    calls_total: int = 0
+    load: float = 0.0            # CPU seconds per second of this process since the last beat
+    loop_lag_ms: float = 0.0     # the worst event-loop lag since the last beat
+    interval_s: float = 1.0
+
+
 class Dropped(_Event):
     """This subscriber was too slow; `count` events were discarded for it."""
 
@@ -105,7 +122,7 @@ class Dropped(_Event):
 
 MonitorEvent = Annotated[
     CallStarted | TranscriptEvent | BotSentence | StateChanged | BargeIn | Transferred | TurnMetrics
-    | AudioFrame | CallEnded | Dropped,
+    | AudioFrame | CallEnded | WorkerStatus | Dropped,
     Field(discriminator="kind"),
 ]
 _EVENT_ADAPTER: TypeAdapter[MonitorEvent] = TypeAdapter(MonitorEvent)
@@ -197,6 +214,10 @@ class Subscription:
                 pass
             self.dropped += 1
         self._queue.put_nowait(event)
+
+    def get_nowait(self) -> MonitorEvent:
+        """The next queued event; asyncio.QueueEmpty if none (drops are not reported here)."""
+        return self._queue.get_nowait()
 
     async def get(self) -> MonitorEvent:
         if self.dropped:

@@ -14,14 +14,22 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voice.config import ConfigError, load_bot_settings
+from voice.fleet.streams import check_bus_url, describe_bus_url
 from voice.providers.base import ProviderError
 from voice.server import BotServer, parse_rate
+
+if TYPE_CHECKING:
+    from voice.fleet.looplag import LoopLagMonitor
+    from voice.fleet.metrics import WorkerMetrics
+    from voice.fleet.publisher import FleetPublisher
 
 
 def _rate(value: str) -> int:
@@ -53,6 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-dir", type=Path, help="record each call here: caller.wav, bot.wav, events.jsonl")
     parser.add_argument("--script", type=Path, help="bot script for the offline responder (BOT_SCRIPT)")
     parser.add_argument("--transfer-number", help="number transfer_to_agent sends calls to (TRANSFER_NUMBER)")
+    fleet = parser.add_argument_group("fleet (see README: Running a fleet)")
+    fleet.add_argument("--bus", metavar="URL", help="publish every call to Redis Streams, take supervisor "
+                       "commands from it: redis://HOST:PORT/DB (BOT_BUS)")
+    fleet.add_argument("--worker-id", help="this worker's name on the bus (default HOST-PID)")
+    fleet.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="run N worker processes on one port (SO_REUSEPORT); needs a fixed --port")
+    fleet.add_argument("--metrics-port", type=int, metavar="PORT",
+                       help="serve Prometheus metrics on this port (0 = any free port; with --workers N, "
+                            "worker i uses PORT+i)")
+    fleet.add_argument("--drain-timeout", type=float, default=30.0, metavar="S",
+                       help="on SIGTERM, stop taking calls and let live ones finish for up to S seconds")
+    fleet.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
 
 
 _FLAGS = {
@@ -72,11 +92,16 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     settings = load_bot_settings(**overrides_from(args))
+    fleet = FleetOptions.from_args(args)
+    if fleet.workers > 1:
+        from voice.fleet.workers import run_workers  # noqa: PLC0415
+
+        return run_workers(args, settings, fleet)
     if getattr(args, "verbose", 0) == 0:
         # The call log (guide format) is the point of running headless: show INFO lines.
         logging.getLogger("voice").setLevel(logging.INFO)
     try:
-        return asyncio.run(_serve(settings, allow_insecure=bool(args.allow_insecure)))
+        return asyncio.run(_serve(settings, allow_insecure=bool(args.allow_insecure), fleet=fleet))
     except ProviderError as exc:
         print(f"kconsole bot: {exc}", file=sys.stderr)
         return 2
@@ -98,13 +123,44 @@ def _transfer_line(configured: Any, effective: Any) -> str:
     return "off (no TRANSFER_NUMBER)"
 
 
+@dataclass(frozen=True, slots=True)
+class FleetOptions:
+    """The fleet flags of one `kconsole bot` run (all off: a lone bot, as before)."""
+
+    bus: str | None = None
+    worker_id: str | None = None
+    workers: int = 1
+    metrics_port: int | None = None
+    drain_timeout_s: float = 30.0
+    reuse_port: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> FleetOptions:
+        bus = getattr(args, "bus", None) or os.environ.get("BOT_BUS") or None
+        if bus is not None:
+            try:
+                check_bus_url(bus)
+            except ValueError as exc:
+                raise ConfigError(f"--bus: {exc}") from None
+        workers = int(getattr(args, "workers", 1) or 1)
+        if not 1 <= workers <= 64:
+            raise ConfigError("--workers must be between 1 and 64")
+        return cls(bus=bus, worker_id=getattr(args, "worker_id", None), workers=workers,
+                   metrics_port=getattr(args, "metrics_port", None),
+                   drain_timeout_s=float(getattr(args, "drain_timeout", 30.0) or 0.0),
+                   reuse_port=bool(getattr(args, "reuse_port", False)))
+
+
 async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | None = None,
-                 stop: asyncio.Event | None = None) -> int:
+                 stop: asyncio.Event | None = None, fleet: FleetOptions | None = None) -> int:
     from voice.providers.factory import build_providers
 
+    fleet = fleet or FleetOptions()
     providers = build_providers(settings)
-    server = BotServer(settings, providers=providers, allow_insecure=allow_insecure)
+    server = BotServer(settings, providers=providers, allow_insecure=allow_insecure, reuse_port=fleet.reuse_port)
     await server.start()  # a ConfigError (port taken, TLS files) reaches the router as one line
+    runtime = await _start_fleet(server, fleet)
+    publisher = runtime.publisher
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,6 +177,10 @@ async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | 
     ]
     if settings.record_dir:
         lines.append(f"  recording: {settings.record_dir}")
+    if publisher is not None:
+        lines.append(f"  bus:       {describe_bus_url(publisher.url)} as worker {publisher.worker_id}")
+    if runtime.metrics_port is not None:
+        lines.append(f"  metrics:   http://127.0.0.1:{runtime.metrics_port}/metrics")
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
     if ready is not None:
@@ -132,7 +192,63 @@ async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | 
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         print("kconsole bot: stopping", flush=True)
+        if fleet.drain_timeout_s > 0 and server.sessions:
+            if publisher is not None:
+                await publisher.draining()
+            left = await server.drain(fleet.drain_timeout_s)
+            if left:
+                print(f"kconsole bot: {left} calls still live after {fleet.drain_timeout_s:.0f} s; ending them",
+                      flush=True)
         await server.close()
+        await runtime.close()
         for line in server.stats.lines():
             print(f"  {line}", flush=True)
     return 0
+
+
+
+@dataclass(slots=True)
+class FleetRuntime:
+    """What `--bus` / `--metrics-port` started beside the server; neither is in the call path."""
+
+    publisher: FleetPublisher | None = None
+    metrics: WorkerMetrics | None = None
+    metrics_port: int | None = None
+    lag: LoopLagMonitor | None = None
+
+    async def close(self) -> None:
+        if self.publisher is not None:
+            await self.publisher.close()
+        if self.metrics is not None:
+            self.metrics.close()
+        if self.lag is not None:
+            self.lag.stop()
+
+
+async def _start_fleet(server: BotServer, fleet: FleetOptions) -> FleetRuntime:
+    runtime = FleetRuntime()
+    if not fleet.bus and fleet.metrics_port is None:
+        return runtime
+    from voice.fleet.looplag import LoopLagMonitor  # noqa: PLC0415
+
+    runtime.lag = LoopLagMonitor()
+    runtime.lag.start()
+    if fleet.metrics_port is not None:
+        from voice.fleet.metrics import WorkerMetrics  # noqa: PLC0415
+
+        runtime.metrics = WorkerMetrics(lambda: len(server.sessions))
+        runtime.metrics.attach(server.bus)
+        runtime.lag.on_sample = runtime.metrics.loop_lag.observe
+        try:
+            runtime.metrics_port = runtime.metrics.serve(fleet.metrics_port)
+        except OSError as exc:
+            await runtime.close()
+            raise ConfigError(f"cannot serve metrics on port {fleet.metrics_port}: {exc.strerror or exc}") from None
+    if fleet.bus:
+        from voice.fleet.publisher import FleetPublisher  # noqa: PLC0415 - redis only when asked
+
+        runtime.publisher = FleetPublisher(server, fleet.bus, worker_id=fleet.worker_id, lag=runtime.lag)
+        if runtime.metrics is not None:
+            runtime.publisher.on_dropped = runtime.metrics.bus_dropped.inc
+        await runtime.publisher.start()
+    return runtime

@@ -45,6 +45,7 @@ import json
 import logging
 import re
 import ssl
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -158,6 +159,7 @@ class BotServer:
         max_frame_bytes: int = 64 * 1024,
         metadata_timeout_s: float = 10.0,
         prerender: bool = True,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = settings
         self._providers = providers
@@ -179,6 +181,9 @@ class BotServer:
         self._refusal_log = ThrottledLog(log.warning)
         self.recordings: RecordingStore | None = None
         self._give_back: asyncio.TimerHandle | None = None
+        self.reuse_port = reuse_port  # several worker processes on one port (SO_REUSEPORT)
+        self.draining = False
+        self._recorders: OrderedDict[str, CallRecorder] = OrderedDict()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -229,6 +234,7 @@ class BotServer:
                 compression=None,  # PCM does not compress; deflate would cost CPU per call
                 ping_interval=20,
                 ping_timeout=20,
+                reuse_port=self.reuse_port or None,
             )
         except OSError as exc:
             raise ConfigError(f"cannot listen on {s.bot_host}:{s.bot_port}: {exc.strerror or exc}") from None
@@ -249,6 +255,23 @@ class BotServer:
         aclose = getattr(self._providers, "aclose", None)
         if self._owns_providers and callable(aclose):
             await aclose()
+
+    async def drain(self, timeout_s: float) -> int:
+        """Take no new calls (/healthz answers 503, so a load balancer moves on), let the live
+        ones finish for up to `timeout_s`; returns how many were still live at the end."""
+        self.draining = True
+        log.info("[SERVER] draining: no new calls; %d live", len(self.sessions))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.sessions and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        return len(self.sessions)
+
+    def recording_dir(self, call_id: str) -> str | None:
+        """Where a call (live or recent) was recorded, for the fleet's recordings index;
+        None when it was not recorded (no --record-dir, or it never sent audio)."""
+        rec = self._recorders.get(call_id)
+        return str(rec.folder) if rec is not None and rec.folder is not None else None
 
     def _adopt_script(self, providers: Any) -> None:
         """With the scripted responder, the script's greeting, goodbye and transfer number
@@ -346,6 +369,8 @@ class BotServer:
                 given = path[len(bot_path.rstrip("/")) + 1 :]
             if s.bot_token is not None and not _same(given, s.bot_token.get_secret_value()):
                 return http.HTTPStatus.FORBIDDEN, "forbidden\n"
+            if self.draining:
+                return http.HTTPStatus.SERVICE_UNAVAILABLE, "draining: this worker takes no new calls\n"
             rate = s.bot_sample_rate
             raw_rate = (query.get("sample_rate") or query.get("sampling_rate") or [None])[0]
             if raw_rate is not None:
@@ -369,7 +394,9 @@ class BotServer:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         route = self._route(request.path, request.headers)
         if isinstance(route, Route):
-            if route.kind == "health":
+            if route.kind == "health":  # a load balancer's check: 503 while draining, never logged
+                if self.draining:
+                    return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return None
         status, text = route
@@ -621,7 +648,12 @@ class BotServer:
         """The call's recorder; its folder appears with the caller's first audio."""
         if self.recordings is None:
             return None
-        return self.recordings.recorder(call_id, rate, started, klog)
+        rec = self.recordings.recorder(call_id, rate, started, klog)
+        if rec is not None:  # for the fleet's recordings index (see recording_dir)
+            self._recorders[call_id] = rec
+            while len(self._recorders) > 2000:
+                self._recorders.popitem(last=False)
+        return rec
 
     # ---- /monitor -------------------------------------------------------------------------
 
