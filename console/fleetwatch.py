@@ -131,6 +131,13 @@ class FleetWatcher:
             data = await r.get(key)
             if data:
                 alive.add(key.rsplit(":", 1)[-1])
+                try:
+                    status = parse_monitor_event(data)
+                except ValidationError:
+                    continue
+                if isinstance(status, WorkerStatus):
+                    self._heard(status)
+                    yield status
         calls = await r.hgetall(self.keys.calls)
         starts: list[str] = []
         stale: list[str] = []
@@ -177,6 +184,8 @@ class FleetWatcher:
         if only is not None and event.call_id not in only and event.call_id != "*":
             return None
         self.received += 1
+        if worker:
+            self._touch(worker)
         if isinstance(event, CallStarted):
             self.owner[event.call_id] = worker
             self.ended.discard(event.call_id)
@@ -194,6 +203,14 @@ class FleetWatcher:
         elif event.call_id != "*" and event.call_id not in self.owner and event.call_id not in self.ended:
             self.owner[event.call_id] = worker
         return event
+
+    def _touch(self, worker: str) -> None:
+        """Any event from a worker proves it is alive (its first heartbeat may still be on the way)."""
+        seen = self.workers.get(worker)
+        if seen is None:
+            self.workers[worker] = WorkerSeen(worker, self._monotonic(), WorkerStatus(call_id="*", worker=worker))
+        elif not seen.lost:
+            seen.heard = self._monotonic()
 
     def _heard(self, status: WorkerStatus) -> None:
         seen = self.workers.get(status.worker)

@@ -138,6 +138,13 @@ class Console:
 
 
 def watch(url: str, **kw: Any) -> Console:
+    """A console following the fleet (use `await watch_live(...)` to wait until it follows)."""
     console = Console(FleetWatcher(url, **kw))
     console.task = asyncio.create_task(console._follow())
+    return console
+
+
+async def watch_live(url: str, **kw: Any) -> Console:
+    console = watch(url, **kw)
+    await console.wait_for(lambda: console.states and console.states[-1].status == "live")
     return console
