@@ -31,6 +31,7 @@ FIGURES = [
     ("console", "bench.fig_console"),
     ("calllog", "bench.fig_calllog"),
     ("limits", "bench.fig_limits"),
+    ("fleet", "bench.fig_fleet"),
 ]
 
 

@@ -82,7 +82,7 @@ def _providers(kind: str, settings: BotSettings) -> Any:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    overrides: dict[str, Any] = {"bot_host": "127.0.0.1", "bot_port": 0, "bot_sample_rate": args.rate}
+    overrides: dict[str, Any] = {"bot_host": "127.0.0.1", "bot_port": args.port, "bot_sample_rate": args.rate}
     if args.greeting:
         overrides["greeting"] = args.greeting
     overrides["turn_detection"] = args.turn
@@ -99,8 +99,14 @@ async def serve(args: argparse.Namespace) -> None:
         import tracemalloc
 
         tracemalloc.start()
-    server = BotServer(settings, providers=providers)
+    server = BotServer(settings, providers=providers, reuse_port=bool(args.bus))
     await server.start()
+    publisher = None
+    if args.bus:  # a fleet worker: the product's publisher, exactly as `kconsole bot --bus` runs it
+        from voice.fleet.publisher import FleetPublisher
+
+        publisher = FleetPublisher(server, args.bus, worker_id=args.worker_id or None)
+        await publisher.start()
     if os.environ.get("BENCH_GC_FREEZE"):  # experiment: keep start-up objects out of every collection
         gc.freeze()
     lag: list[float] = []
@@ -138,6 +144,8 @@ async def serve(args: argparse.Namespace) -> None:
                     "first_audio_ms": list(server.stats.first_audio.values),
                     "total_ms": list(server.stats.total.values),
                     **_heap_stats(providers),
+                    "bus_dropped": publisher.dropped if publisher is not None else 0,
+                    "bus_published": publisher.published if publisher is not None else 0,
                 }), flush=True)
             elif cmd == "reset":
                 lag.clear()
@@ -156,6 +164,8 @@ async def serve(args: argparse.Namespace) -> None:
         if probe is not None:
             probe.cancel()
         await server.close()
+        if publisher is not None:
+            await publisher.close()
 
 
 def _heap_stats(providers: Any) -> dict[str, Any]:
@@ -183,6 +193,9 @@ def main() -> None:
     parser.add_argument("--greeting", default="")
     parser.add_argument("--rate", type=int, default=16000)
     parser.add_argument("--lag-probe", action="store_true")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--bus", default="", help="publish to this Redis as a fleet worker (SO_REUSEPORT on --port)")
+    parser.add_argument("--worker-id", default="")
     parser.add_argument("--log", default="", help="write the bot's INFO log here (default: WARNING to stderr)")
     parser.add_argument("--idle-decoder-s", type=float, default=None, help="free idle offline decoders after this")
     args = parser.parse_args()

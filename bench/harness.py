@@ -35,8 +35,11 @@ class BotProcess:
 
     def __init__(self, *, providers: str = "instant", greeting: str = "", rate: int = 16000,
                  lag_probe: bool = False, log: str = "", extra: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, stderr: str = "") -> None:
-        self.args = ["--providers", providers, "--rate", str(rate), *extra]
+                 env: dict[str, str] | None = None, stderr: str = "", port: int = 0, bus: str = "",
+                 worker_id: str = "") -> None:
+        self.args = ["--providers", providers, "--rate", str(rate), "--port", str(port), *extra]
+        if bus:
+            self.args += ["--bus", bus, "--worker-id", worker_id]
         self.env = env or {}
         self.stderr_path = stderr
         if greeting:

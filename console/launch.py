@@ -7,6 +7,9 @@
 - `--bot URL [--monitor-token T]` also watches a voice bot through its `/monitor` feed.
 - `--serve-bot [HOST:]PORT` runs the voice bot inside the console instead (the bot
   settings of the environment), its panel fed in-process as in the demo.
+- `--bus redis://HOST:PORT/DB` watches every call of a bot fleet through Redis (alongside
+  or instead of `--bot`). With only `--bot` / `--bus` and no Knowlarity keys the console
+  opens on the Bot view, and the other views say they need an account.
 - `--agent NUMBER` says whose calls are "mine" (also KNOWLARITY_AGENT_NUMBER).
 
 A missing or bad setting ends with one line naming it (ConfigError), never a traceback.
@@ -46,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--monitor-token", metavar="TOKEN", help="the bot's monitor token (or MONITOR_TOKEN)")
     parser.add_argument("--serve-bot", metavar="[HOST:]PORT",
                         help="run the voice bot in this process (bot settings from the environment) and watch it")
+    parser.add_argument("--bus", metavar="URL", help="watch a bot fleet through Redis: redis://HOST:PORT/DB (BOT_BUS)")
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +175,7 @@ async def run_console(
     keymap: dict[str, str] | None = None,
     start_view: str = "live",
     serve_bot: str | None = None,
+    account: bool = True,
 ) -> int:
     from console.api.client import KnowlarityClient  # noqa: PLC0415
 
@@ -182,11 +187,16 @@ async def run_console(
         embedded = await start_embedded_bot(serve_bot)
         bot = BusWatcher(embedded.bus)
         source = f"{source} · bot {embedded.url}"
-    client = KnowlarityClient.from_settings(settings)
+    if account:
+        client = KnowlarityClient.from_settings(settings)
+    else:
+        from console.noaccount import account_less_client  # noqa: PLC0415
+
+        client = account_less_client(settings)
     deps = ConsoleDeps(
         client=client,
         settings=settings,
-        stream_factory=make_stream_factory(settings, client),
+        stream_factory=make_stream_factory(settings, client) if account else None,
         bot=bot,
         source=source,
         keymap=keymap or {},
@@ -205,27 +215,51 @@ async def run_console(
     return app.return_code or 0
 
 
+def bot_watcher_from_args(args: argparse.Namespace) -> BotWatcher | None:
+    """--bot and/or --bus (BOT_BUS) as one watcher; None when neither was given."""
+    watchers: list[BotWatcher] = []
+    if getattr(args, "bot", None):
+        token = args.monitor_token or os.environ.get("MONITOR_TOKEN")
+        try:
+            watchers.append(MonitorWatcher(args.bot, token=token))
+        except ValueError as exc:
+            raise ConfigError(f"--bot: {exc}") from None
+    bus = getattr(args, "bus", None) or os.environ.get("BOT_BUS")
+    if bus:
+        from console.fleetwatch import FleetWatcher  # noqa: PLC0415 - redis only when asked
+
+        try:
+            watchers.append(FleetWatcher(bus))
+        except ValueError as exc:
+            raise ConfigError(f"--bus: {exc}") from None
+    if len(watchers) > 1:
+        from console.mergewatch import MergedWatcher  # noqa: PLC0415
+
+        return MergedWatcher(watchers)
+    return watchers[0] if watchers else None
+
+
 def main(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
     keymap = load_keymap(args.keymap)
-    bot: BotWatcher | None = None
     serve_bot = getattr(args, "serve_bot", None)
-    if serve_bot and args.bot:
-        raise ConfigError("--serve-bot runs a bot here and --bot watches one elsewhere: give one of them")
+    if serve_bot and (args.bot or getattr(args, "bus", None)):
+        raise ConfigError("--serve-bot runs a bot here and --bot/--bus watch bots elsewhere: give one of them")
     if serve_bot:
         from console.embedded_bot import parse_listen  # noqa: PLC0415
 
         parse_listen(serve_bot)  # a bad spec is one line before the screen opens
-    if args.bot:
-        token = args.monitor_token or os.environ.get("MONITOR_TOKEN")
-        try:
-            bot = MonitorWatcher(args.bot, token=token)
-        except ValueError as exc:
-            raise ConfigError(f"--bot: {exc}") from None
-    source = describe_source(settings, bool(args.sandbox))
+    bot = bot_watcher_from_args(args)
+    account = True
+    if bot is not None and not args.sandbox and not args.sr_key and not args.api_key:
+        settings = load_console_settings(**_common_overrides(args))
+        account = settings.has_credentials
+    else:
+        settings = settings_from_args(args)
+    source = describe_source(settings, bool(args.sandbox)) if account else "no Knowlarity account: bots only"
+    view = args.view if account or args.view != "live" else "bot"
     with quiet_logging(getattr(args, "verbose", 0)) as log_path:
-        code = asyncio.run(run_console(settings, source=source, bot=bot, keymap=keymap, start_view=args.view,
-                                       serve_bot=serve_bot))
+        code = asyncio.run(run_console(settings, source=source, bot=bot, keymap=keymap, start_view=view,
+                                       serve_bot=serve_bot, account=account))
     if log_path is not None:
         print(f"kconsole: log written to {log_path}")
     return code

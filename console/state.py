@@ -33,6 +33,7 @@ from voice.bus import (
     TranscriptEvent,
     Transferred,
     TurnMetrics,
+    WorkerStatus,
 )
 
 Clock = Callable[[], float]
@@ -676,6 +677,7 @@ class BotCall:
     transferred_to: str | None = None
     metrics: deque[TurnMetrics] = field(default_factory=lambda: deque(maxlen=100))
     events: int = 0
+    worker: str = ""              # the fleet worker holding the call ("" for a lone bot)
 
     @property
     def finished(self) -> bool:
@@ -696,11 +698,21 @@ class BotCalls:
         self.version = 0
         self._dirty: set[str] = set()
         self._finished: deque[str] = deque()
+        self.workers: dict[str, WorkerStatus] = {}   # fleet workers by id, their last heartbeat
+        self._worker_heard: dict[str, float] = {}
 
     def ingest(self, event: object) -> BotCall | None:
         """Apply one voice.bus event; O(1). Unknown or audio events are ignored here."""
         if isinstance(event, Dropped):
             self.dropped += event.count
+            self.version += 1
+            return None
+        if isinstance(event, WorkerStatus):
+            if event.state == "stopped":
+                self.workers.pop(event.worker, None)
+            else:
+                self.workers[event.worker] = event
+                self._worker_heard[event.worker] = self.clock()
             self.version += 1
             return None
         if isinstance(event, AudioFrame):
@@ -714,6 +726,9 @@ class BotCalls:
             call = BotCall(call_id=call_id, caller="", virtual_number="", started=ts)
             self.calls[call_id] = call
         call.events += 1
+        worker = getattr(event, "worker", "")
+        if worker:
+            call.worker = worker
         if isinstance(event, CallStarted):
             call.caller = normalize_number(event.caller) or event.caller
             call.virtual_number = event.virtual_number
@@ -772,6 +787,21 @@ class BotCalls:
     def drain_dirty(self) -> set[str]:
         dirty, self._dirty = self._dirty, set()
         return dirty
+
+    def fleet_line(self, now: float) -> str:
+        """One line about the fleet's workers, "" when watching a lone bot."""
+        if not self.workers:
+            return ""
+        parts = []
+        for worker_id in sorted(self.workers):
+            w = self.workers[worker_id]
+            age = max(0.0, now - self._worker_heard.get(worker_id, now))
+            state = "LOST" if w.state == "lost" else ("draining" if w.state == "draining" else "")
+            parts.append(" ".join(p for p in (
+                worker_id, state, f"{len(w.live_calls)} live", f"load {w.load:.2f}",
+                f"lag {w.loop_lag_ms:.0f} ms", f"seen {age:.0f} s ago") if p))
+        live = sum(len(w.live_calls) for w in self.workers.values() if w.state != "lost")
+        return f"Fleet: {len(self.workers)} workers, {live} live calls · " + " · ".join(parts)
 
     def get(self, call_id: str) -> BotCall | None:
         return self.calls.get(call_id)

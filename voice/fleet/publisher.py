@@ -233,7 +233,7 @@ class FleetPublisher:
         if self._down_since is None:
             self._down_since = time.monotonic()
             log.warning("[FLEET] the bus at %s is unreachable (%s); calls go on, up to %d events are kept",
-                        describe_bus_url(self.url), type(exc).__name__, self.buffer, exc_info=exc)
+                        describe_bus_url(self.url), type(exc).__name__, self.buffer)
         overflow = len(self._pending) - self.buffer
         if overflow > 0:
             for _ in range(overflow):
