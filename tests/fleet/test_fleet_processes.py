@@ -116,7 +116,7 @@ async def test_workers_share_one_port_and_drain_on_sigterm(redis_server, procs):
         started = await console.wait_for(lambda: len(console.of("call_started")) >= 16 and console.of("call_started"))
         assert {e.worker for e in started} == {"pool-1", "pool-2"}, "the kernel spreads calls over both"
         fleet.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(fleet.proc.wait, 20)
+        code = await asyncio.to_thread(fleet.proc.wait, 45)
         assert code == 0
         await console.wait_for(lambda: len(console.of("call_ended")) >= 16, timeout=10)
         states = {(w.worker, w.state) for w in console.of("worker")}
