@@ -124,13 +124,13 @@ async def test_redis_down_costs_telemetry_not_calls(redis_server):
         assert "during-outage" in w1.server.sessions
         await console.wait_for(lambda: console.states and console.states[-1].status == "retrying")
         redis_server.start()  # same port: the bus comes back
-        await console.wait_for(lambda: console.states[-1].status == "live", timeout=15)
+        await console.wait_for(lambda: console.states[-1].status == "live", timeout=30)
         # The worker says what it could not keep; what it kept arrives.
-        dropped = await console.wait_for(lambda: console.of("dropped"), timeout=15)
+        dropped = await console.wait_for(lambda: console.of("dropped"), timeout=30)
         assert dropped[0].count > 0 and dropped[0].worker == "w1"
         assert w1.publisher.dropped > 0 and w1.publisher.connected
         caller.speak(400)
-        await console.wait_for(lambda: console.of("transcript", "during-outage"), timeout=15)
+        await console.wait_for(lambda: console.of("transcript", "during-outage"), timeout=30)
         await caller.hang_up()
     finally:
         await console.close()
