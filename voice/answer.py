@@ -36,6 +36,10 @@ from voice.sentences import SentenceSplitter
 AudioItem = tuple[Utterance, bytes | None]
 
 
+def _ms(at: float | None, since: float) -> str:
+    return "-" if at is None else f"{(at - since) * 1000:.0f} ms"
+
+
 @dataclass
 class AnswerOutcome:
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -94,16 +98,27 @@ class AnswerPipeline:
     ) -> None:
         splitter = SentenceSplitter()
         timer = reply.timer
+        started = self.clock.now()
+        first_token: float | None = None
+        count = chars = 0
+        model = getattr(self.llm, "model", None)
+        self.log.info("Stream request | %smessages=%d tools=%d", f"model={model} " if model else "", len(messages),
+                      len(self.tools))
 
         async def emit(sentence: str) -> None:
+            nonlocal count, chars
             timer.mark("first_sentence", self.clock.now())
             self.log.info("Sentence | text=%r", sentence)
+            count += 1
+            chars += len(sentence)
             reply.pending_text.append(sentence)
             await out.put(sentence)
 
         async with closing(self.llm.stream(messages, self.tools)) as deltas:
             async for delta in deltas:
                 timer.mark("llm_first_token", self.clock.now())
+                if first_token is None:
+                    first_token = self.clock.now()
                 if isinstance(delta, TextDelta):
                     for sentence in splitter.push(delta.text):
                         await emit(sentence)
@@ -111,17 +126,33 @@ class AnswerPipeline:
                     tool_calls.append(delta)
         for sentence in splitter.flush():
             await emit(sentence)
+        now = self.clock.now()
+        self.log.info("Completion | sentences=%d chars=%d tool_calls=%s | first token %s | total %.0f ms", count, chars,
+                      "[" + ", ".join(c.name for c in tool_calls) + "]", _ms(first_token, started), (now - started) * 1000)
         await out.put(None)
 
     async def _tts_stage(
         self, reply: Reply, voice: TTSProvider, sentences: asyncio.Queue[str | None], out: asyncio.Queue[AudioItem | None]
     ) -> None:
+        child = getattr(self.log, "child", None)
+        tlog = child(getattr(voice, "name", "tts")) if callable(child) else self.log
         while (text := await sentences.get()) is not None:
             utt = Utterance(text)
+            started = self.clock.now()
+            first: float | None = None
+            chunks = size = 0
+            tlog.debug("TTS stream request | chars=%d", len(text))
             async with closing(voice.synthesize(text, sample_rate=self.sample_rate)) as pcm_stream:
                 async for pcm in pcm_stream:
                     reply.timer.mark("tts_first_byte", self.clock.now())
+                    if first is None:
+                        first = self.clock.now()
+                    chunks += 1
+                    size += len(pcm)
                     await out.put((utt, pcm))
+            tlog.info("Stream summary | chars=%d | chunks received=%d (%.0f ms of audio) | first chunk %s | total %.0f ms",
+                      len(text), chunks, size / 2 / self.sample_rate * 1000, _ms(first, started),
+                      (self.clock.now() - started) * 1000)
             await out.put((utt, None))
         await out.put(None)
 

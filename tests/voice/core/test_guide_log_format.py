@@ -45,6 +45,12 @@ async def test_every_line_of_a_call_is_in_the_guides_format(bot_factory, caplog:
     assert len(summary) == 1
     assert re.search(r"audio packets received=\d+ \(\d+\.\d s\) \| playAudio chunks sent=\d+ \(b64 \d+ chars\) \| "
                      r"killAudio=\d+ \| ended: caller hung up", summary[0])
+    # the LLM's request and completion, and each TTS stream's summary, under their components
+    assert any(re.search(r"\[FAKELLM   \] Stream request \| messages=\d+ tools=\d+", line) for line in call_lines)
+    assert any(re.search(r"\[FAKELLM   \] Completion \| sentences=1 chars=9 tool_calls=\[\] \| first token \d+ ms", line)
+               for line in call_lines)
+    assert any(re.search(r"\[FAKETTS   \] Stream summary \| chars=9 \| chunks received=\d+ \(\d+ ms of audio\) \| "
+                         r"first chunk \d+ ms", line) for line in call_lines)
 
 
 async def test_a_refusal_names_the_route_this_bot_serves(bot_factory, caplog: pytest.LogCaptureFixture) -> None:
