@@ -301,7 +301,7 @@ async def attack_tiny_frames(ctx: Any, tmp: Path) -> dict[str, str]:
     return {"attack": "6. one connection sends 2-byte frames at 81,000/s; another call's greeting (offline providers)",
             "measured": f"greeting median {median(base):.0f} ms alone, {median(during):.0f} ms (max {max(during, default=0):.0f}) "
                         f"during the flood; bot CPU {100 * cpu:.0f} % of a core; the flooder got {rate:,.0f} frames/s out",
-            "ok": str(bool(during) and median(during) <= max(100.0, 3 * median(base)))}
+            "ok": str(bool(during) and max(during) <= max(300.0, 3 * max(base, default=0.0)))}
 
 
 # ---- 7. the console's stream on a huge line; 11. reconnect after an outage --------------------
@@ -352,7 +352,7 @@ async def attack_big_line(ctx: Any, tmp: Path) -> dict[str, str]:
     return {"attack": f"7. a {mb} MB non-JSON `data:` line on the live stream (console client)",
             "measured": f"event loop blocked up to {worst:.0f} ms; next event after {took:.1f} s"
                         + ("" if got is not None else " (never)"),
-            "ok": str(worst < 500 and got is not None)}
+            "ok": str(worst < 500 and got is not None and took < 10.0)}
 
 
 async def attack_outage(ctx: Any, tmp: Path) -> dict[str, str]:
