@@ -129,6 +129,8 @@ class BotSettings(BaseSettings):
     bot_max_frames_per_s: int = Field(default=200, ge=10)
     record_max_mb: float = Field(default=2048.0, gt=0)
     record_max_age_days: float = Field(default=30.0, gt=0)
+    # Offline recogniser decoders shared by all calls (~7 MiB each); 0: 2 per core + 2.
+    stt_local_decoders: int = Field(default=0, ge=0, le=256)
 
     @field_validator("bot_sample_rate")
     @classmethod

@@ -137,10 +137,11 @@ def build_providers(settings: BotSettings) -> ProviderSet:
         stt = OpenAISTT(settings.openai_api_key, model=settings.openai_stt_model, base_url=settings.openai_base_url)
         stt_desc = f"STT openai {settings.openai_stt_model}{openai_at}"
     else:
-        from voice.providers.local_stt import PocketsphinxSTT  # noqa: PLC0415
+        from voice.providers.local_stt import DEFAULT_MAX_DECODERS, PocketsphinxSTT  # noqa: PLC0415
 
         vocabulary = script.vocabulary() if script is not None else None
-        stt = PocketsphinxSTT(vocabulary, turn=settings.turn_config())
+        stt = PocketsphinxSTT(vocabulary, turn=settings.turn_config(),
+                              max_decoders=settings.stt_local_decoders or DEFAULT_MAX_DECODERS)
         stt_desc = "STT pocketsphinx (script vocabulary)" if vocabulary is not None else "STT pocketsphinx (general English)"
 
     espeak = EspeakTTS()

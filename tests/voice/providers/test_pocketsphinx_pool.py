@@ -75,3 +75,14 @@ async def test_idle_decoders_of_a_burst_are_freed_but_one_is_kept():
         assert await _finals(s)
     await asyncio.sleep(0.6)
     assert pool.live == 1 and pool.idle() == 1
+
+
+def test_the_pool_size_is_a_setting():
+    from voice.config import BotSettings
+    from voice.providers.factory import build_providers
+    from voice.providers.local_stt import DEFAULT_MAX_DECODERS
+
+    default = build_providers(BotSettings(_env_file=None))  # type: ignore[call-arg]
+    small = build_providers(BotSettings(_env_file=None, stt_local_decoders=3))  # type: ignore[call-arg]
+    assert default.stt.max_decoders == DEFAULT_MAX_DECODERS  # type: ignore[attr-defined]
+    assert small.stt.max_decoders == 3  # type: ignore[attr-defined]
