@@ -25,7 +25,7 @@ from console.state import BotCall, BotCalls, ViewFilter
 from voice.bus import BargeIn, TranscriptEvent
 from voice.replay.cursor import AudioSide, ReplayAudio, ReplayCursor
 from voice.replay.load import Recording
-from voice.replay.summary import LEVEL_STEP_S, CallSummary, levels_dbfs, summarize
+from voice.replay.summary import CallSummary, levels_dbfs, summarize
 
 
 class ReplayCalls(BotCalls):

@@ -9,6 +9,7 @@ widgets and keys and hides the supervisor controls (a recording cannot be transf
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
+from console.screens.base import PaletteCommand
 from console.screens.bot import BotScreen
 from console.screens.forms import FormField, FormScreen
 from console.widgets.badge import BarInfo, TopBar
@@ -57,7 +59,7 @@ class ReplayScreen(BotScreen):
 
     @property
     def source(self) -> ReplaySource:
-        return self.capp.replay  # type: ignore[attr-defined, no-any-return]
+        return self.capp.replay  # type: ignore[attr-defined]
 
     DEFAULT_CSS = """
     #replay-missing { height: auto; max-height: 3; }
@@ -75,7 +77,8 @@ class ReplayScreen(BotScreen):
         yield Static("", id="replay-transport")
 
     def on_mount(self) -> None:
-        # (Textual calls the Bot view's on_mount too.) The live view's call list is 72 columns; a replay has one call to watch, so its
+        # (Textual calls the Bot view's on_mount too.) The live view's call list is 72
+        # columns; a replay has one call to watch, so its
         # transcript gets the room on a narrow terminal.
         pane = self.query_one("#bot-list-pane")
         pane.styles.width = "38%"
@@ -148,7 +151,7 @@ class ReplayScreen(BotScreen):
             return False  # a recording has no live call to act on
         return True
 
-    def palette_commands(self):  # type: ignore[no-untyped-def]
+    def palette_commands(self) -> Iterator[PaletteCommand]:
         yield ("Replay: play / pause", "space", self.action_toggle_play)
         yield ("Replay: restart the call", "0", self.action_restart)
         yield ("Replay: jump to a time", ":", self.action_jump_to)

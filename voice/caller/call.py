@@ -91,7 +91,8 @@ class Caller:
         if opts.token:
             register_secret(opts.token)
         self.report = CallReport(
-            url=redact_url(self.url, [opts.token or ""]), call_id=self.metadata.callid, sample_rate=opts.sample_rate, speed=opts.speed
+            url=redact_url(self.url, [opts.token or ""]), call_id=self.metadata.callid, sample_rate=opts.sample_rate,
+            speed=opts.speed,
         )
         self.notifier = Notifier()
         self._tts = opts.tts

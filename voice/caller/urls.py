@@ -8,7 +8,6 @@ from collections.abc import Collection
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kcommon.redact import REDACTED
-
 from voice.caller.errors import CallerError
 
 

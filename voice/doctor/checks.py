@@ -105,7 +105,7 @@ def check_route(settings: BotSettings, opts: DoctorOptions) -> list[CheckResult]
     path = parts.path.rstrip("/") or "/"
     query = parse_qs(parts.query)
     token = s.bot_token.get_secret_value() if s.bot_token else None
-    given = (query.get("token") or [None])[0]
+    given: str | None = (query.get("token") or [""])[0] or None
     if path != route and not path.startswith(route.rstrip("/") + "/"):
         out.append(fail("route", f"the Stream Node's path {path} does not match the bot's route {route}: it gets HTTP 404",
                         f"make the wss-url end in {route} (or start the bot with --path {path})"))
@@ -133,8 +133,8 @@ def check_rate(settings: BotSettings, opts: DoctorOptions) -> list[CheckResult]:
     """The Stream Node's sampling-rate against what the bot renders (issue 4)."""
     rate = settings.bot_sample_rate
     if opts.public_url:
-        raw = (parse_qs(urlsplit(opts.public_url).query).get("sample_rate") or [None])[0]
-        if raw is not None:
+        raw = (parse_qs(urlsplit(opts.public_url).query).get("sample_rate") or [""])[0]
+        if raw:
             try:
                 rate = parse_rate(raw)
             except ValueError as exc:
@@ -144,7 +144,8 @@ def check_rate(settings: BotSettings, opts: DoctorOptions) -> list[CheckResult]:
         return [ok("rate", f"the bot streams at {rate} Hz: the Stream Node's sampling-rate must be {label}")]
     if opts.stream_rate != rate:
         return [fail("rate", f"the Stream Node sends {opts.stream_rate} Hz but the bot plays {rate} Hz: the caller hears "
-                             "noise or silence", f"set sampling-rate {label} in the Stream Node, or BOT_SAMPLE_RATE={opts.stream_rate}")]
+                             "noise or silence",
+                     f"set sampling-rate {label} in the Stream Node, or BOT_SAMPLE_RATE={opts.stream_rate}")]
     return [ok("rate", f"the Stream Node's sampling-rate matches the bot ({rate} Hz)")]
 
 
@@ -204,7 +205,8 @@ async def check_greeting(settings: BotSettings, providers: Any) -> CheckResult:
                 async for chunk in tts.synthesize(text, sample_rate=rate):
                     pcm += chunk
         except Exception as exc:  # noqa: BLE001 - any provider failure is this check's finding
-            problems.append(f"{label} ({getattr(tts, 'name', type(tts).__name__)}) failed: {str(exc)[:120] or type(exc).__name__}")
+            name = getattr(tts, "name", type(tts).__name__)
+            problems.append(f"{label} ({name}) failed: {str(exc)[:120] or type(exc).__name__}")
             continue
         verdict = _wav_verdict(bytes(pcm), rate)
         if verdict is not None:

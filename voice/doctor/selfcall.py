@@ -54,7 +54,8 @@ async def self_call(url: str, *, sample_rate: int, callid: str, limit_s: float,
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd is not None else None
                 reason = exc.rcvd.reason if exc.rcvd is not None else ""
-                return SelfCall(False, error=f"the bot closed the call before greeting (code {code}{': ' + reason if reason else ''})")
+                why = f"code {code}: {reason}" if reason else f"code {code}"
+                return SelfCall(False, error=f"the bot closed the call before greeting ({why})")
     except InvalidStatus as exc:
         body = exc.response.body.decode(errors="replace") if exc.response.body else ""
         headers = " ".join(f"{k}: {v}" for k, v in exc.response.headers.raw_items()).lower()

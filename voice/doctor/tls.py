@@ -52,15 +52,16 @@ def check_tls(cert_path: Path, key_path: Path, host: str | None, *,
               now: dt.datetime | None = None) -> list[CheckResult]:
     """Results for a configured certificate/key pair; `host` is the name callers use, if known."""
     out: list[CheckResult] = []
-    for label, path in (("certificate", cert_path), ("key", key_path)):
+    for label, path, flag in (("certificate", cert_path, "--cert / TLS_CERT"), ("key", key_path, "--key / TLS_KEY")):
         if not Path(path).is_file():
-            return [fail("tls", f"TLS {label} file not found: {path}", f"give the right path (--{'cert' if label == 'certificate' else 'key'} / TLS_{'CERT' if label == 'certificate' else 'KEY'})")]
+            return [fail("tls", f"TLS {label} file not found: {path}", f"give the right path ({flag})")]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         ctx.load_cert_chain(str(cert_path), str(key_path))
     except ssl.SSLError as exc:
         mismatch = "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc).lower()
-        what = "the key does not belong to the certificate" if mismatch else f"cannot load the certificate/key ({exc.reason or exc})"
+        what = ("the key does not belong to the certificate" if mismatch
+                else f"cannot load the certificate/key ({exc.reason or exc})")
         return [fail("tls", f"TLS: {what}", "give the certificate and the private key issued with it (PEM)")]
     except OSError as exc:
         return [fail("tls", f"TLS: cannot read the certificate/key: {exc.strerror or exc}", "check the files' permissions")]

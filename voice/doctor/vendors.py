@@ -61,7 +61,8 @@ async def check_openai(settings: BotSettings, timeout: float) -> CheckResult:
 
     from voice.providers.openai_llm import endpoint_label, make_client  # noqa: PLC0415
 
-    where = "OpenAI" if not settings.openai_base_url else f"the OpenAI-compatible server at {endpoint_label(settings.openai_base_url)}"
+    where = ("OpenAI" if not settings.openai_base_url
+             else f"the OpenAI-compatible server at {endpoint_label(settings.openai_base_url)}")
     client, _ = make_client(settings.openai_api_key, settings.openai_base_url, timeout)
     try:
         models = await client.with_options(max_retries=0).models.list()

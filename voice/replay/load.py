@@ -200,7 +200,8 @@ def load_recording(folder: Path) -> Recording:
     started = next((e for e in events if isinstance(e, CallStarted)), None)
     match = _FOLDER_STAMP.match(folder.name)
     call_id = events[0].call_id if events else (match.group(2) if match else folder.name)
-    rate = started.sample_rate if started else (caller or bot).rate if (caller or bot) else 16000
+    audio = caller or bot
+    rate = started.sample_rate if started else audio.rate if audio is not None else 16000
     for track, label in ((caller, "caller"), (bot, "bot")):
         if track is not None and track.rate != rate:
             missing.append(f"{label} audio is at {track.rate} Hz but the call ran at {rate} Hz")

@@ -53,7 +53,7 @@ def test_a_reply_of_pure_silence_fails(threaded_bot, tone_voice, capsys) -> None
 
 def test_a_silent_greeting_fails(threaded_bot, tone_voice, capsys) -> None:
     bot = threaded_bot(speed=5, greeting_chunks=[bytes(3200)] * 5)
-    code, out, err = run(capsys, bot.url, *FAST)
+    code, _, err = run(capsys, bot.url, *FAST)
     assert code == 1 and "the greeting was silence (500 ms" in err and err.count("\n") == 1
 
 
@@ -73,7 +73,7 @@ def test_protocol_errors_fail_the_call_and_each_is_printed_once(threaded_bot, to
 
 def test_strict_ends_on_the_first_protocol_error_printed_once(threaded_bot, tone_voice, capsys) -> None:
     bot = threaded_bot(speed=5, greeting_ms=300, before_greeting=["not json"])
-    code, out, err = run(capsys, bot.url, "--say", "hi", *FAST, "--strict")
+    code, _, err = run(capsys, bot.url, "--say", "hi", *FAST, "--strict")
     assert code == 1
     assert err.strip().splitlines() == ["kconsole call: protocol error: bot sent a frame that is not JSON"]
 
@@ -102,7 +102,7 @@ def real_bot(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-    from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS  # noqa: PLC0415
+    from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS
 
     from voice.clock import MonotonicClock
     from voice.config import BotSettings

@@ -23,7 +23,8 @@ from websockets.asyncio.server import serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the bot-core fakes
 
-from core_fakes import FakeProviders, FakeTTS  # noqa: E402
+from core_fakes import FakeProviders, FakeTTS
+
 from voice.config import BotSettings
 from voice.doctor.checks import (
     DoctorOptions,
@@ -384,8 +385,8 @@ async def test_a_public_url_that_reaches_another_bot_is_detected() -> None:
 
 
 async def test_an_ngrok_tunnel_not_found_is_detected() -> None:
-    from websockets.http11 import Response
     from websockets.datastructures import Headers
+    from websockets.http11 import Response
 
     def refuse(connection: Any, request: Any) -> Response:
         return Response(404, "Not Found", Headers({"ngrok-error-code": "ERR_NGROK_3200", "Content-Length": "31"}),
