@@ -92,8 +92,8 @@ class FleetWatcher:
                 if self._redis is None:
                     self._redis = self._factory(self.url)
                 if first:
-                    async for event in self._replay():
-                        yield event
+                    async for replayed in self._replay():
+                        yield replayed
                     first = False
                 publish(FeedStatus("live", since=time.time()))
                 attempt = 0
@@ -159,7 +159,7 @@ class FleetWatcher:
         cursor = min(starts, key=_id_key)
         while True:
             entries = await r.xrange(self.keys.events, min=cursor, max=end_id, count=REPLAY_CHUNK)
-            for entry_id, fields in entries:
+            for _entry_id, fields in entries:
                 event = self._decode(fields, only=live_calls)
                 if event is not None:
                     yield event

@@ -97,6 +97,9 @@ class CallEnded(_Event):
     duration_s: float = 0.0
 
 
+WorkerState = Literal["up", "draining", "stopped", "lost"]
+
+
 class WorkerStatus(_Event):
     """A fleet worker's heartbeat (call_id "*"): its live calls, load and event-loop lag.
 
@@ -105,7 +108,7 @@ class WorkerStatus(_Event):
     """
 
     kind: Literal["worker"] = "worker"
-    state: Literal["up", "draining", "stopped", "lost"] = "up"
+    state: WorkerState = "up"
     live_calls: list[str] = Field(default_factory=list)
     calls_total: int = 0
     load: float = 0.0            # CPU seconds per second of this process since the last beat

@@ -35,10 +35,12 @@ from voice.bus import (
     ListenCommand,
     MonitorCommand,
     MonitorEvent,
+    WorkerState,
     WorkerStatus,
     parse_command,
     to_json,
 )
+from voice.fleet.looplag import LoopLagMonitor
 from voice.fleet.streams import (
     EVENTS_MAXLEN,
     HEARTBEAT_S,
@@ -48,9 +50,7 @@ from voice.fleet.streams import (
     default_worker_id,
     describe_bus_url,
     dumps,
-    loads,
 )
-from voice.fleet.looplag import LoopLagMonitor
 
 log = logging.getLogger("voice.fleet")
 
@@ -108,6 +108,7 @@ class FleetPublisher:
         self._cpu_mark = (time.monotonic(), time.process_time())
         self._down_since: float | None = None
         self.on_dropped: Callable[[float], None] | None = None   # e.g. a metrics counter's inc
+        self._running: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class FleetPublisher:
         ]
         log.info("[FLEET] worker %s publishing to %s", self.worker_id, describe_bus_url(self.url))
 
-    async def close(self, *, final_state: str = "stopped") -> None:
+    async def close(self) -> None:
         """Flush what can be flushed quickly, say goodbye, stop."""
         for task in self._tasks[1:]:
             task.cancel()
@@ -131,7 +132,7 @@ class FleetPublisher:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._flush_now(), 2.0)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._beat(final_state), 1.0)
+            await asyncio.wait_for(self._beat("stopped"), 1.0)
         if self._tasks:
             self._tasks[0].cancel()
             await asyncio.gather(self._tasks[0], return_exceptions=True)
@@ -249,17 +250,17 @@ class FleetPublisher:
 
     # ---- heartbeats --------------------------------------------------------------------------
 
-    def status(self, state: str = "up") -> WorkerStatus:
+    def status(self, state: WorkerState = "up") -> WorkerStatus:
         now, cpu = time.monotonic(), time.process_time()
         (then, cpu_then), self._cpu_mark = self._cpu_mark, (now, cpu)
         load = (cpu - cpu_then) / (now - then) if now > then else 0.0
         return WorkerStatus(
-            call_id="*", worker=self.worker_id, state=state,  # type: ignore[arg-type]
+            call_id="*", worker=self.worker_id, state=state,
             live_calls=sorted(self.server.sessions), calls_total=self.calls_total,
             load=round(load, 3), loop_lag_ms=round(self.lag.take_max_ms(), 2), interval_s=self.heartbeat_s,
         )
 
-    async def _beat(self, state: str = "up") -> None:
+    async def _beat(self, state: WorkerState = "up") -> None:
         status = self.status(state)
         raw = to_json(status)
         pipe = self._redis.pipeline(transaction=False)
@@ -313,7 +314,9 @@ class FleetPublisher:
                     seen[request] = None
                     if len(seen) > 1000:
                         seen.popitem(last=False)
-                    asyncio.create_task(self._run_command(request, fields), name="fleet-command")
+                    task = asyncio.create_task(self._run_command(request, fields), name="fleet-command")
+                    self._running.add(task)  # a reference, so the task is not collected mid-command
+                    task.add_done_callback(self._running.discard)
 
     async def _run_command(self, request: str, fields: dict[str, str]) -> None:
         result: dict[str, Any] = {"ok": False, "error": None, "worker": self.worker_id}
