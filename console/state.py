@@ -797,8 +797,9 @@ class BotCalls:
             w = self.workers[worker_id]
             age = max(0.0, now - self._worker_heard.get(worker_id, now))
             state = "LOST" if w.state == "lost" else ("draining" if w.state == "draining" else "")
+            calls = f"{len(w.live_calls)} calls lost" if w.state == "lost" else f"{len(w.live_calls)} live"
             parts.append(" ".join(p for p in (
-                worker_id, state, f"{len(w.live_calls)} live", f"load {w.load:.2f}",
+                worker_id, state, calls, f"load {w.load:.2f}",
                 f"lag {w.loop_lag_ms:.0f} ms", f"seen {age:.0f} s ago") if p))
         live = sum(len(w.live_calls) for w in self.workers.values() if w.state != "lost")
         return f"Fleet: {len(self.workers)} workers, {live} live calls · " + " · ".join(parts)

@@ -63,11 +63,11 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
     if call.virtual_number:
         text.append(f"→ {call.virtual_number} ", "dim")
     text.append(f" {call.state.upper()} ", STATE_STYLES.get(call.state, "reverse"))
+    if call.worker:
+        text.append(f" on {call.worker}", "dim")
     if call.finished:
         text.append(f" {call.end_reason}", "dim")
     text.append(f"  {fmt_secs(call.duration(now))}", "")
-    if call.worker:
-        text.append(f"  on {call.worker}", "dim")
     if call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished:
         text.append("  ")
         text.append(" ↯ BARGE-IN ", "bold white on #d70000")
@@ -111,7 +111,7 @@ class BotScreen(ViewScreen):
         with Horizontal(id="bot-main"):
             with Vertical(id="bot-list-pane"):
                 yield Label("Bot calls", id="bot-list-title", classes="pane-title")
-                yield Label("", id="bot-fleet", classes="pane-title")
+                yield Static("", id="bot-fleet", classes="pane-title")
                 yield VimTable(
                     [("caller", "Caller", 14), ("state", "State", 13), ("time", "Time", 5), ("turns", "Turns", 5),
                      ("barge", "Barge", 5), ("note", "Ended", 14)],
@@ -171,7 +171,7 @@ class BotScreen(ViewScreen):
         if self.capp.deps.bot is None:
             title = "No bot connected (start with --bot ws://HOST:PORT/monitor, or run `kconsole demo`)"
         self.query_one("#bot-list-title", Label).update(plain(title))
-        fleet = self.query_one("#bot-fleet", Label)
+        fleet = self.query_one("#bot-fleet", Static)
         fleet_line = bot.fleet_line(now)
         fleet.display = bool(fleet_line)
         fleet.update(Text(fleet_line, style="bold #ff5f5f" if "LOST" in fleet_line else ""))
