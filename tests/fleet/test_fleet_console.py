@@ -89,3 +89,24 @@ def test_bot_and_bus_together_make_one_merged_watcher(monkeypatch):
 
     with pytest.raises(ConfigError, match="--bus"):
         bot_watcher_from_args(argparse.Namespace(bot=None, monitor_token=None, bus="http://x"))
+
+
+def test_the_calls_state_keeps_workers_and_names_the_owner_of_each_call():
+    from console.state import BotCalls
+    from voice.bus import CallEnded, CallStarted, WorkerStatus
+
+    now = [100.0]
+    calls = BotCalls(clock=lambda: now[0])
+    assert calls.fleet_line(now[0]) == ""  # a lone bot: no fleet line
+    calls.ingest(WorkerStatus(call_id="*", worker="w1", live_calls=["a"], load=0.25, loop_lag_ms=3))
+    calls.ingest(WorkerStatus(call_id="*", worker="w2", live_calls=[], load=0.0))
+    calls.ingest(CallStarted(call_id="a", worker="w1", caller="9811100001"))
+    assert "*" not in calls.calls and calls.get("a").worker == "w1"
+    now[0] = 102.0
+    line = calls.fleet_line(now[0])
+    assert line.startswith("Fleet: 2 workers, 1 live calls") and "w1 1 live load 0.25 lag 3 ms seen 2 s ago" in line
+    calls.ingest(WorkerStatus(call_id="*", worker="w1", state="lost", live_calls=["a"]))
+    calls.ingest(CallEnded(call_id="a", worker="w1", reason="lost: worker w1 stopped answering (4 s)"))
+    assert "w1 LOST 1 calls lost" in calls.fleet_line(now[0]) and calls.get("a").finished
+    calls.ingest(WorkerStatus(call_id="*", worker="w2", state="stopped"))
+    assert "w2" not in calls.fleet_line(now[0])
