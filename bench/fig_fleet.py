@@ -21,54 +21,23 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.harness import ROOT, BotProcess
+from bench.redisproc import RedisProc, free_port
 from bench.report import Figure, Table, percentile
 
 NAME = "fleet"
 TITLE = "Fleet (2 workers on one port, Redis Streams, one console)"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Redis:
+class Redis(RedisProc):
     def __init__(self) -> None:
-        self.port = _free_port()
-        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
+        super().__init__("redis-server", Path(tempfile.mkdtemp(prefix="bench-redis-")))
 
 
 class ConsoleSide:
@@ -146,7 +115,7 @@ class Fleet:
 
 
 async def load_phase(redis: Redis, n: int, seconds: float) -> dict[str, Any]:
-    async with Fleet(redis.url, _free_port()) as fleet:
+    async with Fleet(redis.url, free_port()) as fleet:
         console = ConsoleSide(redis.url)
         console.start()
         await console.live()
@@ -167,7 +136,7 @@ async def load_phase(redis: Redis, n: int, seconds: float) -> dict[str, Any]:
 
 
 async def kill_phase(redis: Redis, n: int) -> dict[str, Any]:
-    async with Fleet(redis.url, _free_port()) as fleet:
+    async with Fleet(redis.url, free_port()) as fleet:
         console = ConsoleSide(redis.url)
         console.start()
         await console.live()
@@ -192,7 +161,7 @@ async def kill_phase(redis: Redis, n: int) -> dict[str, Any]:
 
 
 async def outage_phase(redis: Redis, n: int, outage_s: float) -> dict[str, Any]:
-    async with Fleet(redis.url, _free_port()) as fleet:
+    async with Fleet(redis.url, free_port()) as fleet:
         console = ConsoleSide(redis.url)
         console.start()
         await console.live()
@@ -233,7 +202,7 @@ async def run(ctx) -> Figure:  # noqa: ANN001
         out = await outage_phase(redis, n_out, 10.0)
     finally:
         redis.stop()
-        shutil.rmtree(redis.dir, ignore_errors=True)
+        shutil.rmtree(redis.workdir, ignore_errors=True)
     lat = load["latency_ms"]
     lags = load["lag_ms"]
     table = Table(["scenario", "calls", "result"])
