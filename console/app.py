@@ -128,7 +128,7 @@ class ConsoleApp(App[int]):
         Binding("o", "otp", "OTP call", show=False, id="app.otp"),
         Binding("m", "toggle_me", "me/all", id="app.me"),
         Binding("p", "toggle_pause", "pause", id="app.pause"),
-        Binding("escape", "back", "back", show=False, id="app.back"),
+        Binding("escape", "back", "close the dialog", show=False, id="app.back"),
         Binding("q", "quit", "quit", id="app.quit"),
     ]
 
@@ -145,7 +145,6 @@ class ConsoleApp(App[int]):
         self.paused = False
         self._paused_at_events = 0
         self.listen: ListenSession | None = None
-        self._view_history: list[str] = []
         self.ingested = 0
         if deps.keymap:
             self.set_keymap(deps.keymap)
@@ -341,19 +340,43 @@ class ConsoleApp(App[int]):
     async def action_view(self, name: str) -> None:
         if name == self.current_mode:
             return
-        self._view_history.append(self.current_mode)
-        del self._view_history[:-20]
         await self.switch_mode(name)
         self._refresh_tick()
 
     async def action_back(self) -> None:
-        """esc: close the top dialog, else go back to the previous view."""
+        """esc: close the top dialog. It never changes the view: a user who presses esc to
+        get out of something must not land somewhere else (the number keys do that)."""
         if len(self.screen_stack) > 1 and not isinstance(self.screen, ViewScreen):
             self.pop_screen()
+
+    def calls_in_progress(self) -> int:
+        """Calls this console is following right now: live board calls and live bot calls."""
+        board = sum(1 for row in self.state.board.active.values() if not row.finished)
+        bot = sum(1 for call in self.state.bot.calls.values() if not call.finished)
+        return board + bot
+
+    async def action_quit(self) -> None:
+        """q: quit at once when nothing is in progress, else ask first (Cancel is the default)."""
+        live = self.calls_in_progress()
+        if live == 0:
+            self.exit()
             return
-        if self._view_history:
-            await self.switch_mode(self._view_history.pop())
-            self._refresh_tick()
+        if isinstance(self.screen, FormScreen) and getattr(self.screen, "quit_dialog", False):
+            return
+
+        async def submit(values: dict[str, str]) -> str | None:
+            self.exit()
+            return None
+
+        dialog = FormScreen(
+            f"Quit with {live} call{'s' * (live != 1)} in progress?", [], submit_label="Quit", submit=submit,
+            danger=True,
+            note="The calls go on; this console stops following them (and the screen pop for "
+                 "your number stops)." + (" In the demo, quitting also ends its simulated calls."
+                                          if "demo" in self.deps.source else ""),
+        )
+        dialog.quit_dialog = True  # type: ignore[attr-defined]
+        self.push_screen(dialog)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -157,7 +157,20 @@ class AccountScreen(ViewScreen):
         reg = self.registrations.get(key) if key else None
         if reg is None or not reg.k_number:
             return
-        self._set_enabled(reg.k_number, enable)
+        number = reg.k_number
+        if enable:
+            self._set_enabled(number, True)
+            return
+
+        async def submit(values: dict[str, str]) -> str | None:
+            self._set_enabled(number, False)
+            return None
+
+        self.capp.push_screen(FormScreen(
+            f"Disable live notifications for {number}?", [], submit_label="Disable", submit=submit, danger=True,
+            note="While disabled, calls on this number do not reach the live board, the screen pop "
+                 "or make call's progress, for every console on the account.",
+        ))
 
     @work(group="account-set", exclusive=True, exit_on_error=False)
     async def _set_enabled(self, number: str, enable: bool) -> None:

@@ -367,7 +367,8 @@ class CampaignsScreen(ViewScreen):
 
         note = "Stopping cannot be undone." if status == "stop" else ""
         self.capp.push_screen(FormScreen(f"{status.capitalize()} campaign {order_id} ({row.status})?", [],
-                                         submit_label=status.capitalize(), submit=submit, note=note))
+                                         submit_label=status.capitalize(), submit=submit, note=note,
+                                         danger=status == "stop"))
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         yield ("Campaigns: new campaign", "an outbound campaign, every documented field", self.action_new)

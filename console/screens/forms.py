@@ -51,8 +51,13 @@ class FormScreen(ModalScreen[Values | None]):
         submit_label: str = "OK",
         submit: Submit | None = None,
         note: str = "",
+        danger: bool = False,
     ) -> None:
+        """`danger`: the submit button does something that cannot be taken back (stop a
+        campaign, hang up, disable notifications, quit with calls in progress), so it is
+        drawn as a warning and the focus starts on Cancel: enter alone does nothing harmful."""
         super().__init__()
+        self.danger = danger
         self.title_text = title
         self.fields = list(fields)
         self.submit_label = submit_label
@@ -77,10 +82,13 @@ class FormScreen(ModalScreen[Values | None]):
                         yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}", classes="form-input")
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.submit_label, variant="primary", id="form-submit")
+                yield Button(self.submit_label, variant="error" if self.danger else "primary", id="form-submit")
                 yield Button("Cancel", id="form-cancel")
 
     def on_mount(self) -> None:
+        if self.danger:
+            self.query_one("#form-cancel", Button).focus()
+            return
         for f in self.fields:
             widget = self.query_one(f"#field-{f.name}")
             if isinstance(widget, Input) and not widget.value:
