@@ -67,6 +67,7 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
         text.append(f" on {call.worker}", "dim")
     if call.finished:
         text.append(f" {call.end_reason}", "dim")
+        text.append("  (ended: transfer, hang up and say are for live calls)", "dim italic")
     text.append(f"  {fmt_secs(call.duration(now))}", "")
     if call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished:
         text.append("  ")
@@ -104,7 +105,6 @@ class BotScreen(ViewScreen):
         self._seen: tuple[int, str, bool, int] | None = None
         self._selected_id: str | None = None
         self._follow = True              # jump to a new live call when the watched one ends
-        self._auto_key: str | None = None  # the row the view itself moved to (not the user)
         self._turns_seen: tuple[str | None, int] = (None, -1)
 
     def compose_body(self) -> ComposeResult:
@@ -149,11 +149,12 @@ class BotScreen(ViewScreen):
         if (self._follow and calls and not calls[0].finished and (selected is None or selected.finished)
                 and calls[0] is not selected):
             # The call being watched ended (or none was): follow the newest live call.
-            self._auto_key = calls[0].call_id
-            table.move_cursor(row=0, animate=False)
             self._selected_id = calls[0].call_id
         elif self._selected_id is None or self._selected_id not in bot.calls:
             self._selected_id = table.selected_key
+        if self._selected_id is not None:
+            # One call at a time: the cursor, the panel and every key act on the same one.
+            table.select_key(self._selected_id)
         call = bot.get(self._selected_id) if self._selected_id else None
         listening = self.capp.listen is not None and call is not None and self.capp.listen.call_id == call.call_id
         self.query_one("#bot-head", Static).update(safe_text(head_text(call, now, listening)))
@@ -200,11 +201,11 @@ class BotScreen(ViewScreen):
 
     def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
         if event.data_table.id == "bot-calls" and event.row_key is not None:
+            # Only the user moves the cursor with a message (VimTable syncs silently):
+            # keep their call, and follow new ones only if it was live and later ends.
             self._selected_id = event.row_key.value
-            if event.row_key.value != self._auto_key:
-                # The user chose this call: keep it, unless it is live and later ends.
-                call = self.capp.state.bot.get(event.row_key.value)
-                self._follow = call is not None and not call.finished
+            call = self.capp.state.bot.get(event.row_key.value)
+            self._follow = call is not None and not call.finished
             self.refresh_bindings()
             self.capp.request_refresh()
 
@@ -220,7 +221,9 @@ class BotScreen(ViewScreen):
     def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("transfer", "hangup", "say"):
             call = self.selected_call()
-            return call is not None and not call.finished and self.capp.deps.bot is not None
+            if call is None or self.capp.deps.bot is None:
+                return False
+            return None if call.finished else True   # an ended call: the keys show, greyed
         if action == "listen":
             call = self.selected_call()
             return (call is not None and not call.finished and self.capp.deps.bot is not None) or self.capp.listen is not None
@@ -260,7 +263,7 @@ class BotScreen(ViewScreen):
 
         self.capp.push_screen(FormScreen(
             f"Hang up on {call.caller or 'the caller'}?", [], submit_label="Hang up", submit=submit,
-            note="The bot ends the call now.",
+            note="The bot ends the call now.", danger=True,
         ))
 
     def action_say(self) -> None:

@@ -176,6 +176,14 @@ class LiveScreen(ViewScreen):
         feed.append_lines(board.feed_since(feed.last_seq))
         while board.pops:
             self._open_pop(board.pops.popleft())
+        if self._pop is not None:
+            popped = board.get(self._pop.uuid)
+            if popped is None or popped.finished:
+                # The caller hung up (or was answered elsewhere and ended): the pop's
+                # keys would act on a call that is over.
+                who = self._pop.customer or "unknown number"
+                self.action_dismiss_pop()
+                self.capp.notify(f"the call from {who} ended", title="☎", timeout=4)
         cost = time.monotonic() - started
         hold = cost * COST_FACTOR + (REBUILD_HOLD_S if table.rebuilds != rebuilds else 0.0)
         self._hold_until = started + min(hold, MAX_HOLD_S)
@@ -228,7 +236,8 @@ class LiveScreen(ViewScreen):
         return row.customer if row else None
 
     def action_details(self) -> None:
-        row = self.selected_row()
+        """enter: the call the user is looking at: the pop's call while it is up, else the row."""
+        row = self.capp.state.board.get(self._pop.uuid) if self._pop is not None else self.selected_row()
         if row is None:
             return
         self.capp.push_screen(DetailScreen.for_call_row(row, self.capp.clock()))

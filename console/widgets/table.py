@@ -76,7 +76,25 @@ class VimTable(DataTable[Any]):
         """Make the table show exactly `rows` (in order), with as few changes as possible.
 
         Every cell becomes a `Text` first (`safe_cell`): a `str` from the server is shown
-        literally, never parsed as markup, whichever screen built the row."""
+        literally, never parsed as markup, whichever screen built the row.
+
+        The cursor stays on the row (by key) the user chose. The cursor moves a sync
+        makes (rows removed or rebuilt under it) post no RowHighlighted: views take that
+        message as the user choosing a row, and a new call must never look like one."""
+        with self.prevent(DataTable.RowHighlighted):
+            self._sync_rows(rows)
+
+    def select_key(self, key: str) -> bool:
+        """Put the cursor on the row `key` (a view's own choice, not the user's: no message)."""
+        if key not in self._cells:
+            return False
+        index = self.get_row_index(key)
+        if index != self.cursor_row:
+            with self.prevent(DataTable.RowHighlighted):
+                self.move_cursor(row=index, animate=False)
+        return True
+
+    def _sync_rows(self, rows: Sequence[Row]) -> None:
         self._ensure_columns()
         rows = [(key, tuple(safe_cell(cell) for cell in cells)) for key, cells in rows]
         desired_keys = [key for key, _ in rows]
