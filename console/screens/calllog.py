@@ -278,7 +278,9 @@ class CallLogScreen(ViewScreen):
         except ActionError as exc:
             screen.update_fields(screen.fields, note=f"could not load the call: {exc}")
             return
-        screen.update_fields(fields, recording=recording, note="c call this customer · r open recording · esc close")
+        if not recording:
+            screen.no_recording_reason = "no recording for this call (not recorded, or not answered)"
+        screen.update_fields(fields, recording=recording, note="")
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         yield ("Call log: search", "run the search in the form", self.action_search)

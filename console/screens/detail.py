@@ -27,7 +27,9 @@ Field = tuple[str, str]
 class DetailScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "close", "close", id="detail.close"),
-        Binding("r", "open_recording", "open recording", id="detail.recording"),
+        Binding("c", "call", "call this customer", id="detail.call"),
+        Binding("r", "open_recording", "recording", id="detail.recording"),
+        Binding("y", "copy", "copy number/link", id="detail.copy"),
     ]
 
     def __init__(
@@ -45,6 +47,7 @@ class DetailScreen(ModalScreen[None]):
         self.number = number
         self.recording = recording
         self.note = note
+        self.no_recording_reason = ""  # why `r` has nothing to open, in words
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-box", classes="dialog"):
@@ -80,14 +83,30 @@ class DetailScreen(ModalScreen[None]):
         return self.number
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_recording":
-            return bool(self.recording)
+        if action == "call":
+            return bool(self.number)
+        if action == "copy":
+            return bool(self.number or self.recording)
         return True
+
+    def action_call(self) -> None:
+        """c: dial the customer this dialog is about (not whatever row is under a cursor)."""
+        if self.number:
+            self.app.action_dial(self.number)  # type: ignore[attr-defined]
 
     def action_open_recording(self) -> None:
         if self.recording:
             self.app.open_url(self.recording)
             self.app.notify(f"opening {self.recording}", timeout=3)
+            return
+        self.app.notify(self.no_recording_reason or "this call has no recording", title="recording", timeout=5)
+
+    def action_copy(self) -> None:
+        """y: the recording link, else the number, to the clipboard (OSC 52: works over ssh and tmux)."""
+        value = self.recording or self.number
+        if value:
+            self.app.copy_to_clipboard(value)
+            self.app.notify(f"copied {value}", timeout=3)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -110,5 +129,9 @@ class DetailScreen(ModalScreen[None]):
         ]
         if row.backfilled:
             fields.append(("note", "rebuilt from the call log after a stream gap"))
-        return cls(f"Call {row.uuid[:8]}", fields, number=row.customer, recording=row.recording,
-                   note="c call this customer · r open recording · esc close")
+        screen = cls(f"Call {row.uuid[:8]}", fields, number=row.customer, recording=row.recording)
+        if not row.recording:
+            screen.no_recording_reason = (
+                "no recording yet: Knowlarity sends the link with the call's CDR when it ends"
+                if not row.finished else "no recording for this call (not recorded, or not answered)")
+        return screen

@@ -123,7 +123,7 @@ class TasksScreen(ViewScreen):
         except ActionError as exc:
             screen.update_fields(screen.fields, note=f"could not load the task: {exc}")
             return
-        screen.update_fields(fields, note="c call back · esc close")
+        screen.update_fields(fields, note="")
 
     def palette_commands(self) -> Iterable[PaletteCommand]:
         yield ("Tasks: call back the selected task", "click-to-call its phone number", self.action_call_back)
