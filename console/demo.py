@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bot-every", type=_positive, default=DEFAULT_BOT_EVERY, metavar="SECONDS",
                         help=f"a simulated caller rings the bot this often (default {DEFAULT_BOT_EVERY:g})")
     parser.add_argument("--seed", type=int, default=7, help="the sandbox's seed (default 7)")
+    parser.add_argument("--sandbox-port", type=int, default=0, metavar="PORT",
+                        help="serve the demo's sandbox on this loopback port (default: any free one), "
+                             "e.g. to point `kconsole --sandbox` or scripts at it too")
     parser.add_argument("--headless", type=_positive, metavar="SECONDS",
                         help="run without a screen for SECONDS, then print what was seen (smoke test)")
 
@@ -95,7 +98,7 @@ async def start_parts(args: argparse.Namespace) -> DemoParts:
     from sandbox.streamnode import attach_to_sandbox  # noqa: PLC0415
     from voice.server import BotServer  # noqa: PLC0415
 
-    sandbox = SandboxServer(seed=args.seed, traffic_rate=args.traffic)
+    sandbox = SandboxServer(seed=args.seed, traffic_rate=args.traffic, port=getattr(args, "sandbox_port", 0) or 0)
     await sandbox.start()
     bot = None
     try:

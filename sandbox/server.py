@@ -361,7 +361,7 @@ class SandboxServer:
         a = self.account
         return json_response({
             "main_number": a.main_number, "missed_call_number": a.missed_call_number, "bot_number": a.bot_number,
-            "cli_number": a.cli_number,
+            "cli_number": a.cli_number, "default_agent": a.default_agent.phone_number,
             "agents": [{"id": x.id, "name": x.name, "phone_number": x.phone_number, "status": x.status} for x in a.agents],
             "dnc_numbers": sorted(a.dnc_numbers), "no_answer_numbers": sorted(a.no_answer_numbers),
             "speed": self.speed, "traffic_rate": self.traffic_rate, "stream_subscribers": self.hub.subscriber_count,
