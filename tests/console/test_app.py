@@ -18,6 +18,7 @@ from console.screens.tasks import TasksScreen
 from console.widgets.badge import TopBar
 from console.widgets.table import VimTable
 from sandbox.server import SandboxServer
+from console.screens.forms import FormScreen
 from tests.console.conftest import SIZE, until
 
 
@@ -25,7 +26,7 @@ def bar_text(app) -> str:  # type: ignore[no-untyped-def]
     return str(app.screen.query_one(TopBar).render())
 
 
-async def test_number_keys_switch_views_and_esc_goes_back(console_factory) -> None:  # type: ignore[no-untyped-def]
+async def test_number_keys_switch_views_and_esc_stays(console_factory) -> None:  # type: ignore[no-untyped-def]
     app = console_factory(stream=False)
     async with app.run_test(size=SIZE) as pilot:
         assert isinstance(app.screen, LiveScreen)
@@ -36,8 +37,8 @@ async def test_number_keys_switch_views_and_esc_goes_back(console_factory) -> No
             assert isinstance(app.screen, cls), key
         await pilot.press("escape")
         await pilot.pause()
-        assert isinstance(app.screen, AccountScreen)
-        await until(pilot, lambda: "7 Account" in bar_text(app))
+        assert isinstance(app.screen, LiveScreen)  # esc closes things; it never changes the view
+        await until(pilot, lambda: "1 Live" in bar_text(app))
 
 
 async def test_live_board_follows_a_call_from_originate_to_cdr(console_factory, sandbox: SandboxServer) -> None:  # type: ignore[no-untyped-def]
@@ -330,6 +331,13 @@ async def test_account_register_enable_disable(console_factory, sandbox: Sandbox
         key = table.selected_key
         assert key and screen.registrations[key].enable
         await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))  # disabling asks first
+        await pilot.press("enter")  # Cancel is the default
+        await until(pilot, lambda: not isinstance(app.screen, FormScreen))
+        assert screen.registrations[key].enable
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await pilot.press("shift+tab", "enter")  # to "Disable" and press it
         await until(pilot, lambda: not screen.registrations[key].enable)
         await pilot.press("e")
         await until(pilot, lambda: screen.registrations[key].enable)

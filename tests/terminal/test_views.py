@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.terminal.tmux import TmuxTerminal
+from tests.terminal.conftest import Console as TmuxTerminal
 from tests.terminal.views import VIEWS, assert_live, go
 
 EVENTS = re.compile(r"([\d,]+) events")

@@ -49,3 +49,9 @@ def assert_live(term: TmuxTerminal, timeout: float = 3.0) -> None:
         if clock(term.screen()) != first:
             return
     raise AssertionError(f"the screen stopped painting (clock stuck at {first}):\n{term.screen()}")
+
+
+def showing(screen: str, key: str) -> bool:
+    """The screen shows view `key` and no other."""
+    marker = VIEWS[key][1]
+    return bool(marker.search(screen)) and not any(m.search(screen) for k, (_, m) in VIEWS.items() if k != key)
