@@ -30,7 +30,7 @@ def clock(screen: str) -> str | None:
     return m.group(1) if m else None
 
 
-def go(term: TmuxTerminal, key: str, timeout: float = 8.0) -> str:
+def go(term: TmuxTerminal, key: str, timeout: float = 15.0) -> str:
     """Press a view key and wait until that view (and no other) is what the terminal shows."""
     name, marker = VIEWS[key]
     others = [m for k, (_, m) in VIEWS.items() if k != key]
