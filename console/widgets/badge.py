@@ -52,11 +52,21 @@ def stream_badge(status: FeedStatus, label: str = "stream", *, short: bool = Fal
 
 
 def render_bar(info: BarInfo, width: int = 200) -> Text:
-    """The bar for a terminal `width` columns wide: below ~150 columns the other views
-    show as their keys only, and the product name, the source and IST give way first, so
-    the view, whose calls and every feed's state always fit."""
-    compact = width < 150
-    tight = width < 110
+    """The bar for a terminal `width` columns wide. It gives way in steps until it fits:
+    first the product name and the other views' titles (their keys stay), then IST and
+    the words the badges' colours already say. The current view, whose calls, every
+    feed's state and the clock always fit; the source is added only where there is room."""
+    text = Text()
+    for level in range(3):
+        text = _bar(info, compact=level >= 1, tight=level >= 2)
+        if text.cell_len <= width:
+            break
+    if info.source and text.cell_len + len(info.source) + 2 <= width:
+        text.append(f"  {info.source}", "dim")
+    return text
+
+
+def _bar(info: BarInfo, *, compact: bool, tight: bool) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     if not compact:
         text.append(" kconsole ", "bold #1c1c1c on #87afff")
@@ -82,8 +92,6 @@ def render_bar(info: BarInfo, width: int = 200) -> Text:
     if info.clock:
         clock = info.clock.split(" · ")[0] if tight else info.clock
         text.append(f"  {clock}", "")
-    if info.source and text.cell_len + len(info.source) + 2 <= width:
-        text.append(f"  {info.source}", "dim")
     return text
 
 

@@ -12,7 +12,7 @@ EVENTS = re.compile(r"([\d,]+) events")
 
 def every_transition(keys: list[str]) -> list[str]:
     """A walk that goes from every view to every other view exactly once (an Euler circuit
-    of the complete directed graph): 43 presses for 7 views, instead of 84 in pairs."""
+    of the complete directed graph): n(n-1)+1 presses instead of 2n(n-1) in pairs."""
     unused = {a: [b for b in keys if b != a] for a in keys}
     stack, walk = [keys[0]], []
     while stack:
@@ -28,19 +28,23 @@ def test_the_walk_covers_every_ordered_pair() -> None:
     keys = list(VIEWS)
     walk = every_transition(keys)
     pairs = set(zip(walk, walk[1:]))
-    assert len(walk) == 43 and pairs == {(a, b) for a in keys for b in keys if a != b}
+    assert len(walk) == len(keys) * (len(keys) - 1) + 1 and pairs == {(a, b) for a in keys for b in keys if a != b}
 
 
 def test_each_view_paints_and_stays_live_the_first_time(console: TmuxTerminal) -> None:
     # The first visit is the one that froze (the Call log's first layout never happened).
-    for key in ("4", "1", "2", "3", "5", "6", "7", "1"):
+    for key in ("4", *(k for k in VIEWS if k != "4"), "1"):
         go(console, key)
         assert_live(console)
 
 
 def test_every_view_after_every_other_and_the_board_keeps_changing(console: TmuxTerminal) -> None:
+    # Every transition at the two smaller sizes (where layouts are tightest); at 160x45 a
+    # tour through every view twice keeps the suite's run time in bounds.
+    keys = list(VIEWS)
+    walk = every_transition(keys) if console.width < 160 else keys + keys[::-1]
     counts: list[int] = []
-    for key in every_transition(list(VIEWS)):
+    for key in walk:
         screen = go(console, key)
         if key == "1":
             m = EVENTS.search(screen)

@@ -14,8 +14,10 @@ VIEWS: dict[str, tuple[str, re.Pattern[str]]] = {
     "3": ("Tasks", re.compile(r"Tasks: \d+ shown")),
     "4": ("Call log", re.compile(r"calls loaded|no calls match|searching")),
     "5": ("Bot", re.compile(r"Bot calls: \d+ live")),
-    "6": ("Campaigns", re.compile(r"Campaigns: \d+")),
-    "7": ("Account", re.compile(r"Bought numbers: \d+")),
+    "6": ("Campaigns", re.compile(r"Campaigns and orders: \d+")),
+    "7": ("Account", re.compile(r"n register number")),
+    "8": ("Numbers", re.compile(r"outgoing caller id|Available numbers")),
+    "9": ("Library", re.compile(r"Phonebooks: \d+")),
 }
 CLOCK = re.compile(r"\b(\d\d:\d\d:\d\d) UTC\b")
 
