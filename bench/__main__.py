@@ -56,7 +56,7 @@ async def run_figures(names: list[str], ctx: Context) -> list[Figure]:
         started = time.perf_counter()
         try:
             fig: Figure = await module.run(ctx)
-        except Exception as exc:  # one broken figure must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken figure must not hide the others
             fig = Figure(name, module.TITLE, error=f"{type(exc).__name__}: {exc}")
             traceback.print_exc()
         fig.seconds = time.perf_counter() - started

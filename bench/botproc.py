@@ -29,10 +29,9 @@ import sys
 import time
 from typing import Any
 
+from bench.instant import InstantProviders, InstantSTT
 from voice.config import BotSettings
 from voice.server import BotServer
-
-from bench.instant import InstantProviders, InstantSTT
 
 
 class GcPauses:

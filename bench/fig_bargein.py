@@ -94,7 +94,7 @@ def _latency_row(table: Table, label: str, trials: list[Trial]) -> list[float]:
     return lat
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     reps = 1 if ctx.quick else 3
     synthetic = [Trial(speech_clip(RATE, seconds=1.0, seed=s)) for s in range(4 if ctx.quick else 8) for _ in range(reps)]

@@ -10,12 +10,11 @@ page (median, p95), records per second, at the screen's page size and at the API
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-
-from console.api import CallLogQuery, KnowlarityClient
-from sandbox.server import SandboxServer
+from datetime import UTC, datetime, timedelta
 
 from bench.report import Figure, Table, median, p95
+from console.api import CallLogQuery, KnowlarityClient
+from sandbox.server import SandboxServer
 
 NAME = "calllog"
 TITLE = "8. Call-log paging (10,000+ records from the sandbox)"
@@ -32,12 +31,12 @@ def _screen_page_size() -> int:
 
 
 async def _walk(client: KnowlarityClient, limit: int) -> tuple[float, list[float], int, int]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     query = CallLogQuery(start_time__gt=now - timedelta(days=89, hours=23), start_time__lt=now, limit=limit)
     pages: list[float] = []
     seen: set[str] = set()
     records = 0
-    start = last = time.perf_counter()
+    last = time.perf_counter()
     async for page in client.iter_call_log(query, max_pages=RECORDS // limit + 10):
         t = time.perf_counter()
         pages.append((t - last) * 1000)
@@ -47,7 +46,7 @@ async def _walk(client: KnowlarityClient, limit: int) -> tuple[float, list[float
     return pages[0] if pages else float("nan"), pages, records, len(seen)
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     walks = 1 if ctx.quick else 3
     screen = _screen_page_size()
@@ -75,7 +74,7 @@ async def run(ctx) -> Figure:  # noqa: ANN001
                 table.add(str(limit), str(walks), str(counts[-1]), str(distinct[-1]), str(len(per_page) // walks + 1),
                           median(first_pages), median(per_page), p95(per_page), sum(counts) / elapsed)
                 firsts += first_pages
-                if any(c != d or c != total_in_log for c, d in zip(counts, distinct)):
+                if any(c != d or c != total_in_log for c, d in zip(counts, distinct, strict=True)):
                     complete = False
                     fig.note(f"page size {limit}: {counts} records, {distinct} distinct, {total_in_log} in the log")
     fig.tables.append(table)

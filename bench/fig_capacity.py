@@ -77,7 +77,7 @@ async def measure_level(n: int, seconds: float, ctx: Any) -> dict[str, Any]:
     }
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     levels = (200,) if ctx.quick else (50, 100, 200, 400)
     seconds = 4.0 if ctx.quick else 10.0
     fig = Figure(NAME, TITLE)

@@ -185,7 +185,7 @@ async def app_at_rate(flood: FloodServer, rate: float, seconds: float) -> dict[s
             "active": rows, "cpu": cpu, "lag_ms": lag}
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     a_count = 10_000 if ctx.quick else 60_000
     rates = (1000.0,) if ctx.quick else (1000.0, 2000.0, 4000.0, 8000.0)

@@ -10,7 +10,6 @@ instant, and the other stream rates (served from the greeting cache by resamplin
 from __future__ import annotations
 
 import asyncio
-import time
 
 from bench.harness import BotProcess, Caller
 from bench.report import Figure, Table, median, p95, percentile
@@ -45,7 +44,7 @@ def _row(table: Table, label: str, values: list[float | None]) -> list[float]:
     return got
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     sequential = 20 if ctx.quick else 100
     bursts = 2 if ctx.quick else 5
     fig = Figure(NAME, TITLE)

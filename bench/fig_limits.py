@@ -31,10 +31,9 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from voice.protocol import CallMetadata, encode_metadata
-
 from bench.harness import ROOT, BotProcess, Caller
 from bench.report import Figure, Table, median
+from voice.protocol import CallMetadata, encode_metadata
 
 NAME = "limits"
 TITLE = "9. Limits (the hardening issue's attacks, replayed on loopback)"
@@ -162,7 +161,7 @@ async def attack_markup(ctx: Any, tmp: Path) -> dict[str, str]:
             await pilot.pause()
             shown = " | ".join(str(getattr(c, "plain", c)) for c in table.get_row_at(0))
             outcome = "still running" if app.is_running else "quit by a click"
-    except Exception as exc:  # the console's crash, as the agent would see it
+    except Exception as exc:  # noqa: BLE001 - the console's crash, as the agent would see it
         outcome = f"crashed: {type(exc).__name__}"
     ok = outcome == "still running" and all(h in shown for h in hostile)
     return {"attack": "2. account data with markup: `Sales [/EMEA]`, `[@click=app.quit]manager[/]`, `[wrong number]`",
@@ -304,7 +303,8 @@ async def attack_tiny_frames(ctx: Any, tmp: Path) -> dict[str, str]:
         await flood.wait()
     rate = out.get("frames", 0) / max(0.1, out.get("s", 1.0))
     return {"attack": "6. one connection sends 2-byte frames at 81,000/s; another call's greeting (offline providers)",
-            "measured": f"greeting median {median(base):.0f} ms alone, {median(during):.0f} ms (max {max(during, default=0):.0f}) "
+            "measured": f"greeting median {median(base):.0f} ms alone, {median(during):.0f} ms "
+                        f"(max {max(during, default=0):.0f}) "
                         f"during the flood; bot CPU {100 * cpu:.0f} % of a core; the flooder got {rate:,.0f} frames/s out",
             "ok": str(bool(during) and max(during) <= max(300.0, 3 * max(base, default=0.0)))}
 
@@ -450,7 +450,7 @@ ATTACKS = [attack_log_injection, attack_markup, attack_origin, attack_disk, atta
            attack_refusals, attack_secrets, attack_outage]
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     table = Table(["attack", "measured", "holds"])
     tmp = Path(tempfile.mkdtemp(prefix="bench-limits-"))
@@ -460,7 +460,7 @@ async def run(ctx) -> Figure:  # noqa: ANN001
             ctx.progress(attack.__name__)
             try:
                 row = await asyncio.wait_for(attack(ctx, tmp), 180)
-            except Exception as exc:  # one attack failing must not hide the others
+            except Exception as exc:  # noqa: BLE001 - one attack failing must not hide the others
                 row = {"attack": attack.__name__, "measured": f"ERROR {type(exc).__name__}: {exc}"[:200], "ok": "False"}
             held += row["ok"] == "True"
             table.add(row["attack"], row["measured"], "yes" if row["ok"] == "True" else "NO")

@@ -72,7 +72,7 @@ async def measure_offline(n: int, seconds: float, ctx: Any) -> dict[str, Any]:
             "py_heap_after": after_stats.get("py_heap")}
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     results = ctx.shared.get("capacity")
     if not results:

@@ -67,7 +67,7 @@ async def _call(url: str, lines: list[bytes], results: list[float | None]) -> No
     await caller.close()
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     calls = 2  # at once: pocketsphinx decodes off the loop, two calls do not slow each other down
     per_call = 1 if ctx.quick else 3

@@ -34,7 +34,7 @@ async def _turns(caller: Caller, turns: int, phase_s: float) -> None:
     await caller.close()
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001 - bench.__main__.Context
+async def run(ctx) -> Figure:
     turns = 6 if ctx.quick else 60
     fig = Figure(NAME, TITLE)
     async with BotProcess(providers="instant", greeting="Hi.") as bot:

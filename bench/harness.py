@@ -22,9 +22,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voice.protocol import CallMetadata, encode_metadata
-
 from bench import sysinfo
+from voice.protocol import CallMetadata, encode_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAME_MS = 20
@@ -57,7 +56,7 @@ class BotProcess:
         for key in ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY", "BOT_TOKEN", "MONITOR_TOKEN"):
             env.pop(key, None)  # offline and open on loopback, whatever the shell has
         env.update(self.env)
-        err = open(self.stderr_path, "wb") if self.stderr_path else None  # noqa: SIM115 - closed after start
+        err = open(self.stderr_path, "wb") if self.stderr_path else None
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bench.botproc", *self.args, cwd="/tmp", env=env,

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from voice.protocol import CallMetadata, encode_metadata
-
 from bench.corpus import RATE, silence_s, speech_clip, with_line_noise
 from bench.report import percentile
+from voice.protocol import CallMetadata, encode_metadata
 
 FRAME_BYTES = RATE * 2 * 20 // 1000
 CYCLE_S = 6.0

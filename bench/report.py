@@ -59,10 +59,10 @@ class Table:
         out = []
         if self.caption:
             out.append(self.caption)
-        out.append("  ".join(h.ljust(w) for h, w in zip(self.headers, widths)))
+        out.append("  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True)))
         out.append("  ".join("-" * w for w in widths))
         for row in self.rows:
-            out.append("  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths)))
+            out.append("  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=False)))
         return out
 
     def markdown(self) -> list[str]:

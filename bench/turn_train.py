@@ -74,7 +74,7 @@ def pause_samples(turn: Turn) -> list[tuple[list[float], list[float], list[float
         det.push(turn.pcm[i : i + step])
         if k < len(points) and det.now >= points[k]:
             text = read_ending(turn.text_until(det.now))
-            pros = det._pitch.cue()  # noqa: SLF001 - the trainer reads the tracker directly
+            pros = det._pitch.cue()
             out.append((features(text, pros), features(text, pros, use_prosody=False),
                         features(text, pros, use_text=False), int(k == len(points) - 1), text.ending.value))
             k += 1

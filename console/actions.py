@@ -287,7 +287,7 @@ class DialFlow:
                 channel=request.channel if request.channel != "PSTN" else None,
                 call_permission_request=request.call_permission_request,
             )
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog, in the server's words
+        except Exception as exc:  # shown in the dialog, in the server's words
             self.state = "failed"
             self.outcome = explain_make_call_error(describe_error(exc), request)
             log.info("make call failed: %s", self.outcome)
@@ -412,7 +412,7 @@ class Actions:
             return self.default_k_number
         try:
             page = await self.client.list_numbers()
-        except Exception as exc:  # noqa: BLE001 - the dial form just stays empty
+        except Exception as exc:  # the dial form just stays empty
             log.info("could not list numbers: %s", describe_error(exc))
             return None
         for number in page.objects:
@@ -426,7 +426,7 @@ class Actions:
     async def load_agents(self) -> None:
         try:
             agents = await self.client.list_agents()
-        except Exception as exc:  # noqa: BLE001 - shown in the view
+        except Exception as exc:  # shown in the view
             self.state.agents.failed(describe_error(exc))
             return
         self.state.agents.replace(agent_row(a) for a in agents)
@@ -444,7 +444,7 @@ class Actions:
     async def load_tasks(self) -> None:
         try:
             page = await self.client.list_tasks()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.state.tasks.failed(describe_error(exc))
             return
         self.state.tasks.replace(task_row(t) for t in page.objects)
@@ -565,7 +565,7 @@ class Actions:
             try:
                 page = await call()
                 results.append(list(page.objects))
-            except Exception as exc:  # noqa: BLE001 - each part fails on its own
+            except Exception as exc:  # each part fails on its own
                 errors.append(f"{label}: {describe_error(exc)}")
                 results.append([])
         return results[0], results[1], results[2], errors

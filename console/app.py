@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from textual import work
-from textual.css.query import NoMatches
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
@@ -43,14 +43,13 @@ from console.screens.calllog import CallLogScreen
 from console.screens.campaigns import CampaignsScreen
 from console.screens.detail import DetailScreen
 from console.screens.dial import DialScreen, OtpScreen
-from console.screens.forms import FormScreen, FormField
+from console.screens.forms import FormField, FormScreen
 from console.screens.help import HelpScreen
 from console.screens.library import LibraryScreen
 from console.screens.live import LiveScreen
 from console.screens.numbers import NumbersScreen
 from console.screens.tasks import TasksScreen
-from console.state import ConsoleState
-from console.state import FeedStatus
+from console.state import ConsoleState, FeedStatus
 from console.widgets.badge import BarInfo
 from kcommon.text import escape_controls
 
@@ -272,7 +271,7 @@ class ConsoleApp(App[int]):
             screen.refresh_view(now)  # type: ignore[attr-defined]
         except NoMatches:
             return  # its widgets are being removed between two ticks (a dialog closing)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("refresh of %s failed", type(screen).__name__)
             self.notify(f"display error: {describe_error(exc)}", severity="error", timeout=4)
 

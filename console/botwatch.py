@@ -155,7 +155,7 @@ class MonitorWatcher:
                     publish(FeedStatus("failed", reason=reason, since=time.time()))
                     return
                 reason = f"HTTP {status}"
-            except (OSError, WebSocketException, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, WebSocketException) as exc:
                 reason = self._redact(str(exc) or type(exc).__name__)
             finally:
                 self._ws = None
@@ -200,7 +200,7 @@ class MonitorWatcher:
                 return None  # sent; the bot did not answer in time, its events will tell
             try:
                 reply = await asyncio.wait_for(self._replies.get(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
             if reply.get("command") not in (None, command.command) or reply.get("call_id") not in (None, command.call_id):
                 continue  # the reply to another command (a listen toggle)

@@ -12,9 +12,8 @@ No widgets here: the screens call these functions to turn state into words.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
 from console.api.dates import IST
@@ -25,7 +24,7 @@ ZONES: tuple[ZoneChoice, ...] = ("local", "IST")
 
 def _local_zone() -> tzinfo:
     zone = datetime.now().astimezone().tzinfo
-    return zone if zone is not None else timezone.utc
+    return zone if zone is not None else UTC
 
 
 def _zone_label(zone: tzinfo, at: datetime) -> str:
@@ -49,12 +48,12 @@ class TimeFormat:
         return IST if self.choice == "IST" else _local_zone()
 
     def label(self, at: datetime | None = None) -> str:
-        return _zone_label(self.zone, at or datetime.now(timezone.utc))
+        return _zone_label(self.zone, at or datetime.now(UTC))
 
     @property
     def is_ist(self) -> bool:
         """True when the zone shown is IST anyway (then IST is never added)."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return now.astimezone(self.zone).utcoffset() == now.astimezone(IST).utcoffset()
 
     def when(self, value: datetime | float | None, *, seconds: bool = False, date: bool = True) -> str:
@@ -62,7 +61,7 @@ class TimeFormat:
         if value is None:
             return ""
         if isinstance(value, (int, float)):
-            moment = datetime.fromtimestamp(float(value), timezone.utc)
+            moment = datetime.fromtimestamp(float(value), UTC)
         else:
             moment = value if value.tzinfo is not None else value.replace(tzinfo=IST)
         local = moment.astimezone(self.zone)
@@ -71,7 +70,7 @@ class TimeFormat:
 
     def clock(self, epoch: float) -> str:
         """The top bar's clock: `14:02:07 CET · IST 18:32`, IST only where it differs."""
-        moment = datetime.fromtimestamp(epoch, timezone.utc)
+        moment = datetime.fromtimestamp(epoch, UTC)
         text = f"{moment.astimezone(self.zone):%H:%M:%S} {self.label(moment)}"
         if not self.is_ist:
             text += f" · IST {moment.astimezone(IST):%H:%M}"

@@ -94,7 +94,7 @@ class SafeLogRecord(logging.LogRecord):
         if self.stack_info:
             self.stack_info = clean_message(self.stack_info, keep_newlines=True)
 
-    def getMessage(self) -> str:  # noqa: N802 - logging's name
+    def getMessage(self) -> str:
         return clean_message(format_message(self.msg, self.args))
 
 

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable
 from typing import Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "PARTIAL_MIN", "Redactor", "redact", "register_secret", "redact_url", "secret_variants"]
+__all__ = ["PARTIAL_MIN", "REDACTED", "Redactor", "redact", "redact_url", "register_secret", "secret_variants"]
 
 REDACTED = "***"
 PARTIAL_MIN = 8  # a run this long of a long key's characters is that key, partly echoed

@@ -449,8 +449,8 @@ class Account:
     cli_number: str = CLI_NUMBER
 
     @classmethod
-    def generate(cls, seed: int = 7, *, now: float | None = None, history: int = 3000) -> "Account":
-        from sandbox.seed import build_account
+    def generate(cls, seed: int = 7, *, now: float | None = None, history: int = 3000) -> Account:
+        from sandbox.seed import build_account  # noqa: PLC0415 - sandbox.seed imports this module
 
         return build_account(seed, now=time.time() if now is None else now, history=history)
 

@@ -170,12 +170,17 @@ def build_account(seed: int, *, now: float, history: int = 3000) -> Account:
 
     sounds = [
         Sound(1, "test.mp3", "https://sounds.sandbox.example/test.mp3", "english", "", "1", now - 300 * DAY),
-        Sound(2, "welcome_ivr.mp3", "https://sounds.sandbox.example/welcome_ivr.mp3", "english", "Main IVR greeting", "1", now - 250 * DAY),
-        Sound(3, "diwali_offer_hi.mp3", "https://sounds.sandbox.example/diwali_offer_hi.mp3", "hindi", "Festive offer", "1", now - 70 * DAY),
-        Sound(4, "payment_reminder.wav", "https://sounds.sandbox.example/payment_reminder.wav", "english", "EMI reminder", "1", now - 40 * DAY),
-        Sound(5, "promo_draft.mp3", "https://sounds.sandbox.example/promo_draft.mp3", "english", "Draft promo", "2", now - 20 * DAY,
+        Sound(2, "welcome_ivr.mp3", "https://sounds.sandbox.example/welcome_ivr.mp3",
+            "english", "Main IVR greeting", "1", now - 250 * DAY),
+        Sound(3, "diwali_offer_hi.mp3", "https://sounds.sandbox.example/diwali_offer_hi.mp3",
+            "hindi", "Festive offer", "1", now - 70 * DAY),
+        Sound(4, "payment_reminder.wav", "https://sounds.sandbox.example/payment_reminder.wav", "english", "EMI reminder",
+            "1", now - 40 * DAY),
+        Sound(5, "promo_draft.mp3", "https://sounds.sandbox.example/promo_draft.mp3", "english", "Draft promo", "2",
+            now - 20 * DAY,
               comment="Audio is clipped at 0:12; please upload a new recording."),
-        Sound(6, "feedback_survey.wav", "https://sounds.sandbox.example/feedback_survey.wav", "tamil", "Post-call survey", "0", now - 2 * DAY),
+        Sound(6, "feedback_survey.wav", "https://sounds.sandbox.example/feedback_survey.wav", "tamil", "Post-call survey",
+            "0", now - 2 * DAY),
     ]
     ivr_flows = {"1000052520": "otp_verification_ivr", "1000052521": "payment_reminder_ivr", "1000052522": "nps_survey_ivr"}
 

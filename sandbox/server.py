@@ -206,7 +206,7 @@ class SandboxServer:
             runner, self._runner = self._runner, None
             await runner.cleanup()
 
-    async def __aenter__(self) -> "SandboxServer":
+    async def __aenter__(self) -> SandboxServer:
         await self.start()
         return self
 
@@ -313,7 +313,7 @@ class SandboxServer:
             while True:
                 try:
                     chunk = await asyncio.wait_for(sub.queue.get(), self.keepalive)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     chunk = b": keepalive\n\n"
                 if chunk is None:
                     break

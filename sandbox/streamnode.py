@@ -221,7 +221,7 @@ class StreamNode:
         if self.on_report is not None:
             try:
                 self.on_report(report)
-            except Exception:  # noqa: BLE001 - a display callback must not break the node
+            except Exception:
                 log.exception("on_report callback failed")
 
     def handle_inbound(self, call_info: Any) -> asyncio.Task[CallReport]:

@@ -67,7 +67,7 @@ class StreamRecorder:
         self._connected = asyncio.Event()
         self._changed = asyncio.Event()
 
-    async def __aenter__(self) -> "StreamRecorder":
+    async def __aenter__(self) -> StreamRecorder:
         self._task = asyncio.get_running_loop().create_task(self._read())
         waiter = asyncio.ensure_future(self._connected.wait())
         done, _ = await asyncio.wait({waiter, self._task}, timeout=5, return_when=asyncio.FIRST_COMPLETED)

@@ -31,7 +31,7 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,7 +63,7 @@ class BotCall:
         }
 
 
-BotHook = Callable[[BotCall], "Awaitable[Any] | Any"]
+BotHook = Callable[[BotCall], Awaitable[Any] | Any]
 
 
 class CallEngine:
@@ -180,7 +180,7 @@ class CallEngine:
                 return plan.setup + plan.talk, None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a failing bot ends the call; it never breaks the sandbox
+        except Exception as exc:  # noqa: BLE001 - a failing bot ends the call; it never breaks the sandbox
             log.warning("inbound bot hook failed for call %s: %s", plan.uuid, exc)
             plan.outcome = "failed"
         # the conversation ran in real time: its wall duration is its call duration

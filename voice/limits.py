@@ -82,7 +82,7 @@ class BudgetTotals:
 
 
 class _Bucket:
-    __slots__ = ("rate", "cap", "level", "t")
+    __slots__ = ("cap", "level", "rate", "t")
 
     def __init__(self, rate: float, cap: float, now: float) -> None:
         self.rate, self.cap, self.level, self.t = rate, cap, cap, now

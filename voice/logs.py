@@ -51,7 +51,7 @@ class CallLog(logging.LoggerAdapter[logging.Logger]):
         msg, kwargs = self.process(msg, kwargs)
         # Format first, then prefix, and log with no arguments: nothing the caller chose is
         # ever part of a format string.
-        self.logger.log(level, self.prefix + logsafe.format_message(msg, args), **kwargs)
+        self.logger.log(level, self.prefix + logsafe.format_message(msg, args), **kwargs)  # noqa: G003 - formatted above
 
     def child(self, component: str) -> CallLog:
         return CallLog(self.call_id, component, self.logger)

@@ -72,7 +72,7 @@ def describe(m: TurnMetrics) -> str:
             parts.append(f"{label}={value:.0f}ms")
     if m.interrupted:
         parts.append("interrupted")
-    return "turn %d timings: %s" % (m.turn, " ".join(parts) or "no audio")
+    return f"turn {m.turn} timings: {' '.join(parts) or 'no audio'}"
 
 
 @dataclass(slots=True)

@@ -84,7 +84,7 @@ class PromptCache:
                     pcm = await asyncio.wait_for(_collect(tts.synthesize(text, sample_rate=rate)), self.timeout_s)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # a provider failed: try the next one
+                except Exception as exc:  # noqa: BLE001 - a provider failed: try the next one
                     last = exc
                     log.warning("[PROMPTS] rendering %r with %s failed: %s", text[:40], getattr(tts, "name", "tts"), exc)
                     continue

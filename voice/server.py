@@ -57,6 +57,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from kcommon.redact import redact_url
+from kcommon.text import escape_controls
 from voice import protocol
 from voice.bus import (
     BotSentence,
@@ -74,8 +76,6 @@ from voice.bus import (
 )
 from voice.clock import Clock, MonotonicClock
 from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin
-from kcommon.redact import redact_url
-from kcommon.text import escape_controls
 from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
 from voice.logs import CallLog
 from voice.memory import give_back_memory
@@ -190,7 +190,7 @@ class BotServer:
     @property
     def providers(self) -> ProviderSet:
         if self._providers is None:
-            from voice.providers.factory import build_providers
+            from voice.providers.factory import build_providers  # noqa: PLC0415 - vendor SDKs load on first use
 
             self._providers = build_providers(self.settings)
         return self._providers
@@ -210,7 +210,7 @@ class BotServer:
         if callable(warm):  # load decoders / the speech library before the first call, not during it
             try:
                 await warm()
-            except Exception as exc:  # a provider that cannot warm up may still work per call
+            except Exception as exc:  # noqa: BLE001 - a provider that cannot warm up may still work per call
                 _server_log.warning("warming the providers failed: %s", exc)
         self.prompts = PromptCache(providers.tts, providers.fallback_tts)
         if self.prerender:
@@ -573,7 +573,7 @@ class BotServer:
             reason = idle.reason or _closed_why(exc, self.max_frame_bytes)  # session.close logs it
         except CallGone:
             reason = idle.reason or _closed_reason(ws)
-        except Exception as exc:  # a bug must end this call only
+        except Exception as exc:  # noqa: BLE001 - a bug must end this call only
             reason = f"internal error: {type(exc).__name__}"
             klog.error("internal error; ending this call: %r", exc, exc_info=exc)
             await ws.close(1011, "internal error")

@@ -127,7 +127,7 @@ class SttLane:
     async def _close_stream(self, stream: STTStream) -> None:
         try:
             await asyncio.wait_for(stream.close(), 2.0)
-        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - closing must not raise
+        except (Exception, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and not self._closing:
                 raise
             self.log.debug("closing speech recognition: %r", exc)

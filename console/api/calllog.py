@@ -22,8 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .dates import format_api_datetime
 from .loose import KModel, LooseDatetime, LooseId, LooseInt, LooseStr, StrictDatetime
 
-__all__ = ["CallLogRecord", "CallLogMeta", "CallLogPage", "CallLogQuery", "SolutionType", "MAX_CALL_LOG_LIMIT",
-           "DEFAULT_CALL_LOG_LIMIT"]
+__all__ = [
+    "DEFAULT_CALL_LOG_LIMIT",
+    "MAX_CALL_LOG_LIMIT",
+    "CallLogMeta",
+    "CallLogPage",
+    "CallLogQuery",
+    "CallLogRecord",
+    "SolutionType",
+]
 
 MAX_CALL_LOG_LIMIT = 200
 DEFAULT_CALL_LOG_LIMIT = 20

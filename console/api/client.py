@@ -57,7 +57,6 @@ from .errors import (
 )
 from .lenient_json import LenientJSONError, loads
 from .models import (
-    Meta,
     AddCallResult,
     AddNumbersResult,
     Agent,
@@ -69,6 +68,7 @@ from .models import (
     DetailedCallLog,
     MakeCallResult,
     MessageResult,
+    Meta,
     NotificationRegistration,
     OrderResult,
     OtpCallResult,
@@ -88,7 +88,7 @@ from .requests import CampaignFilter, NewCampaign, NewOrder, join_numbers
 if TYPE_CHECKING:
     from console.config import ConsoleSettings
 
-__all__ = ["KnowlarityClient", "CampaignStatus", "DEFAULT_BASE_URL", "AuthForm"]
+__all__ = ["DEFAULT_BASE_URL", "AuthForm", "CampaignStatus", "KnowlarityClient"]
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ Every parsed value is timezone-aware, so values from different endpoints compare
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
-__all__ = ["IST", "parse_datetime", "format_api_datetime", "format_api_minute", "format_api_date"]
+__all__ = ["IST", "format_api_date", "format_api_datetime", "format_api_minute", "parse_datetime"]
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
@@ -46,7 +46,7 @@ def _zone(text: str | None, default: tzinfo) -> tzinfo:
         return default
     upper = text.upper()
     if upper in ("Z", "UT", "UTC", "GMT"):
-        return timezone.utc
+        return UTC
     if upper == "IST":
         return IST
     digits = text[1:].replace(":", "")
@@ -79,7 +79,7 @@ def parse_datetime(value: object, *, default_tz: tzinfo = IST) -> datetime:
         return datetime.combine(value, time(), tzinfo=default_tz)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+            return datetime.fromtimestamp(float(value), tz=UTC)
         except (ValueError, OverflowError, OSError):  # outside the platform's time_t, or NaN
             raise ValueError(f"epoch seconds out of range: {value!r:.40}") from None
     if not isinstance(value, str):
@@ -94,7 +94,7 @@ def parse_datetime(value: object, *, default_tz: tzinfo = IST) -> datetime:
                 raise ValueError("unknown month")
             return _build(m.groupdict(), month, default_tz)
         if re.fullmatch(r"\d{9,11}(?:\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), tz=timezone.utc)
+            return datetime.fromtimestamp(float(text), tz=UTC)
     except (ValueError, OverflowError, OSError):
         pass
     raise ValueError(f"not a date Knowlarity uses: {text[:40]!r}")

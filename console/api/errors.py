@@ -13,8 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "KnowlarityError", "AuthError", "BadRequest", "NotFound", "RateLimited", "ServerError",
-    "ApiTimeout", "ApiConnectionError", "ResponseFormatError", "error_message",
+    "ApiConnectionError",
+    "ApiTimeout",
+    "AuthError",
+    "BadRequest",
+    "KnowlarityError",
+    "NotFound",
+    "RateLimited",
+    "ResponseFormatError",
+    "ServerError",
+    "error_message",
 ]
 
 _MAX_MESSAGE = 400

@@ -26,7 +26,7 @@ from .calllog import CallLogRecord
 from .loose import KModel, LooseDatetime, LooseInt, LooseSecret, LooseStr, looks_secret
 from .phone import normalize_number
 
-__all__ = ["EventType", "CallEvent", "Cdr", "UnknownEvent", "StreamItem", "parse_event", "scrub"]
+__all__ = ["CallEvent", "Cdr", "EventType", "StreamItem", "UnknownEvent", "parse_event", "scrub"]
 
 
 class EventType(StrEnum):
@@ -244,13 +244,15 @@ def parse_event(data: Any, *, received_at: datetime | None = None) -> StreamItem
         try:
             return Cdr.model_validate({**data, "received_at": received_at, "raw": raw})
         except ValidationError as exc:
-            return UnknownEvent(kind="CDR", uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw, received_at=received_at)
+            return UnknownEvent(kind="CDR", uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw,
+                received_at=received_at)
     if isinstance(kind_event, str) and kind_event.strip().upper() in EventType.__members__:
         try:
             return CallEvent.model_validate({**data, "received_at": received_at, "raw": raw})
         except ValidationError as exc:
             kind = kind_event.strip().upper()
-            return UnknownEvent(kind=kind, uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw, received_at=received_at)
+            return UnknownEvent(kind=kind, uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw,
+                received_at=received_at)
     kind = kind_event if isinstance(kind_event, str) else kind_type if isinstance(kind_type, str) else None
     uuid = data.get("uuid")
     return UnknownEvent(

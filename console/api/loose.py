@@ -30,8 +30,19 @@ from .dates import parse_datetime
 from .lenient_json import LenientJSONError, loads
 
 __all__ = [
-    "MISSING_STRINGS", "is_missing", "KModel", "LooseStr", "LooseId", "LooseInt", "LooseFloat",
-    "LooseBool", "LooseDatetime", "StrictDatetime", "CallScheduling", "LooseSecret", "looks_secret",
+    "MISSING_STRINGS",
+    "CallScheduling",
+    "KModel",
+    "LooseBool",
+    "LooseDatetime",
+    "LooseFloat",
+    "LooseId",
+    "LooseInt",
+    "LooseSecret",
+    "LooseStr",
+    "StrictDatetime",
+    "is_missing",
+    "looks_secret",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,7 +143,7 @@ def _to_datetime(value: Any) -> datetime | None:
 
 
 def _to_strict_datetime(value: Any) -> Any:
-    if isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         return parse_datetime(value)
     return value
 

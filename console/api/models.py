@@ -27,13 +27,41 @@ from .loose import (
 )
 
 __all__ = [
-    "Meta", "Page", "BoughtNumber", "Circle", "Plan", "PLAN_TYPES", "AvailableNumber",
-    "BuyNumberResult", "Phonebook", "PhonebookUploadResult", "Sound", "SOUND_STATUS",
-    "SoundUploadResult", "Campaign", "OrderResult", "MessageResult", "AddNumbersResult",
-    "AddCallResult", "Agent", "Task", "MakeCallResult", "OtpCallResult", "AppType", "UserRef",
-    "NotificationRegistration", "DetailedCallLog",
-    "CallLogMeta", "CallLogPage", "CallLogRecord",
-    "CallEvent", "Cdr", "EventType", "StreamItem", "UnknownEvent", "parse_event",
+    "PLAN_TYPES",
+    "SOUND_STATUS",
+    "AddCallResult",
+    "AddNumbersResult",
+    "Agent",
+    "AppType",
+    "AvailableNumber",
+    "BoughtNumber",
+    "BuyNumberResult",
+    "CallEvent",
+    "CallLogMeta",
+    "CallLogPage",
+    "CallLogRecord",
+    "Campaign",
+    "Cdr",
+    "Circle",
+    "DetailedCallLog",
+    "EventType",
+    "MakeCallResult",
+    "MessageResult",
+    "Meta",
+    "NotificationRegistration",
+    "OrderResult",
+    "OtpCallResult",
+    "Page",
+    "Phonebook",
+    "PhonebookUploadResult",
+    "Plan",
+    "Sound",
+    "SoundUploadResult",
+    "StreamItem",
+    "Task",
+    "UnknownEvent",
+    "UserRef",
+    "parse_event",
 ]
 
 T = TypeVar("T")
@@ -231,7 +259,7 @@ class Campaign(KModel):
     @property
     def scheduled_days(self) -> list[str]:
         days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-        return [day for day, on in zip(days, self.call_scheduling or []) if on]
+        return [day for day, on in zip(days, self.call_scheduling or [], strict=False) if on]
 
 
 class OrderResult(KModel):

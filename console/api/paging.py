@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["next_page_params", "MAX_PAGES"]
+__all__ = ["MAX_PAGES", "next_page_params"]
 
 MAX_PAGES = 200
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_number", "same_number", "DEFAULT_COUNTRY_CODE"]
+__all__ = ["DEFAULT_COUNTRY_CODE", "normalize_number", "same_number"]
 
 DEFAULT_COUNTRY_CODE = "91"
 _SEPARATORS = re.compile(r"[\s\-().\u00a0/]")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from pydantic import SecretStr
 
-__all__ = ["REDACTED", "Redactor", "redact", "register_secret", "install_log_redaction"]
+__all__ = ["REDACTED", "Redactor", "install_log_redaction", "redact", "register_secret"]
 
 REDACTED = "***"
 _STREAM_KEY = re.compile(r"(/update-stream/)[^/?#\s\"']+")
@@ -78,7 +78,7 @@ class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a broken format string is the emitter's bug, not ours to hide
+        except Exception:  # noqa: BLE001 - a broken format string is the emitter's bug, not ours to hide
             return True
         cleaned = redact(message)
         if cleaned != message:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .dates import IST, format_api_date, format_api_minute
 from .loose import CallScheduling, StrictDatetime
 
-__all__ = ["NewCampaign", "NewOrder", "CampaignFilter", "join_numbers"]
+__all__ = ["CampaignFilter", "NewCampaign", "NewOrder", "join_numbers"]
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
 
@@ -35,10 +36,8 @@ def join_numbers(numbers: str | list[str] | tuple[str, ...] | None) -> str:
 
 def _tz(name: str) -> Any:
     try:
-        from zoneinfo import ZoneInfo
-
         return ZoneInfo(name)
-    except Exception:  # no tz database on this machine: Knowlarity's default zone
+    except Exception:  # noqa: BLE001 - no tz database on this machine: Knowlarity's default zone
         return IST
 
 

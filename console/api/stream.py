@@ -33,11 +33,11 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-from httpx_sse import SSEError, ServerSentEvent, aconnect_sse
+from httpx_sse import ServerSentEvent, SSEError, aconnect_sse
 from pydantic import SecretStr
 
 from .backoff import Backoff
@@ -97,7 +97,7 @@ class _Fatal(Exception):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class LiveStream:
@@ -370,7 +370,7 @@ class LiveStream:
             log.warning("could not fill the stream's gap from the call log: %s", self.stats.last_backfill_error)
             return
         self.stats.last_backfill_error = None
-        far_future = datetime.max.replace(tzinfo=timezone.utc)
+        far_future = datetime.max.replace(tzinfo=UTC)
         records = [r for r in records if r.uuid and (r.start_time is None or r.start_time >= start)]
         records.sort(key=lambda r: r.start_time or far_future)
         for record in records:

@@ -21,8 +21,8 @@ from textual.widgets import Label
 from console.actions import ActionError, fmt_dt
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
-from console.widgets.table import VimTable
 from console.widgets.plain import plain
+from console.widgets.table import VimTable
 
 
 def yes_no(value: object, yes: str = "yes", no: str = "no") -> Text:

@@ -19,8 +19,8 @@ from console.actions import ActionError
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import AgentRow
-from console.widgets.table import VimTable
 from console.widgets.plain import plain
+from console.widgets.table import VimTable
 
 STATUS_STYLES = {
     "available": "bold #5fd75f",

@@ -22,9 +22,9 @@ from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
 from console.state import BotCall
 from console.widgets.meter import LevelMeter
+from console.widgets.plain import plain, safe_text
 from console.widgets.table import VimTable
 from console.widgets.transcript import TranscriptView
-from console.widgets.plain import plain, safe_text
 
 BARGE_IN_FLASH_S = 1.5
 

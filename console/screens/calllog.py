@@ -31,8 +31,8 @@ from console.api.calllog import CallLogQuery, CallLogRecord
 from console.api.dates import IST
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
-from console.widgets.table import VimTable
 from console.widgets.plain import plain
+from console.widgets.table import VimTable
 
 MAX_LOADED = 2000
 TEXT_FIELDS = (

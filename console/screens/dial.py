@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from console.actions import Actions, ActionError, DialFlow, describe_error
+from console.actions import ActionError, Actions, DialFlow, describe_error
 from console.screens.forms import FormField, FormScreen
 from console.state import EVENT_LABELS
 from console.widgets.plain import safe_cell, safe_text

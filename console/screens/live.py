@@ -23,8 +23,8 @@ from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import CallRow, ScreenPop
 from console.widgets.feed import FeedLog
-from console.widgets.table import VimTable
 from console.widgets.plain import plain, safe_text
+from console.widgets.table import VimTable
 
 BOARD_LIMIT = 1000
 # Backpressure: after a redraw that cost `c` seconds (or a full rebuild), the board waits

@@ -15,8 +15,8 @@ from console.actions import ActionError
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import TaskRow
-from console.widgets.table import VimTable
 from console.widgets.plain import plain
+from console.widgets.table import VimTable
 
 
 def task_cells(task: TaskRow) -> tuple[Text | str, ...]:

@@ -18,6 +18,7 @@ from aiohttp import web
 from console.api.dates import IST, format_api_datetime, parse_datetime
 
 from .helpers import API_KEY, SR_KEY
+
 _DROP = object()
 
 

@@ -181,7 +181,7 @@ async def test_read_timeouts_and_connection_errors_are_retried() -> None:
 async def test_unreadable_success_body_is_a_clear_error() -> None:
     rec = Recorder(text_response("<html><body>Welcome to the captive portal</body></html>", 200))
     async with make_client(rec) as client:
-        with pytest.raises(ResponseFormatError, match="not JSON .*captive portal"):
+        with pytest.raises(ResponseFormatError, match=r"not JSON .*captive portal"):
             await client.list_agents()
 
 

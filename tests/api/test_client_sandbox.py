@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,7 +64,7 @@ async def test_numbers_circles_plans_and_buying(client: KnowlarityClient, sandbo
     assert offers and all(o.number and o.circle_id == circles[0].id for o in offers)
     offer = offers[0]
     assert offer.number is not None
-    expiry = min(plan.expiry_time, datetime.now(timezone.utc) + timedelta(days=30))  # type: ignore[type-var]
+    expiry = min(plan.expiry_time, datetime.now(UTC) + timedelta(days=30))  # type: ignore[type-var]
     bought = await client.buy_number(offer.number, user_plan_id=plan.userplan_id or "", expiry_time=expiry)
     assert "allocated" in (bought.message or "")
     assert offer.number in {n.phone_number for n in (await client.list_numbers(number=offer.number)).objects}
@@ -97,7 +97,7 @@ async def test_campaigns_and_orders(client: KnowlarityClient) -> None:
     book = (await client.list_phonebooks()).objects[0]
     numbers = await client.list_numbers()
     k_number = numbers.objects[0].phone_number or ""
-    start = datetime.now(timezone.utc) + timedelta(days=1)
+    start = datetime.now(UTC) + timedelta(days=1)
     created = await client.create_campaign(NewCampaign(
         sound_id=sound.id, phonebook=book.id, priority=5, order_throttling=4, retry_duration=15, max_retry=2,
         start_time=start, call_scheduling=[1, 1, 1, 1, 1, 0, 0], call_scheduling_start_time="09:00",
@@ -178,7 +178,7 @@ async def test_calls_and_call_logs(client: KnowlarityClient, sandbox: SandboxSer
     with pytest.raises(BadRequest, match="No approved IVR"):
         await client.otp_call("0", k_number, "+919811100012")
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     query = CallLogQuery(start_time__gt=now - timedelta(days=30), start_time__lt=now + timedelta(hours=1), limit=50)
     first = await client.search_call_log(query)
     assert len(first.objects) == 50 and first.next_cursor

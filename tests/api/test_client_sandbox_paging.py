@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -37,7 +37,7 @@ async def test_every_list_is_read_to_its_last_page(sandbox_factory: SandboxFacto
             assert expected > 3, f"{name}: the account must hold more rows than one page"
             ids = [o.model_dump_json() for o in page.objects]
             assert len(ids) == expected == len(set(ids)) and page.meta.total_count == expected, name
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         query = CallLogQuery(start_time__gt=now - timedelta(days=89), start_time__lt=now + timedelta(minutes=5),
                              limit=40, get_total=True)
         pages = [p async for p in client.iter_call_log(query)]

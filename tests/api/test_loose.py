@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -23,7 +23,7 @@ from console.api.loose import (
 from console.api.phone import normalize_number, same_number
 from console.api.redact import Redactor, install_log_redaction, redact, register_secret
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class Sample(BaseModel):

@@ -8,7 +8,7 @@ status, and stream samples through `parse_event`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from console.api.lenient_json import loads
 from .helpers import SAMPLES, Recorder, make_client, sample, text_response
 
 IST = timezone(timedelta(hours=5, minutes=30))
-UTC = timezone.utc
+UTC = UTC
 DOC = Path(__file__).resolve().parents[3] / "shared" / "knowlarity-api.txt"
 
 

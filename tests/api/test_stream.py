@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -25,7 +25,7 @@ from .fake_knowlarity import FakeKnowlarity, cdr, event, record
 from .helpers import API_KEY, SR_KEY, Sleeps
 
 pytestmark = pytest.mark.timeout(30)
-T0 = datetime(2024, 5, 1, 4, 30, tzinfo=timezone.utc)  # 10:00 IST
+T0 = datetime(2024, 5, 1, 4, 30, tzinfo=UTC)  # 10:00 IST
 LIFECYCLE = ["ORIGINATE", "AGENT_CALL", "AGENT_ANSWER", "CUSTOMER_CALL", "CUSTOMER_ANSWER", "BRIDGE", "HANGUP"]
 
 

@@ -230,7 +230,7 @@ async def test_listen_plays_the_mixed_call_and_shows_a_meter(console_factory, mo
         def __init__(self, rate: int, **kwargs: Any) -> None:
             self.level_dbfs = float("-inf")
 
-        def start(self) -> "FakePlayer":
+        def start(self) -> FakePlayer:
             return self
 
         def write(self, pcm: bytes) -> None:

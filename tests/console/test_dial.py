@@ -149,7 +149,7 @@ async def test_actions_validate_and_describe_errors(sandbox: SandboxServer) -> N
             flow.prepare({"k_number": "+918047100100", "agent_number": "9811100000", "customer_number": "09811100000"})
         with pytest.raises(ActionError, match="IVR id"):
             await actions.otp_call({"ivr_id": "", "k_number": "+918047100100", "customer_number": "9811100000"})
-        with pytest.raises(ActionError, match="transfer|no bot"):
+        with pytest.raises(ActionError, match=r"transfer|no bot"):
             await actions.bot_hangup("c1")
     assert "sandbox-sr-key" not in describe_error(BadRequest("bad key sandbox-sr-key /update-stream/sandbox-sr-key/konnect"))
     with pytest.raises(ActionError, match="maximum duration"):

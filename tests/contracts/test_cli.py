@@ -38,7 +38,7 @@ def test_config_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytes
 
 def _patched(parser, fn):  # type: ignore[no-untyped-def]
     parser.set_defaults(_main=fn, _unavailable=None)
-    for action in parser._subparsers._group_actions:  # noqa: SLF001 - test reaches into argparse
+    for action in parser._subparsers._group_actions:
         for sub in action.choices.values():
             sub.set_defaults(_main=fn, _unavailable=None)
     return parser

@@ -12,7 +12,6 @@ import asyncio
 from typing import Any
 
 import numpy as np
-
 from faults_support import (
     Providers,
     RecordingLLM,
@@ -23,6 +22,7 @@ from faults_support import (
     import_provider_fakes,
     open_fds,
 )
+
 from voice.bus import CallEnded
 from voice.caller import Caller, CallerEvent, Turn
 from voice.clock import ScaledClock

@@ -66,7 +66,7 @@ def all_models() -> list[type[BaseModel]]:
         for _, obj in inspect.getmembers(module, _is_model):
             found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     models: list[type[BaseModel]] = []
-    for name, cls in sorted(found.items()):
+    for _name, cls in sorted(found.items()):
         if cls.__pydantic_generic_metadata__["parameters"]:
             agent = found.get("console.api.models.Agent")
             models.append(cls[agent] if agent is not None else cls[dict])  # type: ignore[index]

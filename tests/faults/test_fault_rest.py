@@ -10,14 +10,14 @@ dial that failed says so in words and rang nobody twice.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from faults_support import FaultProxy, console_settings, fast_client
 
-from console.actions import Actions, describe_error
+from console.actions import Actions
 from console.api import CallLogQuery
 from console.state import ConsoleState
-from faults_support import FaultProxy, console_settings, fast_client
 from sandbox.server import SandboxServer
 
 
@@ -68,7 +68,7 @@ async def test_call_log_paging_survives_a_500_mid_walk(sandbox_factory) -> None:
     sandbox = await sandbox_factory(history=450)
     async with FaultProxy(sandbox.base_url, hang_s=0.8) as proxy:
         async with fast_client(proxy.base_url, timeout=0.4) as client:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             query = CallLogQuery(start_time__gt=now - timedelta(days=89), start_time__lt=now, limit=100)
             seen: list[str] = []
             pages = 0

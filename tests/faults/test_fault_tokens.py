@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from console.botwatch import MonitorWatcher
 from faults_support import Providers, bot_settings
+
+from console.botwatch import MonitorWatcher
 from voice.bus import CallStarted
 from voice.caller import Caller
 from voice.server import BotServer

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import web
-
 from faults_support import bot_settings, eventually, import_provider_fakes
+
 from voice.bus import BotSentence
 from voice.caller import Caller, Turn
 from voice.clock import ScaledClock

@@ -7,13 +7,13 @@ import json
 from collections import Counter, defaultdict
 
 import httpx
+from sandbox_helpers import API, AUTH
 
 from sandbox.account import BOT_NUMBER, Account
 from sandbox.calls import PANEL_ORIGINATE, event_position
 from sandbox.server import SandboxServer
 from sandbox.testing import SandboxFactory, StreamRecorder
 from sandbox.traffic import BotCall
-from sandbox_helpers import API, AUTH
 from voice.protocol import parse_metadata
 
 
@@ -40,7 +40,7 @@ async def test_background_traffic_looks_like_a_busy_account(sandbox_factory: San
         calls[e["uuid"]].append(e)
     cdrs = [e for e in rec.events if e.get("type") == "CDR"]
     assert len(cdrs) >= 80
-    for uuid, events in calls.items():
+    for events in calls.values():
         types = [e.get("event_type", "CDR") for e in events]
         if "CDR" not in types or not {"ORIGINATE", PANEL_ORIGINATE} & set(types):  # begun before we subscribed
             continue

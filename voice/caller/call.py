@@ -302,7 +302,7 @@ class Caller:
         if self.options.on_event is not None:
             try:
                 self.options.on_event(event)
-            except Exception:  # noqa: BLE001 - a printing callback must not break the call
+            except Exception:
                 log.exception("on_event callback failed")
 
     # -- receiving -------------------------------------------------------------------------

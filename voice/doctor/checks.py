@@ -291,7 +291,7 @@ async def run_doctor(settings: BotSettings, opts: DoctorOptions | None = None, *
     results += await check_keys(settings, timeout=opts.vendor_timeout_s)
     if providers is None:
         try:
-            from voice.providers.factory import build_providers  # noqa: PLC0415
+            from voice.providers.factory import build_providers  # noqa: PLC0415 - vendor SDKs only for this check
 
             providers = build_providers(settings)
         except ConfigError as exc:

@@ -320,7 +320,8 @@ class EchoCanceller:
         """Before the delay is known: 4x the long-term ratio of the uplink's power above its
         noise floor to the reference's power, averaged from the moment the reference
         has sounded for the longest delay, used 0.3 s later (until then an echo may still
-        be on its way, or the average is too young: only the worst case is safe). Bins far louder than that bound allows (the caller talking) are not averaged."""
+        be on its way, or the average is too young: only the worst case is safe). Bins far
+        louder than that bound allows (the caller talking) are not averaged."""
         ref = np.convolve(self._ref_hist[0], _SMOOTH, mode="same")
         above = np.maximum(pd - 2.0 * self._noise, 0.0)
         c = self._c_unlocked

@@ -126,7 +126,8 @@ class CartesiaTTS:
                         continue
                     kind = msg.get("type") or event.event
                     if kind == "error" or (isinstance(msg.get("status_code"), int) and msg["status_code"] >= 400):
-                        raise ProviderError(f"Cartesia error: {self._scrub(str(msg.get('error') or msg.get('message') or 'unknown'))[:200]}")
+                        detail = self._scrub(str(msg.get("error") or msg.get("message") or "unknown"))[:200]
+                        raise ProviderError(f"Cartesia error: {detail}")
                     if kind == "chunk" and isinstance(msg.get("data"), str):
                         try:
                             pcm = carry + base64.b64decode(msg["data"], validate=True)

@@ -255,7 +255,7 @@ class DeepgramStream(TranscriptOutbox):
             pass
         except ProviderError as exc:
             self._out.put_nowait(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug here must end the stream, not hang it
+        except Exception as exc:
             self.log.exception("stream failed")
             self._out.put_nowait(ProviderError(f"Deepgram stream failed: {type(exc).__name__}"))
         finally:

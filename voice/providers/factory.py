@@ -96,7 +96,7 @@ def choose(settings: BotSettings) -> tuple[str, str, str]:
 def build_providers(settings: BotSettings) -> ProviderSet:
     """Build the providers the settings select. Raises ConfigError for a bad choice or script."""
     from voice.providers.local_tts import EspeakTTS  # noqa: PLC0415
-    from voice.providers.script import ScriptError, ScriptedLLM, load_script  # noqa: PLC0415
+    from voice.providers.script import ScriptedLLM, ScriptError, load_script  # noqa: PLC0415
 
     stt_name, llm_name, tts_name = choose(settings)
     openai_at = ""

@@ -605,7 +605,8 @@ class PocketsphinxStream(TranscriptOutbox):
         if self._fill is not None:
             pcm = self._fill.apply(pcm)
         if DITHER > 0:
-            x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) + self._rng.normal(0, DITHER, len(pcm) // 2).astype(np.float32)
+            x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
+            x += self._rng.normal(0, DITHER, len(pcm) // 2).astype(np.float32)
             pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16).tobytes()
         self._utt_audio += pcm
         if self._decoder is not None:

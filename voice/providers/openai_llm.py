@@ -35,7 +35,7 @@ log = logging.getLogger("voice.providers.openai")
 # (httpx for openai 1.x, its fork httpx2 for later releases) when a body is cut.
 CLIENT_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx.HTTPError)
 try:
-    import httpx2  # type: ignore[import-not-found]  # noqa: PLC0415
+    import httpx2  # type: ignore[import-not-found]
 
     CLIENT_ERRORS += (httpx2.HTTPError,)
 except ImportError:  # pragma: no cover - depends on the openai release

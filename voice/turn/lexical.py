@@ -121,7 +121,7 @@ def _digit_run(words: list[str]) -> tuple[int, int]:
             count += len(w)
         elif w in _REPEAT:
             count += _REPEAT[w] - 1  # "double five": the five was counted once already
-        elif w in DIGIT_WORDS and DIGIT_WORDS[w]:
+        elif DIGIT_WORDS.get(w):
             if w in ("do", "o", "oh") and used == 0:
                 break  # at the very end these are words, not digits ("what do I do", "oh no")
             if w == "do" and len(words) > used + 1 and words[-used - 2] in _NON_DIGIT_DO:
@@ -147,7 +147,7 @@ def read_ending(text: str) -> TextCue:
         phone = any(w in PHONE_CUES for w in before[-6:])
         if digits in PHONE_LENGTHS:
             return TextCue(Ending.DIGITS if not phone else Ending.STATEMENT, n, digits)
-        if phone or digits < 3 and not before:
+        if phone or (digits < 3 and not before):
             return TextCue(Ending.DIGITS_OPEN, n, digits)
         return TextCue(Ending.DIGITS, n, digits)
     if last in FILLERS or (last == "like" and prev in ("you", "um", "uh")) or (prev, last) == ("you", "know"):
@@ -164,7 +164,7 @@ def read_ending(text: str) -> TextCue:
         return TextCue(Ending.CONTINUATION, n)
     if last in CLOSERS and (n <= 3 or last in ("hai", "hain", "tha", "thi", "है", "हैं") or prev in CLOSERS):
         return TextCue(Ending.CLOSER, n)
-    if prev == "to" and last in _OBJECT_VERBS or (prev, last) in (("tell", "me"), ("give", "me"), ("show", "me")):
+    if (prev == "to" and last in _OBJECT_VERBS) or (prev, last) in (("tell", "me"), ("give", "me"), ("show", "me")):
         return TextCue(Ending.OBJECT_OPEN, n)
     for i in range(n - 3, -1, -1):  # the last clause that opens like a question: "so my order, uh, has it shipped"
         opens = i == 0 or words[i - 1] in DISCOURSE or words[i - 1] in FILLERS or (i <= 2 and words[i] in _WH)

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 import types
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from voice.audio import chunk_bytes, duration_ms, rms_dbfs
-from voice.protocol import KILL_AUDIO, DISCONNECT, CallMetadata, parse_metadata, pcm_to_wav, play_audio, transfer
+from voice.protocol import DISCONNECT, KILL_AUDIO, CallMetadata, parse_metadata, pcm_to_wav, play_audio, transfer
 
 
 def tone(sample_rate: int, ms: float, freq: float = 440.0, amp: int = 8000) -> bytes:
@@ -296,7 +296,7 @@ class FakePortAudioError(Exception):
 
 
 class FakeStream:
-    def __init__(self, sd: "FakeSoundDevice", kind: str, samplerate: int, callback: Any, **kw: Any) -> None:
+    def __init__(self, sd: FakeSoundDevice, kind: str, samplerate: int, callback: Any, **kw: Any) -> None:
         if samplerate not in sd.rates:
             raise FakePortAudioError(f"Invalid sample rate {samplerate}")
         self.kind, self.samplerate, self.callback, self.kw = kind, samplerate, callback, kw
@@ -331,8 +331,8 @@ class FakeSoundDevice(types.ModuleType):
             raise FakePortAudioError(f"Error querying device -1 ({kind})")
         return {"name": "fake", "default_samplerate": float(self.default_rate)}
 
-    def RawOutputStream(self, **kw: Any) -> FakeStream:  # noqa: N802 - sounddevice's name
+    def RawOutputStream(self, **kw: Any) -> FakeStream:
         return FakeStream(self, "output", **kw)
 
-    def RawInputStream(self, **kw: Any) -> FakeStream:  # noqa: N802
+    def RawInputStream(self, **kw: Any) -> FakeStream:
         return FakeStream(self, "input", **kw)

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-
 from caller_fakes import FakeBot, ThreadedFakeBot, ToneTTS
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-
 from caller_fakes import FakeBot, ToneTTS, bad_frames, constant, tone
+
 from voice.audio import chunk_bytes, duration_ms
 from voice.caller import (
     SINK_LEAD_S,
@@ -346,7 +346,7 @@ def test_read_wav_errors_are_clear(tmp_path: Path) -> None:
         read_wav(tmp_path / "missing.wav")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFFjunk")
-    with pytest.raises(CallerError, match="cannot read .* as a PCM WAV"):
+    with pytest.raises(CallerError, match=r"cannot read .* as a PCM WAV"):
         read_wav(bad)
 
 

@@ -7,8 +7,8 @@ import wave
 from pathlib import Path
 
 import pytest
-
 from caller_fakes import tone
+
 from console.cli import main
 
 
@@ -98,7 +98,7 @@ def test_wav_lines(threaded_bot, capsys, tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_exits_2(capsys, tone_voice, argv: list[str], message: str) -> None:
-    code, out, err = run(capsys, "ws://127.0.0.1:9/voice", *argv)
+    code, _out, err = run(capsys, "ws://127.0.0.1:9/voice", *argv)
     assert code == 2
     assert err.startswith("kconsole call: ") and message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence
 from voice import protocol
 from voice.clock import Clock, ScaledClock
 from voice.config import BotSettings

@@ -93,7 +93,7 @@ class FakeSTTStream:
         self.provider = provider
         self.sample_rate = sample_rate
         self.call_id = call_id
-        self._q: asyncio.Queue[Transcript | None | BaseException] = asyncio.Queue()
+        self._q: asyncio.Queue[Transcript | BaseException | None] = asyncio.Queue()
         self.closed = False
         self.received = 0
         self._speech_ms = 0.0

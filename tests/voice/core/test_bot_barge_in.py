@@ -15,6 +15,7 @@ from core_fakes import (
     silence,
     voiced,
 )
+
 from voice import protocol
 from voice.bus import BargeIn, BotSentence, TurnMetrics
 from voice.clock import ScaledClock
@@ -152,7 +153,7 @@ async def test_a_false_start_resumes_the_cut_reply(bot_factory):
     await node.wait_count("killAudio")
     kill_at = node.kinds().index("killAudio")
     await node.wait_for(lambda n: len(n.kinds()) > kill_at + 1, timeout=5, what="resumed audio")
-    resumed = [t for t, _ in tts.calls if t.startswith("Our store") or t.startswith("On Saturdays")]
+    resumed = [t for t, _ in tts.calls if t.startswith(("Our store", "On Saturdays"))]
     assert len(resumed) >= 2  # the cut sentence was synthesised again
     assert len(llm.requests) == 1  # a resume, not a new LLM turn
 

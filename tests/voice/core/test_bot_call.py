@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 import pytest
-
 from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
+
 from voice import protocol
 from voice.bus import BotSentence, CallEnded, CallStarted, StateChanged, TranscriptEvent, TurnMetrics
 from voice.config import SUPPORTED_RATES
@@ -70,7 +70,7 @@ async def test_a_turn_streams_sentences_through_tts_and_records_history(bot_fact
     states = [e.state for e in events if isinstance(e, StateChanged)]
     assert states[:2] == ["speaking", "listening"]
     assert "thinking" in states and states[-1] == "ended"
-    m = [e for e in events if isinstance(e, TurnMetrics) and e.turn == 1][0]
+    m = next(e for e in events if isinstance(e, TurnMetrics) and e.turn == 1)
     for name in ("stt_final_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_byte_ms", "first_audio_ms",
                  "total_ms"):
         assert getattr(m, name) is not None, name

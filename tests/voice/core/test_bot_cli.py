@@ -7,8 +7,8 @@ import asyncio
 import re
 
 import pytest
-
 from conftest import Bot
+
 from voice import cli_bot
 from voice.cli_bot import _serve, add_arguments, overrides_from
 from voice.config import ConfigError, load_bot_settings

@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 import pytest
+from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
 from voice import protocol
 
 
@@ -153,7 +153,7 @@ async def test_many_faults_at_once_leave_the_server_serving(bot_factory):
     bot = await bot_factory()
     good = await bot.call(callid="good")
     bad = []
-    for i, first in enumerate([b"\x01\x02", "nope", '{"callid": ""}']):
+    for first in [b"\x01\x02", "nope", '{"callid": ""}']:
         ws = await connect(bot.url(), compression=None)
         await ws.send(first)
         bad.append(ws)

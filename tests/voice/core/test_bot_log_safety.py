@@ -14,10 +14,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from core_fakes import voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from core_fakes import voiced
 from voice import protocol
 
 HOSTILE_IDS = [
@@ -42,10 +42,10 @@ class Lines(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.lines.append(self.format(record))
-        except Exception as exc:  # what logging would print as "--- Logging error ---"
+        except Exception as exc:  # noqa: BLE001 - what logging would print as "--- Logging error ---"
             self.failures.append(f"{type(exc).__name__}: {exc}")
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+    def handleError(self, record: logging.LogRecord) -> None:
         self.failures.append("handleError")
 
 

@@ -8,14 +8,14 @@ import ssl
 
 import pytest
 import trustme
+from conftest import FAST, make_settings
+from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from voice.bus import parse_monitor_event
 from voice.config import ConfigError
 from voice.server import BotServer
-from conftest import FAST, make_settings
 
 
 async def _refused(url: str, status: int = 403, **kw) -> None:
@@ -133,7 +133,7 @@ async def test_monitor_streams_events_and_commands_reach_the_call(bot_factory):
         # transfer to the configured number
         await mon.send(json.dumps({"command": "transfer", "call_id": "watched"}))
         await node.wait_count("transfer", timeout=5)
-        assert [r.event for r in node.events if r.event.type == "transfer"][0].destination == "+911111122222"
+        assert next(r.event for r in node.events if r.event.type == "transfer").destination == "+911111122222"
         await wait(lambda f: f.get("kind") == "transferred" and f["call_id"] == "watched", "transferred event")
 
         # hangup: goodbye then disconnect, on the other call

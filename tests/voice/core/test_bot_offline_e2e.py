@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from conftest import FAST, Bot, make_settings
+
 from voice.bus import BotSentence, TranscriptEvent
 from voice.clock import ScaledClock
 from voice.server import BotServer

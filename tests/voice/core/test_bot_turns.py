@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, dominant_freq, voiced
+
 from voice import protocol
 from voice.bus import StateChanged, Transferred
 from voice.providers.base import ProviderError, ToolCall, Transcript

@@ -7,10 +7,10 @@ import math
 import wave
 
 import pytest
+from core_fakes import FakeTTS, click, noise_burst, silence, tone, voiced
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core_fakes import FakeTTS, click, noise_burst, silence, tone, voiced
 from voice.bus import StateChanged, TurnMetrics
 from voice.clock import ManualClock, ScaledClock
 from voice.config import SUPPORTED_RATES
@@ -203,7 +203,8 @@ async def test_first_chunk_is_small_after_silence_and_again_after_an_underrun():
     sizes: list[int] = []
 
     async def send(text: str) -> None:
-        import json, base64
+        import base64
+        import json
 
         sizes.append(len(base64.b64decode(json.loads(text)["data"]["audioContent"])) - 44)
 

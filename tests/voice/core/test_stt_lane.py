@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import AsyncIterator
 
@@ -54,7 +55,7 @@ class Provider:
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def lane(provider: Provider, clock: ManualClock, got: list[Transcript], **kw: float) -> SttLane:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from bench_free_onset import onset_s
+
 from voice.echo import EchoCanceller
 from voice.echo.farend import FarEnd, UplinkClock
 from voice.line import parse_line_spec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -126,9 +127,9 @@ def test_jitter_holds_frames_then_bursts_them_in_order() -> None:
     shaper = JitterShaper(100, seed=5)
     due = [(k + 1) * 0.02 for k in range(500)]
     at = [shaper.release_at(t, 0.02) for t in due]
-    assert all(b >= a for a, b in zip(at, at[1:]))  # in order
-    assert all(r >= d for r, d in zip(at, due))  # never early
-    assert max(r - d for r, d in zip(at, due)) <= 0.1 + 1e-9
+    assert all(b >= a for a, b in itertools.pairwise(at))  # in order
+    assert all(r >= d for r, d in zip(at, due, strict=True))  # never early
+    assert max(r - d for r, d in zip(at, due, strict=True)) <= 0.1 + 1e-9
     gaps = np.diff(at)
     assert shaper.bursts >= 3 and gaps.max() > 0.05 and (gaps < 1e-9).sum() >= 3  # stalls, then several at once
     assert JitterShaper(0).release_at(1.0, 0.02) == 1.0

@@ -7,8 +7,8 @@ import logging
 
 import numpy as np
 import pytest
-
 from provider_fakes.deepgram_server import FakeDeepgram
+
 from voice.providers.base import ProviderError, Transcript
 from voice.providers.deepgram import DeepgramSTT
 
@@ -153,7 +153,7 @@ async def test_wrong_key_is_a_clear_error_without_the_key(fake, caplog):
 
 async def test_unreachable_server_is_a_provider_error():
     stt = DeepgramSTT(KEY, url="ws://127.0.0.1:9/v1/listen", connect_timeout_s=1)
-    with pytest.raises(ProviderError, match="cannot reach Deepgram|did not answer|handshake"):
+    with pytest.raises(ProviderError, match=r"cannot reach Deepgram|did not answer|handshake"):
         await stt.open(sample_rate=RATE, call_id="x")
 
 

@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from provider_fakes.speech import synth
+
 from voice.audio import duration_ms, rms_dbfs
 from voice.providers import local_tts
 from voice.providers.base import ProviderError
@@ -92,5 +92,5 @@ def test_missing_library_is_a_clear_provider_error(monkeypatch):
     import espeakng_loader
 
     monkeypatch.setattr(espeakng_loader, "get_library_path", lambda: "/nonexistent/libespeak-ng.so")
-    with pytest.raises(ProviderError, match="eSpeak NG cannot be loaded.*espeakng-loader"):
+    with pytest.raises(ProviderError, match=r"eSpeak NG cannot be loaded.*espeakng-loader"):
         local_tts._Engine()

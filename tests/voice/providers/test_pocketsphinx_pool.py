@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from provider_fakes.speech import quiet, synth_cached
+
 from voice.providers.local_stt import PocketsphinxSTT
 from voice.providers.script import IntentMatcher, load_script
 

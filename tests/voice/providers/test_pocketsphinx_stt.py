@@ -12,8 +12,8 @@ import asyncio
 import threading
 
 import pytest
-
 from provider_fakes.speech import quiet, speechlike, synth_cached
+
 from voice.providers import local_stt
 from voice.providers.base import Transcript
 from voice.providers.local_stt import PocketsphinxSTT

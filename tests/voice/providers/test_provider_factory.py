@@ -86,7 +86,7 @@ def test_custom_and_broken_scripts(tmp_path: Path):
     assert "LLM script shop.toml (1 intents)" in p.description
     bad = tmp_path / "bad.toml"
     bad.write_text("greeting = ")
-    with pytest.raises(ConfigError, match="bad.toml"):
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
         build_providers(settings(bot_script=bad))
 
 
