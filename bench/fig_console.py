@@ -83,7 +83,7 @@ def state_only(total: int) -> tuple[Table, float, list[int], dict[str, int]]:
     rss0 = sysinfo.rss_bytes(pid)
     table = Table(["events", "elapsed s", "events/s", "RSS growth MiB", "active", "history", "feed"],
                   caption="B. state only (CallsBoard, 1,000 events/s timeline)")
-    rss_marks = []
+    rss_marks: list[int] = []
     n = 0
     call = 0
     t0 = time.perf_counter()

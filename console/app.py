@@ -132,7 +132,8 @@ class ConsoleApp(App[int]):
     ]
 
     def __init__(self, deps: ConsoleDeps) -> None:
-        self.DEFAULT_MODE = deps.start_view  # the first view; Textual opens it itself
+        # the first view; Textual opens it itself (a ClassVar in Textual's stubs, read per instance)
+        self.DEFAULT_MODE = deps.start_view  # type: ignore[misc]
         super().__init__()
         self.deps = deps
         self.clock = deps.clock
@@ -289,7 +290,7 @@ class ConsoleApp(App[int]):
         def counting(status: FeedStatus) -> FeedStatus:
             if status.status != "retrying" or status.retry_in is None:
                 return status
-            return FeedStatus(status.status, round(status.remaining(now)), status.reason)
+            return FeedStatus(status.status, round(status.remaining(now) or 0.0), status.reason)
 
         return BarInfo(
             views=tuple((key, title) for _, key, title, _ in VIEWS),
@@ -424,7 +425,7 @@ class ConsoleApp(App[int]):
         if number is None:
             top = self.screen
             source = top if hasattr(top, "selected_number") else self._base_screen()
-            number = source.selected_number() if source is not None else None  # type: ignore[union-attr]
+            number = source.selected_number() if source is not None else None
         if isinstance(self.screen, DialScreen):
             return
         self.push_screen(DialScreen(self.actions, customer=number or ""))

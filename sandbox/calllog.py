@@ -13,6 +13,7 @@ record even while new calls are being logged.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import hmac
 import json
@@ -187,6 +188,11 @@ def _digits(number: str) -> str:
     return re.sub(r"\D", "", number)[-10:]
 
 
+def _field_in(record: CallRecord, *, name: str, values: set[str]) -> bool:
+    """An exact-match filter: the record's `name` field is one of `values` (case-insensitive)."""
+    return str(getattr(record, name)).lower() in values
+
+
 class CallLog:
     """All finished calls of the account, indexed by start time."""
 
@@ -329,7 +335,7 @@ class CallLog:
         for name in _EXACT_FILTERS:
             if body.get(name) not in (None, "", []):
                 values = {v.lower() for v in _as_list(body[name], name)}
-                tests.append(lambda r, name=name, values=values: str(getattr(r, name)).lower() in values)
+                tests.append(functools.partial(_field_in, name=name, values=values))
         if body.get("duration__gt") not in (None, ""):
             gt = _as_int(body["duration__gt"], "duration__gt")
             tests.append(lambda r: r.duration > gt)

@@ -21,7 +21,7 @@ import random
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from sandbox import formats as fmt
 from sandbox.account import (
@@ -290,7 +290,14 @@ class CallPlan:
 # ---- making plans ----------------------------------------------------------------------------
 
 
-def _timings(rng: random.Random, kind: str, outcome: str) -> dict[str, float]:
+class _Timings(TypedDict):
+    setup: float
+    agent_ring: float
+    customer_ring: float
+    talk: float
+
+
+def _timings(rng: random.Random, kind: str, outcome: str) -> _Timings:
     talk = min(900.0, max(8.0, rng.lognormvariate(4.3, 0.7)))  # median ~75 s
     setup = {"ibd": rng.uniform(3, 12), "missed_call": rng.uniform(1, 4), "bot": rng.uniform(0.5, 1.5)}.get(
         kind, rng.uniform(0.5, 1.5)
@@ -353,7 +360,7 @@ def _pick(rng: random.Random, weights: Mapping[str, float]) -> str:
 
 
 KIND_WEIGHTS = {"ibd": 40, "c2c": 25, "missed_call": 10, "obd": 12, "bot": 8, "otp": 5}
-OUTCOME_WEIGHTS = {
+OUTCOME_WEIGHTS: dict[str, dict[str, float]] = {
     "ibd": {"connected": 64, "agent_missed": 13, "abandoned": 9, "voicemail": 7, "conference": 3, "dtmf": 2.5,
             "blacklist": 0.8, "fax": 0.7},
     "c2c": {"connected": 70, "customer_missed": 20, "agent_missed": 8, "failed": 2},

@@ -48,10 +48,10 @@ class CallLog(logging.LoggerAdapter[logging.Logger]):
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if not self.isEnabledFor(level):
             return
-        msg, kwargs = self.process(msg, kwargs)
+        msg, options = self.process(msg, kwargs)
         # Format first, then prefix, and log with no arguments: nothing the caller chose is
         # ever part of a format string.
-        self.logger.log(level, self.prefix + logsafe.format_message(msg, args), **kwargs)  # noqa: G003 - formatted above
+        self.logger.log(level, self.prefix + logsafe.format_message(msg, args), **options)  # noqa: G003 - formatted above
 
     def child(self, component: str) -> CallLog:
         return CallLog(self.call_id, component, self.logger)

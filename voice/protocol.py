@@ -189,7 +189,8 @@ def parse_bot_event(raw: str | bytes) -> BotEvent:
     if not isinstance(obj, dict):
         raise ProtocolError("bot event must be a JSON object")
     kind = obj.get("type")
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    raw_data = obj.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     if kind == "playAudio":
         if data.get("audioContentType") != "wav":
             raise ProtocolError("playAudio audioContentType must be 'wav'")

@@ -340,7 +340,7 @@ class BotServer:
         query = parse_qs(parts.query)
         s = self.settings
         bot_path = s.bot_path.rstrip("/") or "/"
-        given = (query.get("token") or [None])[0]
+        given = next(iter(query.get("token", [])), None)
         auth = headers.get("Authorization", "")
         if given is None and auth.lower().startswith("bearer "):
             given = auth[7:].strip()
@@ -372,7 +372,7 @@ class BotServer:
             if self.draining:
                 return http.HTTPStatus.SERVICE_UNAVAILABLE, "draining: this worker takes no new calls\n"
             rate = s.bot_sample_rate
-            raw_rate = (query.get("sample_rate") or query.get("sampling_rate") or [None])[0]
+            raw_rate = next(iter(query.get("sample_rate") or query.get("sampling_rate") or []), None)
             if raw_rate is not None:
                 try:
                     rate = parse_rate(raw_rate)
@@ -699,9 +699,10 @@ class BotServer:
         try:
             cmd = parse_command(raw)
         except ValidationError as exc:
-            first = exc.errors()[0] if exc.errors() else {}
-            where = ".".join(str(p) for p in first.get("loc", ())) or "command"
-            result["error"] = f"bad command ({where}: {first.get('msg', 'invalid')})"
+            errors = exc.errors()
+            where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            where = where or "command"
+            result["error"] = f"bad command ({where}: {errors[0]['msg'] if errors else 'invalid'})"
             return result
         result["command"] = cmd.command
         result["call_id"] = cmd.call_id

@@ -375,29 +375,30 @@ class KnowlarityClient:
         status = response.status_code
         message = self._message(body, response)
         kept = None if isinstance(body, _Unreadable) else body
-        kwargs = dict(status=status, method=method, path=path, body=kept)
         if 300 <= status < 400:
-            return KnowlarityError(f"unexpected redirect ({message}); check KNOWLARITY_BASE_URL", **kwargs)
+            message = f"unexpected redirect ({message}); check KNOWLARITY_BASE_URL"
+        kind: type[KnowlarityError] = KnowlarityError
         if status in (401, 403):
-            return AuthError(message, **kwargs)
-        if status == 404:
-            return NotFound(message, **kwargs)
-        if status == 429:
-            return RateLimited(message, **kwargs)
-        if status >= 500:
-            return ServerError(message, **kwargs)
-        if 400 <= status < 500:
-            return BadRequest(message, **kwargs)
-        return KnowlarityError(message, **kwargs)
+            kind = AuthError
+        elif status == 404:
+            kind = NotFound
+        elif status == 429:
+            kind = RateLimited
+        elif status >= 500:
+            kind = ServerError
+        elif 400 <= status < 500:
+            kind = BadRequest
+        return kind(message, status=status, method=method, path=path, body=kept)
 
     def _model(self, model: type[M], data: Any, what: str) -> M:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0] if exc.errors() else {}
-            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+            errors = exc.errors()
+            where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            where = where or "body"
             raise ResponseFormatError(
-                f"unexpected {what} answer from Knowlarity ({where}: {first.get('msg', 'invalid')})"
+                f"unexpected {what} answer from Knowlarity ({where}: {errors[0]['msg'] if errors else 'invalid'})"
             ) from None
 
     def _list(self, model: type[M], data: Any, what: str, key: str | None = None) -> list[M]:

@@ -253,10 +253,10 @@ def parse_event(data: Any, *, received_at: datetime | None = None) -> StreamItem
             kind = kind_event.strip().upper()
             return UnknownEvent(kind=kind, uuid=_scalar_uuid(data.get("uuid")), error=_summary(exc), data=raw, raw=raw,
                 received_at=received_at)
-    kind = kind_event if isinstance(kind_event, str) else kind_type if isinstance(kind_type, str) else None
+    label = kind_event if isinstance(kind_event, str) else kind_type if isinstance(kind_type, str) else None
     uuid = data.get("uuid")
     return UnknownEvent(
-        kind=kind.strip() if kind else None,
+        kind=label.strip() if label else None,
         uuid=str(uuid) if uuid not in (None, "") else None,
         data=raw,
         raw=raw,

@@ -204,7 +204,7 @@ class LiveStream:
         """Stop: the iteration ends, the connection is closed."""
         self._closed = True
         gen, self._gen = self._gen, None
-        if gen is not None and not gen.ag_running:
+        if gen is not None and not getattr(gen, "ag_running", False):
             await gen.aclose()  # suspended at a yield: finish it here, not in a finalizer
         await self._http.aclose()  # a reader blocked in another task sees this and ends
 
@@ -243,9 +243,9 @@ class LiveStream:
                                 yield item
                             gap_start = None
                         async for sse in source.aiter_sse():
-                            item = self._accept(sse)
-                            if item is not None:
-                                yield item
+                            accepted = self._accept(sse)
+                            if accepted is not None:
+                                yield accepted
                 except _Fatal as exc:
                     self._publish(StreamState("failed", reason=str(exc)))
                     return

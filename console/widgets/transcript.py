@@ -10,6 +10,7 @@ heard part normally and the unheard rest struck through.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -74,7 +75,7 @@ class TranscriptView(VerticalScroll):
     TranscriptView > Static { width: 100%; }
     """
 
-    def compose(self):  # type: ignore[override]
+    def compose(self) -> ComposeResult:
         yield Static("", id="transcript-body")
 
     def show(self, call: BotCall | None, now: float) -> None:

@@ -239,14 +239,14 @@ class _DecoderPool:
         self.reserve = min(reserve, self.max_decoders - 1)
         self._idle: list[tuple[Any, float]] = []  # (decoder, released at)
         self._lock = threading.Lock()
-        self._waiters: list[Callable[[], None]] = []
+        self._waiters: list[Callable[[], object]] = []
         self.initial_cmn: str | None = None
         self.created = 0  # ever
         self.live = 0  # idle + leased
         self.leased = 0
         self.peak = 0
 
-    def lease(self, waiter: Callable[[], None] | None = None, *, streaming: bool = False) -> Any | None:
+    def lease(self, waiter: Callable[[], object] | None = None, *, streaming: bool = False) -> Any | None:
         with self._lock:
             if streaming and self.leased >= self.max_decoders - self.reserve:
                 return None  # the rest are kept for utterances waiting to be decoded in one go
@@ -419,7 +419,7 @@ class PocketsphinxSTT:
         if sample_rate <= 0:
             raise ProviderError(f"bad sample rate {sample_rate}")
         loop = asyncio.get_running_loop()
-        pool = self._pool or await loop.run_in_executor(_EXECUTOR, self._pool_blocking)
+        pool = self._pool if self._pool is not None else await loop.run_in_executor(_EXECUTOR, self._pool_blocking)
         return PocketsphinxStream(self, pool, sample_rate=sample_rate, call_id=call_id)
 
     def _stream_closed(self, pool: _DecoderPool) -> None:
@@ -488,7 +488,7 @@ class PocketsphinxStream(TranscriptOutbox):
         self._closing = False
         super().__init__()
         loop = asyncio.get_running_loop()
-        self._wake_soon: Callable[[], None] = lambda: loop.call_soon_threadsafe(self._wake.set)
+        self._wake_soon: Callable[[], object] = lambda: loop.call_soon_threadsafe(self._wake.set)
         self._task = loop.create_task(self._run(), name=f"pocketsphinx-{call_id}")
 
     async def send(self, pcm: bytes) -> None:

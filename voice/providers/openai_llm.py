@@ -35,7 +35,7 @@ log = logging.getLogger("voice.providers.openai")
 # (httpx for openai 1.x, its fork httpx2 for later releases) when a body is cut.
 CLIENT_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx.HTTPError)
 try:
-    import httpx2  # type: ignore[import-not-found]
+    import httpx2  # type: ignore[import-not-found, unused-ignore]  # only some openai releases bring it
 
     CLIENT_ERRORS += (httpx2.HTTPError,)
 except ImportError:  # pragma: no cover - depends on the openai release
