@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from voice.config import ConfigError
 from voice.replay.cursor import AUDIO_SIDES
@@ -73,58 +73,8 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_replay_app(recordings: list[Recording], *, source: str = "", audio: Any = "mixed", speed: float = 1.0,
-                     autoplay: bool = True, player_factory: Any = None) -> Any:
-    """The console app showing only the Bot view, fed from `recordings` (tests build it here)."""
-    from console.app import ConsoleApp, ConsoleDeps  # noqa: PLC0415 - Textual only for the UI
-    from console.config import ConsoleSettings  # noqa: PLC0415
-    from console.replay_source import ReplaySource  # noqa: PLC0415
-    from console.screens.replay import ReplayScreen  # noqa: PLC0415
+def build_replay_app(recordings: list[Recording], **options: Any) -> Any:
+    """The console app showing only the Bot view, fed from `recordings` (see console.app)."""
+    from console.app import build_replay_app as build  # noqa: PLC0415 - Textual only for the UI
 
-    replay = ReplaySource(recordings, audio_side=audio, player_factory=player_factory)
-    replay.cursor.set_speed(speed)
-    replay._speed = replay.cursor.speed
-    if autoplay:
-        replay.cursor.play()
-
-    class ReplayApp(ConsoleApp):
-        """The console with one view, the Bot view on recordings; no Knowlarity, no bot."""
-
-        MODES: ClassVar[dict[str, Any]] = {"bot": ReplayScreen}
-        DEFAULT_MODE = "bot"
-
-        def __init__(self) -> None:
-            settings = ConsoleSettings.model_construct()
-            super().__init__(ConsoleDeps(client=None, settings=settings, clock=replay.now, source=source,
-                                         start_view="bot"))
-            self.replay = replay
-            self.state.bot = replay.state
-
-        async def on_mount(self) -> None:
-            self.set_interval(1.0 / self.deps.refresh_hz, self._refresh_tick, name="refresh")
-
-        def _refresh_tick(self) -> None:
-            self.replay.tick()
-            super()._refresh_tick()
-
-        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-            if action in ("view", "dial", "otp", "toggle_me", "toggle_pause", "set_my_number"):
-                return False
-            return super().check_action(action, parameters)
-
-        async def action_view(self, name: str) -> None:
-            return None
-
-        def _poll(self, initial: bool = False) -> None:
-            return None
-
-        def get_system_commands(self, screen: Any) -> Any:
-            base = self._base_screen()
-            if base is not None:
-                from textual.app import SystemCommand  # noqa: PLC0415
-
-                for title, help_text, callback in base.palette_commands():
-                    yield SystemCommand(title, help_text, callback)
-                yield SystemCommand("Quit", "close the replay", self.exit)
-
-    return ReplayApp()
+    return build(recordings, **options)

@@ -21,14 +21,15 @@ from textual.widgets import Button, Input, Label, Select
 
 from console.actions import (
     CALL_STATUSES,
+    IST,
     PAGE_SIZE,
     SOLUTION_TYPES,
     ActionError,
+    CallLogQuery,
+    CallLogRecord,
     build_call_log_query,
     fmt_dt,
 )
-from console.api.calllog import CallLogQuery, CallLogRecord
-from console.api.dates import IST
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.widgets.plain import plain
