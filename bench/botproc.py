@@ -75,7 +75,8 @@ def _providers(kind: str, settings: BotSettings) -> Any:
 
             script = load_script(None)
             return InstantProviders(stt=PocketsphinxSTT(script.vocabulary()), llm=ScriptedLLM(script),  # type: ignore[arg-type]
-                                    tts=EspeakTTS(), description="pocketsphinx + script + eSpeak NG (by hand)")
+                                    tts=EspeakTTS(),  # type: ignore[arg-type]  # real providers in the instant set's slots
+                                    description="pocketsphinx + script + eSpeak NG (by hand)")
         return build_providers(settings)
     raise SystemExit(f"unknown providers {kind!r}")
 
@@ -90,7 +91,7 @@ async def serve(args: argparse.Namespace) -> None:
     if args.providers == "deepgram":
         overrides.update(stt_provider="deepgram", llm_provider="script", tts_provider="local",
                          deepgram_api_key="bench-key", deepgram_url=args.deepgram_url)
-    settings = BotSettings(**overrides)  # type: ignore[arg-type]
+    settings = BotSettings(**overrides)
     providers = _providers(args.providers, settings)
     if args.idle_decoder_s is not None and hasattr(getattr(providers, "stt", None), "idle_decoder_s"):
         providers.stt.idle_decoder_s = args.idle_decoder_s  # the memory figure's "after" comes sooner

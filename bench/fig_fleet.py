@@ -183,7 +183,7 @@ async def outage_phase(redis: Redis, n: int, outage_s: float) -> dict[str, Any]:
             "console_down": bool(down), "console_back": bool(back and down and back[-1] > down[0])}
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     if shutil.which("redis-server") is None:
         fig.note("skipped: redis-server is not installed (apt-get install redis-server)")

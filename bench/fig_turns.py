@@ -119,7 +119,7 @@ async def _run_bot(kind: str, turn_mode: str, rate: int, script: Path, groups: l
             await fake.close()
 
 
-async def run(ctx) -> Figure:  # noqa: ANN001
+async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     if ctx.quick:
         turns = await build(quick=True, voices=VOICES[:1], complete=COMPLETE[:8], paused=PAUSED[::2])

@@ -522,7 +522,7 @@ class Actions:
             return None
         try:
             page = await self.client.list_notifications(knowlarity_number=k_number)
-        except Exception as exc:  # noqa: BLE001 - the check is a courtesy, not a gate
+        except Exception as exc:
             log.info("could not check the notification registration of %s: %s", k_number, describe_error(exc))
             return None
         mine = [r for r in page.objects if normalize_number(r.k_number) == k_number]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -35,6 +35,7 @@ from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import time_format
 from console.listen import ListenSession
+from console.replay_source import ReplaySource
 from console.screens.account import AccountScreen
 from console.screens.agents import AgentsScreen
 from console.screens.base import ViewScreen
@@ -48,10 +49,12 @@ from console.screens.help import HelpScreen
 from console.screens.library import LibraryScreen
 from console.screens.live import LiveScreen
 from console.screens.numbers import NumbersScreen
+from console.screens.replay import ReplayScreen
 from console.screens.tasks import TasksScreen
 from console.state import ConsoleState, FeedStatus
 from console.widgets.badge import BarInfo
 from kcommon.text import escape_controls
+from voice.replay.load import Recording
 
 log = logging.getLogger("console.app")
 
@@ -524,3 +527,53 @@ class ConsoleApp(App[int]):
 def build_app(deps: ConsoleDeps) -> ConsoleApp:
     """The app factory: launchers and tests build the console through this."""
     return ConsoleApp(deps)
+
+
+def build_replay_app(recordings: Sequence[Recording], *, source: str = "", audio: Any = "mixed", speed: float = 1.0,
+                     autoplay: bool = True, player_factory: Any = None) -> Any:
+    """The console app showing only the Bot view, fed from `recordings` (tests build it here)."""
+    replay = ReplaySource(list(recordings), audio_side=audio, player_factory=player_factory)
+    replay.cursor.set_speed(speed)
+    replay._speed = replay.cursor.speed
+    if autoplay:
+        replay.cursor.play()
+
+    class ReplayApp(ConsoleApp):
+        """The console with one view, the Bot view on recordings; no Knowlarity, no bot."""
+
+        MODES: ClassVar[dict[str, Any]] = {"bot": ReplayScreen}
+        DEFAULT_MODE = "bot"
+
+        def __init__(self) -> None:
+            settings = ConsoleSettings.model_construct()
+            super().__init__(ConsoleDeps(client=None, settings=settings, clock=replay.now, source=source,
+                                         start_view="bot"))
+            self.replay = replay
+            self.state.bot = replay.state
+
+        async def on_mount(self) -> None:
+            self.set_interval(1.0 / self.deps.refresh_hz, self._refresh_tick, name="refresh")
+
+        def _refresh_tick(self) -> None:
+            self.replay.tick()
+            super()._refresh_tick()
+
+        def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+            if action in ("view", "dial", "otp", "toggle_me", "toggle_pause", "set_my_number"):
+                return False
+            return super().check_action(action, parameters)
+
+        async def action_view(self, name: str) -> None:
+            return None
+
+        def _poll(self, initial: bool = False) -> None:
+            return None
+
+        def get_system_commands(self, screen: Any) -> Any:
+            base = self._base_screen()
+            if base is not None:
+                for title, help_text, callback in base.palette_commands():
+                    yield SystemCommand(title, help_text, callback)
+                yield SystemCommand("Quit", "close the replay", self.exit)
+
+    return ReplayApp()

@@ -60,7 +60,7 @@ class Catalog:
             self.state.campaigns.filter_label = label or ""
         try:
             page = await self.client.list_campaigns(self.campaign_filter)
-        except Exception as exc:  # noqa: BLE001 - shown in the view
+        except Exception as exc:  # shown in the view
             self.state.campaigns.failed(describe_error(exc))
             return
         self.state.campaigns.replace(
@@ -122,7 +122,7 @@ class Catalog:
     async def load_phonebooks(self) -> None:
         try:
             page = await self.client.list_phonebooks()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.state.phonebooks.failed(describe_error(exc))
             return
         self.state.phonebooks.replace(ItemRow(str(p.id or i), p) for i, p in enumerate(page.objects))
@@ -130,7 +130,7 @@ class Catalog:
     async def load_sounds(self) -> None:
         try:
             page = await self.client.list_sounds()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.state.sounds.failed(describe_error(exc))
             return
         self.state.sounds.replace(ItemRow(str(s.id or i), s) for i, s in enumerate(page.objects))

@@ -102,9 +102,9 @@ class FleetWatcher:
                     for _name, entries in reply or ():
                         for entry_id, fields in entries:
                             self._last_id = entry_id
-                            event = self._decode(fields)
-                            if event is not None:
-                                yield event
+                            decoded = self._decode(fields)
+                            if decoded is not None:
+                                yield decoded
                     for event in self._check_lost():
                         yield event
             except asyncio.CancelledError:

@@ -23,9 +23,21 @@ from console.api.requests import CampaignFilter, NewCampaign, NewOrder
 from console.phonelist import PhoneList, parse_phone_text, read_phone_file
 
 __all__ = [
-    "WEEKDAYS", "CampaignForm", "OrderForm", "AddCallForm", "AddCall", "CampaignFilterForm", "BuyNumberForm",
-    "BuyNumber", "PhonebookForm", "NewPhonebook", "SoundForm", "NewSound", "AvailableFilterForm",
-    "AvailableFilter", "PlanChoice",
+    "WEEKDAYS",
+    "AddCall",
+    "AddCallForm",
+    "AvailableFilter",
+    "AvailableFilterForm",
+    "BuyNumber",
+    "BuyNumberForm",
+    "CampaignFilterForm",
+    "CampaignForm",
+    "NewPhonebook",
+    "NewSound",
+    "OrderForm",
+    "PhonebookForm",
+    "PlanChoice",
+    "SoundForm",
 ]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -135,7 +147,7 @@ class OrderForm(_OutboundForm):
     def to_request(self) -> NewOrder:
         if not self.ivr_disp_num:
             raise ValueError("Ivr_disp_num (the SR number of the Enterprise SIVR plan) is required")
-        return NewOrder(**self._common(), Ivr_disp_num=self.ivr_disp_num,
+        return NewOrder(**self._common(), ivr_disp_num=self.ivr_disp_num,
                         user_plan_id=_blank(self.user_plan_id), outbound_callcenter=True)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from console.api.phone import normalize_number
 
-__all__ = ["BadLine", "PhoneList", "parse_phone_text", "read_phone_file", "MAX_FILE_BYTES"]
+__all__ = ["MAX_FILE_BYTES", "BadLine", "PhoneList", "parse_phone_text", "read_phone_file"]
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 _HEADER_WORDS = re.compile(r"(phone|number|mobile|msisdn|contact|name|customer)", re.IGNORECASE)

@@ -153,7 +153,7 @@ class FleetOptions:
 
 async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | None = None,
                  stop: asyncio.Event | None = None, fleet: FleetOptions | None = None) -> int:
-    from voice.providers.factory import build_providers
+    from voice.providers.factory import build_providers  # noqa: PLC0415 - loads the vendor SDKs; only to serve
 
     fleet = fleet or FleetOptions()
     providers = build_providers(settings)

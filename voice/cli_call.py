@@ -57,7 +57,9 @@ PROG = "kconsole call"
 class _TurnAction(argparse.Action):
     """--say and --wav append to one ordered list, so lines are spoken in the order given."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None
+    ) -> None:
         items = list(getattr(namespace, "turns", None) or [])
         items.append(("say" if option_string == "--say" else "wav", str(values)))
         namespace.turns = items
@@ -100,23 +102,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wav", action=_TurnAction, dest="turns", metavar="FILE", help="a WAV file to speak (any rate/channels)")
     parser.add_argument("--mic", action="store_true", help="stream the microphone until Ctrl-C or the bot hangs up")
     parser.add_argument("--play", action="store_true", help="play the bot's audio on the speaker")
-    parser.add_argument("--sample-rate", type=_rate, default=16000, metavar="R", help="the stream's rate: 8000/16000/24000/32000/48000 (or 8k...); default 16000")
+    parser.add_argument("--sample-rate", type=_rate, default=16000, metavar="R",
+                        help="the stream's rate: 8000/16000/24000/32000/48000 (or 8k...); default 16000")
     parser.add_argument("--rate-in-url", action="store_true", help="also pass the rate as ?sample_rate=R in the URL")
     parser.add_argument("--caller", default="+919800000001", metavar="NUMBER", help="customer_number in the metadata")
-    parser.add_argument("--number", default="+918069000000", metavar="NUMBER", help="virtual_number (the SR number dialled) in the metadata")
+    parser.add_argument("--number", default="+918069000000", metavar="NUMBER",
+                        help="virtual_number (the SR number dialled) in the metadata")
     parser.add_argument("--callid", default=None, metavar="ID", help="callid in the metadata (random by default)")
-    parser.add_argument("--plain-metadata", action="store_true", help="send the metadata as plain JSON, not a JSON string of a Python dict")
-    parser.add_argument("--no-audio-timeout", type=_positive, default=5.0, metavar="S", help="cut the call if no playAudio arrives within S seconds (default 5)")
-    parser.add_argument("--reply-timeout", type=_positive, default=10.0, metavar="S", help="how long each line waits for the bot to answer (default 10)")
-    parser.add_argument("--interrupt-after", type=_non_negative, default=None, metavar="MS", help="speak each line MS ms into the bot's reply (barge-in) instead of after it")
-    parser.add_argument("--speed", type=_positive, default=1.0, metavar="X", help="time compression for testing: X times faster than real time (default 1); the bot must run as fast (a ScaledClock) or it takes your lines for barge-ins")
+    parser.add_argument("--plain-metadata", action="store_true",
+                        help="send the metadata as plain JSON, not a JSON string of a Python dict")
+    parser.add_argument("--no-audio-timeout", type=_positive, default=5.0, metavar="S",
+                        help="cut the call if no playAudio arrives within S seconds (default 5)")
+    parser.add_argument("--reply-timeout", type=_positive, default=10.0, metavar="S",
+                        help="how long each line waits for the bot to answer (default 10)")
+    parser.add_argument("--interrupt-after", type=_non_negative, default=None, metavar="MS",
+                        help="speak each line MS ms into the bot's reply (barge-in) instead of after it")
+    parser.add_argument("--speed", type=_positive, default=1.0, metavar="X",
+                        help="time compression for testing: X times faster than real time (default 1); the bot must run as"
+                        " fast (a ScaledClock) or it takes your lines for barge-ins")
     parser.add_argument("--token", default=None, metavar="TOKEN",
                         help="the bot's token (BOT_TOKEN), sent as Authorization: Bearer; never printed")
     parser.add_argument("--no-bot-text", action="store_true", help="do not ask a kconsole bot for its words")
     parser.add_argument("--insecure", action="store_true", help="accept a self-signed certificate on wss://")
     parser.add_argument("--cafile", type=Path, default=None, metavar="PEM", help="trust this CA certificate for wss://")
     parser.add_argument("--transcribe", action="store_true", help="transcribe the bot's audio with the offline recogniser")
-    parser.add_argument("--script", type=Path, default=None, metavar="TOML", help="with --transcribe: the bot script whose sentences to expect (default: the receptionist)")
+    parser.add_argument("--script", type=Path, default=None, metavar="TOML",
+                        help="with --transcribe: the bot script whose sentences to expect (default: the receptionist)")
     parser.add_argument("--strict", action="store_true", help="end the call on the first malformed frame from the bot")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the live log")
 

@@ -65,8 +65,8 @@ from voice.providers.base import (
 from voice.recording import CallRecorder
 from voice.reply import CallGone, Reply, Voices
 from voice.session_options import SessionOptions
-from voice.stt_lane import SttLane
 from voice.speculation import SpeculativeStart
+from voice.stt_lane import SttLane
 from voice.utterance_end import UtteranceEnd
 from voice.vad import SpeechEnd, SpeechStart, VoiceActivityDetector
 

@@ -71,7 +71,7 @@ def campaign_cells(c: Any) -> tuple[Text | str, ...]:
 def _days_row() -> tuple[FormField, ...]:
     names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     return tuple(FormField(day, name, placeholder="Weekdays" if i == 0 else "", value="true" if i < 5 else "false")
-                 for i, (day, name) in enumerate(zip(WEEKDAYS, names)))
+                 for i, (day, name) in enumerate(zip(WEEKDAYS, names, strict=True)))
 
 
 class CampaignsScreen(ViewScreen):

@@ -74,7 +74,8 @@ class FormScreen(ModalScreen[Values | None]):
                 with Horizontal(classes="form-row"):
                     yield Label(plain(f.label + (" *" if f.required else "")), classes="form-label")
                     if f.choices:
-                        yield Select([(plain(label), value) for label, value in f.choices], value=f.value or f.choices[0][1], allow_blank=False,
+                        yield Select([(plain(label), value) for label, value in f.choices],
+                                     value=f.value or f.choices[0][1], allow_blank=False,
                                      id=f"field-{f.name}", classes="form-input")
                     elif f.check:
                         yield Checkbox("", value=f.value == "true", id=f"field-{f.name}", classes="form-input")

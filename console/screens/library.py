@@ -28,6 +28,7 @@ from console.screens.request_form import RequestForm
 from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
+
 def sound_state(status: int | None) -> Text:
     words = {0: "under approval", 1: "approved", 2: "rejected"}
     if status is None:

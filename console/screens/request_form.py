@@ -97,7 +97,8 @@ class RequestForm(ModalScreen[T | None], Generic[T]):
                         yield Label(plain(row.label + (" *" if row.required else "")), classes="request-label")
                         if row.choices:
                             values = [v for _, v in row.choices]
-                            yield Select([(plain(label), value) for label, value in row.choices], value=row.value if row.value in values else values[0],
+                            yield Select([(plain(label), value) for label, value in row.choices],
+                                         value=row.value if row.value in values else values[0],
                                          allow_blank=False, id=f"field-{row.name}", classes="request-input",
                                          compact=True)
                         elif row.check:

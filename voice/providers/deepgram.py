@@ -87,7 +87,7 @@ class DeepgramSTT:
         language: str = "en",
         endpointing_ms: int | None = None,
         utterance_end_ms: int = 1000,
-        turn: TurnConfig | None = TurnConfig(),  # noqa: B008 - frozen, shared safely
+        turn: TurnConfig | None = TurnConfig(),
         keepalive_s: float = 5.0,
         max_reconnects: int = 6,
         backoff_s: float = 0.1,

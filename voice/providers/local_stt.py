@@ -371,7 +371,7 @@ class PocketsphinxSTT:
         vocabulary: Sequence[str] | None = None,
         *,
         silence_ms: int = 600,
-        turn: TurnConfig | None = TurnConfig(),  # noqa: B008 - frozen, shared safely
+        turn: TurnConfig | None = TurnConfig(),
         interim_ms: int = 300,
         max_utterance_ms: int = 15000,
         vad_aggressiveness: int = 2,

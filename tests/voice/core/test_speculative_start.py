@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import make_settings
 from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
+
 from voice import protocol
 from voice.bus import EventBus
 from voice.clock import ManualClock

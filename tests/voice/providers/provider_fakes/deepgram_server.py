@@ -64,7 +64,7 @@ class FakeDeepgram:
 
     async def start(self) -> None:
         self._server = await serve(self._handler, "127.0.0.1", 0, process_request=self._check)
-        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else 0  # type: ignore[index]
+        self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else 0
 
     async def close(self) -> None:
         if self._server is not None:
