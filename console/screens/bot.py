@@ -204,7 +204,7 @@ class BotScreen(ViewScreen):
             # Only the user moves the cursor with a message (VimTable syncs silently):
             # keep their call, and follow new ones only if it was live and later ends.
             self._selected_id = event.row_key.value
-            call = self.capp.state.bot.get(event.row_key.value)
+            call = self.capp.state.bot.get(event.row_key.value) if event.row_key.value is not None else None
             self._follow = call is not None and not call.finished
             self.refresh_bindings()
             self.capp.request_refresh()

@@ -12,13 +12,13 @@ from console.screens.bot import BotScreen
 from console.screens.calllog import CallLogScreen
 from console.screens.campaigns import CampaignsScreen
 from console.screens.detail import DetailScreen
+from console.screens.forms import FormScreen
 from console.screens.help import HelpScreen
 from console.screens.live import LiveScreen
 from console.screens.tasks import TasksScreen
 from console.widgets.badge import TopBar
 from console.widgets.table import VimTable
 from sandbox.server import SandboxServer
-from console.screens.forms import FormScreen
 from tests.console.conftest import SIZE, until
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from tests.terminal.conftest import Console as TmuxTerminal
@@ -27,7 +28,7 @@ def every_transition(keys: list[str]) -> list[str]:
 def test_the_walk_covers_every_ordered_pair() -> None:
     keys = list(VIEWS)
     walk = every_transition(keys)
-    pairs = set(zip(walk, walk[1:]))
+    pairs = set(itertools.pairwise(walk))
     assert len(walk) == len(keys) * (len(keys) - 1) + 1 and pairs == {(a, b) for a in keys for b in keys if a != b}
 
 
