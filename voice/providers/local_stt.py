@@ -93,8 +93,13 @@ BAND_FILL_LEVEL = 2000.0  # std of the >4 kHz fill noise, int16 units (about -24
 CMN_WIN = 500
 CMN_WIN_HWM = 800
 # Re-decode an utterance when its own cepstral mean is this far (L2) from the mean it
-# was decoded with: a new caller or channel. Same-caller utterances differ by < 10.
+# was decoded with. The first utterance of a call starts from the model's neutral mean
+# (distance 40-70 on eSpeak at 8/16 kHz). Later ones start from the call's own mean but
+# still differ by 13-27 with their phonetic content, and their first pass is already
+# right: for them only a new channel (CMN_CHANNEL_CHANGE) is worth a second pass, which
+# costs ~100 ms of CPU at the end of every utterance, i.e. on the caller's wait.
 CMN_REDECODE_DISTANCE = 12.0
+CMN_CHANNEL_CHANGE = 35.0
 # Gaussian dither (std in int16 units, about -66 dBFS) added to everything decoded.
 # Digital silence (exact zeros, as synthesised or gated audio has) drives the front
 # end's log spectrum and noise floor to extremes, which skews CMN; audio that went
@@ -643,7 +648,7 @@ class PocketsphinxStream(TranscriptOutbox):
             own = updated
         distance = float(np.linalg.norm(own - prior)) if np.all(np.isfinite(own)) else 0.0
         self.log.debug("pass 1 %r, %d frames, CMN distance %.1f", text, frames, distance)
-        if distance < CMN_REDECODE_DISTANCE:
+        if distance < (CMN_REDECODE_DISTANCE if self._cmn is None else CMN_CHANNEL_CHANGE):
             return text
         self.redecodes += 1
         dec.set_cmn(",".join(f"{v:.4f}" for v in own))

@@ -199,3 +199,48 @@ async def test_the_stream_ends_with_a_summary_line_in_the_guides_format(fake, ca
     [line] = [r.getMessage() for r in caplog.records if "Stream summary" in r.getMessage()]
     assert line.startswith("[call_id=c-sum] [DEEPGRAM  ] Stream summary | audio sent=1.0 s | transcripts interim=")
     assert "final=1 | reconnects=0 | errors=0" in line
+
+
+# ---- our turn decision on top of Deepgram's endpointing, on real (synthesised) speech ----
+
+from bench.turn_corpus import build_turn  # noqa: E402
+
+
+async def _turn_through(fake: FakeDeepgram, fragments: list[str], pauses: list[int], rate: int) -> tuple[float, float]:
+    """Stream a corpus turn (words known to the fake by time); (audio s when the turn ended, real end s)."""
+    turn = await build_turn("t", "x", fragments, pauses, rate, ("en-us", 165, 50))
+    fake.timeline = list(zip(turn.starts, turn.ends, turn.fragments, strict=True))
+    stream = await provider(fake).open(sample_rate=rate, call_id="turn")
+    ended_at: list[float] = []
+    sent = 0
+
+    async def read() -> None:
+        async for t in stream.results():
+            if t.final and t.speech_final and not ended_at:
+                ended_at.append(sent / 2 / rate)
+
+    reader = asyncio.create_task(read())
+    step = rate * 20 // 1000 * 2
+    for i in range(0, len(turn.pcm), step):
+        await stream.send(turn.pcm[i : i + step])
+        sent += len(turn.pcm[i : i + step])
+        await asyncio.sleep(0.002)  # ~10x real time: the fake's finals come back between frames
+    await stream.close()
+    await reader
+    assert ended_at, "the turn was ended"
+    return ended_at[0], turn.end
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+async def test_a_complete_question_ends_its_turn_soon(fake, rate):
+    ended, end = await _turn_through(fake, ["What are your opening hours?"], [], rate)
+    assert end < ended <= end + 0.5
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+async def test_hesitations_and_half_a_phone_number_do_not_end_the_turn(fake, rate):
+    ended, end = await _turn_through(fake, ["I want to,", "uh,", "check my order status."], [800, 700], rate)
+    assert end < ended <= end + 0.6
+    ended, end = await _turn_through(fake, ["My phone number is nine eight four five zero,", "one two three four five."],
+                                     [900], rate)
+    assert end < ended <= end + 0.6

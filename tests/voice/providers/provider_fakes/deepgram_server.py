@@ -6,7 +6,7 @@ audio is cut into bursts of loud samples separated by silence, and each burst's
 transcript comes either from its amplitude (`words`: amplitude 4000 -> "opening
 hours") or from a `timeline` of (start s, end s, text) in the connection's audio time
 (a corpus whose words are known to the sample: the text of every entry overlapping
-the burst). Endpointing follows the query, as Deepgram's does: a burst is finalised
+the burst; the list is taken by the next connection, and may be added to as it runs). Endpointing follows the query, as Deepgram's does: a burst is finalised
 (`is_final`, `speech_final`) after `endpointing` ms of silence, interim results come
 every 200 ms of speech, and `UtteranceEnd` is sent once `utterance_end_ms` have
 passed since the last finalised word with no new speech. Results carry
@@ -97,8 +97,7 @@ class FakeDeepgram:
         endpointing = int(q.get("endpointing", "10")) if q.get("endpointing", "10").isdigit() else 10
         utterance_end_ms = int(q["utterance_end_ms"]) if q.get("utterance_end_ms", "").isdigit() else None
         silence_frames_to_end = max(1, -(-endpointing // FRAME_MS))
-        timeline = list(self.timeline) if self.timeline is not None else None
-        self.timeline = None
+        timeline, self.timeline = self.timeline, None  # this connection's (its owner may add to it)
         last_word_end: int | None = None  # frame of the last finalised word, until UtteranceEnd
         buf = bytearray()
         pos = 0  # frames consumed
@@ -167,6 +166,8 @@ class FakeDeepgram:
     def _text(self, start_f: int, end_f: int, amp: int, timeline: list[tuple[float, float, str]] | None,
               *, consume: bool) -> str:
         if timeline is None:
+            if not self.words:
+                return ""
             best = min(self.words, key=lambda a: abs(a - amp))
             return self.words[best]
         a, b = start_f * FRAME_MS / 1000 - 0.05, end_f * FRAME_MS / 1000 + 0.05
