@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 DEFAULT_COMMAND = "console"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `only`, just that command's module is imported (the
+    others are listed for --help but not loaded: `kconsole replay --report` need not pay
+    for Textual, the sandbox and the providers)."""
     parser = argparse.ArgumentParser(
         prog="kconsole",
         description="Knowlarity console: live calls, agents, tasks, call log, voice bot.",
@@ -39,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sub = subs.add_parser(name, help=help_text, description=help_text)
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # noqa: BLE001 - one broken part must not take down every command
@@ -63,7 +68,9 @@ def _with_default_command(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
+    words = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    chosen = next((w for w in words if w not in GLOBAL_FLAGS), None)
+    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(words)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.log_json:

@@ -30,7 +30,7 @@ def test_config_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         raise ConfigError("missing setting KNOWLARITY_API_KEY (set it in the environment or .env)")
 
     parser = cli.build_parser
-    monkeypatch.setattr(cli, "build_parser", lambda: _patched(parser(), boom))
+    monkeypatch.setattr(cli, "build_parser", lambda only=None: _patched(parser(only), boom))
     assert cli.main(["sandbox"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "kconsole: missing setting KNOWLARITY_API_KEY (set it in the environment or .env)"
