@@ -36,6 +36,7 @@ from console.config import ConsoleSettings
 from console.display import time_format
 from console.listen import ListenSession
 from console.replay_source import ReplaySource
+from console.talk import TalkSession
 from console.screens.account import AccountScreen
 from console.screens.agents import AgentsScreen
 from console.screens.base import ViewScreen
@@ -148,6 +149,8 @@ class ConsoleApp(App[int]):
         self.paused = False
         self._paused_at_events = 0
         self.listen: ListenSession | None = None
+        self.talk: TalkSession | None = None
+        self.talk_factory: Any = TalkSession  # tests give one with a stand-in microphone
         self.ingested = 0
         if deps.keymap:
             self.set_keymap(deps.keymap)
@@ -171,6 +174,7 @@ class ConsoleApp(App[int]):
 
     async def on_unmount(self) -> None:
         self.stop_listening()
+        self.stop_talking()
         if self.deps.bot is not None:
             await self.deps.bot.aclose()
 
@@ -464,6 +468,38 @@ class ConsoleApp(App[int]):
         session.close()
         if self.deps.bot is not None and self.is_running:
             self._send_listen(session.call_id, False)
+
+    def start_talking(self) -> str | None:
+        """A test call to the bot with this machine's microphone as the caller; returns an
+        error line (no bot URL known, no microphone) or None."""
+        if self.talk is not None:
+            return "a test call is already on"
+        if self.deps.bot_voice is None:
+            return "the console does not know the bot's URL (run it with --serve-bot, or the demo)"
+        url, token, rate = self.deps.bot_voice
+        session = self.talk_factory(url, sample_rate=rate, token=token)
+        error = session.start()
+        if error:
+            return str(error)
+        self.talk = session
+        self._run_talk(session)
+        return None
+
+    def stop_talking(self) -> None:
+        if self.talk is not None:
+            self.talk.hang_up()
+
+    @work(group="talk", exit_on_error=False)
+    async def _run_talk(self, session: TalkSession) -> None:
+        try:
+            report = await session.run()
+        except Exception as exc:  # noqa: BLE001 - a failed test call is a notice, never a crash
+            self.notify(f"test call failed: {describe_error(exc)}", title="talk", severity="error")
+        else:
+            self.notify(f"test call ended: {report.describe_outcome()}", title="talk", timeout=5)
+        finally:
+            if self.talk is session:
+                self.talk = None
 
     @work(group="listen", exit_on_error=False)
     async def _send_listen(self, call_id: str, on: bool) -> None:

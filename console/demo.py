@@ -187,6 +187,7 @@ def build_demo_app(parts: DemoParts, args: argparse.Namespace) -> ConsoleApp:
         settings=settings,
         stream_factory=make_stream_factory(settings, parts.client),
         bot=BusWatcher(parts.bus),
+        bot_voice=(parts.bot.url, None, int(parts.bot.settings.bot_sample_rate or 16000)),
         source=f"demo · sandbox {parts.sandbox.base_url.removeprefix('http://')}",
         agent_poll_s=3.0,
         keymap=load_keymap(getattr(args, "keymap", None)),

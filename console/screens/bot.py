@@ -3,7 +3,8 @@
 Left, the calls (live first, then finished ones, which stay browsable). Right, the
 selected call: caller and state (listening / thinking / speaking), a BARGE-IN flash when
 the caller interrupts, the transcript (partial words dimmer), each turn's timings, and
-the controls: transfer, hang up, say a line, listen. Data comes from the bot watcher
+the controls: transfer, hang up, say a line, listen, and talk (a test call to the bot with
+this microphone as the caller, when the console knows the bot's URL). Data comes from the bot watcher
 (in-process bus or `/monitor`) through state; commands go back through console.actions.
 """
 
@@ -98,6 +99,7 @@ class BotScreen(ViewScreen):
         Binding("h", "hangup", "hang up", id="bot.hangup"),
         Binding("s", "say", "say a line", id="bot.say"),
         Binding("l", "listen", "listen", id="bot.listen"),
+        Binding("T", "talk", "talk", id="bot.talk"),
     ]
 
     def __init__(self) -> None:
@@ -227,6 +229,8 @@ class BotScreen(ViewScreen):
         if action == "listen":
             call = self.selected_call()
             return (call is not None and not call.finished and self.capp.deps.bot is not None) or self.capp.listen is not None
+        if action == "talk":
+            return self.capp.deps.bot_voice is not None
         return True
 
     def action_transfer(self) -> None:
@@ -301,7 +305,23 @@ class BotScreen(ViewScreen):
             self.capp.notify(f"listening to {call.caller or call.call_id} (l again to stop)", timeout=3)
         self.refresh_bindings()
 
+    def action_talk(self) -> None:
+        """T: call the bot from here, the microphone as the caller (T again hangs up)."""
+        if self.capp.talk is not None:
+            self.capp.stop_talking()
+            self.capp.notify("hung up the test call", timeout=2)
+            return
+        error = self.capp.start_talking()
+        if error:
+            self.capp.notify(f"can't talk to the bot from here: {error}", title="talk", severity="warning", timeout=8)
+        else:
+            self.capp.notify("calling the bot: speak into the microphone (T again hangs up)", title="talk", timeout=4)
+        self.refresh_bindings()
+
     def palette_commands(self) -> Iterable[PaletteCommand]:
+        if self.capp.deps.bot_voice is not None:
+            yield ("Bot: talk to the bot" if self.capp.talk is None else "Bot: hang up the test call",
+                   "a test call with this microphone as the caller", self.action_talk)
         call = self.selected_call()
         if call is not None and not call.finished:
             yield ("Bot: transfer the selected call", "to a person (TRANSFER_NUMBER or a number)", self.action_transfer)
