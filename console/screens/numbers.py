@@ -83,7 +83,7 @@ class NumbersScreen(ViewScreen):
             yield Label("Available numbers: choose a circle (enter)", id="available-title", classes="pane-title")
             yield VimTable([("number", "Number", 16), ("type", "Type", 10), ("rating", "Rating", 10),
                             ("provider", "Provider", 18), ("circle", "Circle", 8)], id="available-table")
-            yield Label("Bought numbers", id="bought-title", classes="pane-title")
+            yield Label("Numbers bought", id="bought-title", classes="pane-title")
             yield VimTable([("number", "Number", 16), ("type", "Type", 6), ("cli", "CLI", 10), ("rating", "Rating", 8),
                             ("created", "Bought", 16), ("expiry", "Expires", 16), ("expired", "Expired", 8)],
                            id="bought-table")
@@ -200,7 +200,7 @@ class NumbersScreen(ViewScreen):
         if self.status:
             available += f"   {self.status}"
         self.query_one("#available-title", Label).update(plain(available))
-        self.query_one("#bought-title", Label).update(plain(f"Bought numbers: {len(self.bought)}"))
+        self.query_one("#bought-title", Label).update(plain(f"Numbers bought: {len(self.bought)}"))
         self.refresh_bindings()
 
     # ---- keys -----------------------------------------------------------------------------------

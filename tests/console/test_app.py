@@ -45,7 +45,7 @@ async def test_live_board_follows_a_call_from_originate_to_cdr(console_factory, 
     app = console_factory(agent=sandbox.account.default_agent.phone_number)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.stream_status.status == "live")
-        assert "stream live" in bar_text(app)
+        await until(pilot, lambda: "stream live" in bar_text(app))  # the bar redraws on the next tick
         uuid = sandbox.place_inbound_call()
         board = app.state.board
         await until(pilot, lambda: uuid in board and board.get(uuid).event == "CDR")  # type: ignore[union-attr]

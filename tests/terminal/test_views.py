@@ -55,3 +55,36 @@ def test_every_view_after_every_other_and_the_board_keeps_changing(console: Tmux
     screen = go(console, "1")
     console.wait_for(lambda s: (m := EVENTS.search(s)) is not None and int(m.group(1).replace(",", "")) > counts[0],
                      15, why="new live events on the board")
+
+
+def test_numbers_library_and_campaign_forms_in_a_real_terminal(console: TmuxTerminal) -> None:
+    """The outbound side as a supervisor meets it: a circle's numbers, buying one (asked
+    once, then sent), a sound added by URL, the campaign and order forms opened and left."""
+    go(console, "8")
+    console.wait_for(re.compile(r"Circles of India: [1-9]").search, 10, why="the circles")
+    bought = int(re.search(r"Numbers bought: (\d+)", console.wait_for("Numbers bought:", 10)).group(1))  # type: ignore[union-attr]
+    console.keys("Enter")
+    console.wait_for(re.compile(r"Available numbers in .+: [1-9]").search, 10, why="a circle's numbers")
+    console.keys("b")
+    console.wait_for("Buy +", 10, why="the buy form")
+    console.keys("C-s")
+    console.wait_for("press again to buy", 10)
+    console.keys("C-s")
+    console.wait_for(f"Numbers bought: {bought + 1}", 15, why="the bought number listed")
+    go(console, "9")
+    screen = console.wait_for(lambda s: "rejected" in s and "under approval" in s, 10, why="the sounds' states")
+    sounds = int(re.search(r"Sounds: (\d+)", screen).group(1))  # type: ignore[union-attr]
+    console.keys("a")
+    console.wait_for("Add a sound", 10)
+    console.type("https://cdn.example.com/welcome.wav")
+    console.keys("C-s")
+    console.wait_for(f"Sounds: {sounds + 1}", 15, why="the new sound")
+    console.wait_for("welcome.wav", 10, why="the new sound's row")
+    go(console, "6")
+    for key, title in (("n", "New campaign"), ("O", "New call-center order"), ("f", "Filter campaigns")):
+        console.keys(key)
+        console.wait_for(title, 10)
+        console.wait_for(lambda s: "Cancel" in s, 5, why="the form's buttons")
+        console.keys("Escape")
+        console.wait_gone(title, 10)
+    assert_live(console)
