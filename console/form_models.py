@@ -13,7 +13,7 @@ No widgets here, and no I/O but reading a phone-list file the user named.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -392,6 +392,6 @@ def default_start(minutes: int = 10) -> str:
     return (datetime.now(IST) + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M")
 
 
-def plan_default_expiry(plan: PlanChoice, today: date | None = None) -> str:
+def plan_default_expiry(plan: PlanChoice) -> str:
     """The expiry a buy form offers: the plan's own (the latest the docs allow)."""
     return plan.expiry.strftime("%Y-%m-%d %H:%M") if plan.expiry else ""
