@@ -29,10 +29,10 @@ from console.api.events import CallEvent, Cdr, UnknownEvent
 from console.api.loose import looks_secret
 from console.api.models import Agent, Task
 from console.api.phone import normalize_number
-from console.api.redact import redact
 from console.botwatch import BotWatcher
 from console.config import ConsoleSettings
 from console.state import AgentRow, CallRow, CallsBoard, ConsoleState, TaskRow
+from kcommon.redact import redact
 from voice.bus import HangupCommand, SayCommand, TransferCommand
 from voice.config import ConfigError
 

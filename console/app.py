@@ -35,6 +35,7 @@ from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import time_format
 from console.listen import ListenSession
+from console.pacing import Yielder
 from console.replay_source import ReplaySource
 from console.talk import TalkSession
 from console.screens.account import AccountScreen
@@ -187,14 +188,12 @@ class ConsoleApp(App[int]):
         stream = self.deps.stream_factory(self._on_stream_state)
         try:
             count = 0
+            turn = Yielder()  # a stream far ahead yields items without awaiting I/O: keys and redraws go first
             async for item in stream:
                 ingest_stream_item(self.state.board, item)
                 count += 1
-                if count & 0xFF == 0:
-                    # A stream that is far ahead can yield thousands of items without awaiting
-                    # I/O; give keys and redraws their turn.
-                    await asyncio.sleep(0)
                 self.ingested = count
+                await turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the stream's failure is shown, never raised
@@ -226,8 +225,8 @@ class ConsoleApp(App[int]):
         """Follow the bot's session events for the app's lifetime."""
         assert self.deps.bot is not None
         watcher = self.deps.bot
+        turn = Yielder()
         try:
-            count = 0
             async for event in watcher.events(self._on_bot_state):
                 kind = getattr(event, "kind", "")
                 if kind == "audio":
@@ -237,9 +236,7 @@ class ConsoleApp(App[int]):
                 if kind == "barge_in" and self.listen is not None:
                     self.listen.barge_in(event.call_id)
                 self.state.bot.ingest(event)
-                count += 1
-                if count & 0xFF == 0:
-                    await asyncio.sleep(0)
+                await turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001

@@ -25,8 +25,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr, ValidationError
 
-from console.api.redact import Redactor
 from console.state import FeedStatus
+from kcommon.redact import Redactor
 from voice.bus import EventBus, ListenCommand, MonitorCommand, MonitorEvent, Subscription, parse_monitor_event
 
 log = logging.getLogger("console.botwatch")

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from voice.config import ConfigError, describe_validation_error
+from voice.config import ConfigError, check_secret, describe_validation_error, register_secrets
 
 Channel = Literal["Basic", "Advance", "Premium", "Enterprise"]
 
@@ -49,6 +49,11 @@ class ConsoleSettings(BaseSettings):
                     return name
         return value
 
+    @field_validator("sr_api_key", "api_key")
+    @classmethod
+    def _one_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_secret(value)
+
     @field_validator("base_url", "stream_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -73,6 +78,8 @@ CONSOLE_SECRETS = frozenset({"KNOWLARITY_SR_API_KEY", "KNOWLARITY_API_KEY"})
 def load_console_settings(**overrides: object) -> ConsoleSettings:
     """Read settings; raise ConfigError (one line, no secret) if any is malformed."""
     try:
-        return ConsoleSettings(**overrides)  # type: ignore[arg-type]
+        settings = ConsoleSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, secret_names=CONSOLE_SECRETS, prefix="KNOWLARITY_")) from None
+    register_secrets(settings)
+    return settings

@@ -26,7 +26,9 @@ from collections.abc import Collection, Iterable
 from typing import Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
-__all__ = ["PARTIAL_MIN", "REDACTED", "Redactor", "redact", "redact_url", "register_secret", "secret_variants"]
+__all__ = [
+    "PARTIAL_MIN", "REDACTED", "Redactor", "redact", "redact_data", "redact_url", "register_secret", "secret_variants",
+]
 
 REDACTED = "***"
 PARTIAL_MIN = 8  # a run this long of a long key's characters is that key, partly echoed
@@ -46,7 +48,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token)\s+)?)[^\s\"',;]+", re.I),
      r"\g<1>" + REDACTED),
     (re.compile(r"(\bx-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+", re.I), r"\g<1>" + REDACTED),
-    (re.compile(r"([?&;](?:[a-z_-]*token|[a-z_-]*key|secret|password|k)=)[^\s&#;\"'<>]+", re.I),
+    (re.compile(r"([?&;](?:[a-z_-]*token|[a-z_-]*key|secret|password|k)=)[^\s&#;?\"'<>]+", re.I),
      r"\g<1>" + REDACTED),
     (re.compile(r"(\bwss?://[^\s#\"'<>]*#)[^\s\"'<>]+", re.I), r"\g<1>" + REDACTED),
 )
@@ -158,10 +160,16 @@ _lock = threading.Lock()
 _GLOBAL = Redactor()
 
 
+MIN_REGISTERED = 6  # a one-letter test token must not turn every "t" of every log line into ***
+
+
 def register_secret(secret: Secret) -> None:
-    """Add a secret to the process-wide set that every log record and `redact()` hides."""
+    """Add a secret to the process-wide set that every log record and `redact()` hides.
+
+    Values shorter than MIN_REGISTERED are not matched in free text (they would match
+    ordinary words); URLs still hide them by position (`redact_url`)."""
     value = _value(secret).strip()
-    if value:
+    if len(value) >= MIN_REGISTERED:
         with _lock:
             _GLOBAL.add(value)
 
@@ -169,6 +177,18 @@ def register_secret(secret: Secret) -> None:
 def redact(text: object) -> str:
     """Hide every registered secret and every secret shape in `text`."""
     return _GLOBAL(text)
+
+
+def redact_data(value: object) -> object:
+    """`value` (decoded JSON: dicts, lists, strings, numbers) with every string redacted,
+    keys included; for error bodies that programs may print or log whole."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_data(v) for v in value)
+    return value
 
 
 _PUBLIC_PARAMS = frozenset({"sample_rate", "sampling_rate"})

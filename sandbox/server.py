@@ -31,6 +31,8 @@ from typing import Any
 
 from aiohttp import web
 
+from kcommon.redact import redact_url
+
 from sandbox import formats as fmt
 from sandbox.account import MSG_BAD_SR_KEY, Account, Rejected
 from sandbox.api import RestApi, json_response, read_body
@@ -44,15 +46,6 @@ DEFAULT_SR_API_KEY = "sandbox-sr-key"
 DEFAULT_API_KEY = "sandbox-api-key"
 DEFAULT_USERNAME = "sandbox"  # the account's user name, for the documented USERNAME:KEY headers
 LOOPBACK = ("127.", "::1", "::ffff:127.")
-
-
-def redact_stream_url(url: str) -> str:
-    """The stream URL with its SR key hidden (for messages and logs)."""
-    head, sep, tail = url.partition("/update-stream/")
-    if not sep:
-        return url
-    _, slash, rest = tail.partition("/")
-    return f"{head}/update-stream/***{slash}{rest}"
 
 
 @web.middleware
@@ -235,7 +228,7 @@ class SandboxServer:
 
     @property
     def stream_url_redacted(self) -> str:
-        return redact_stream_url(self.stream_url)
+        return redact_url(self.stream_url, public_segments=("update-stream", "konnect"))
 
     # ---- hooks for tests, the demo and the voice bot -----------------------------------------
 

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kcommon.redact import register_secret
+from kcommon.text import escape_controls
 from voice.turn.detector import TurnConfig
 
 SUPPORTED_RATES = (8000, 16000, 24000, 32000, 48000)
@@ -30,16 +32,30 @@ class ConfigError(ValueError):
 def describe_validation_error(
     exc: ValidationError, *, secret_names: frozenset[str] = frozenset(), prefix: str = ""
 ) -> str:
-    """One line naming every bad setting; values of secrets are never shown."""
+    """One line naming every bad setting and what is wrong with it, never its value: a key
+    pasted into the wrong setting (KNOWLARITY_CHANNEL, BOT_PATH, a base URL with user-info)
+    would otherwise be echoed to the terminal. `secret_names` is kept for callers."""
     parts = []
-    for err in exc.errors():
+    for err in exc.errors(include_input=False, include_context=False, include_url=False):
         name = ".".join(str(p) for p in err.get("loc", ())) or "settings"
         env_name = (prefix + name).upper()
-        msg = err.get("msg", "invalid")
-        if env_name not in secret_names and "input" in err and not isinstance(err["input"], dict):
-            msg = f"{msg} (got {str(err['input'])[:40]!r})"
-        parts.append(f"{env_name}: {msg}")
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{env_name}: {escape_controls(msg)}")
     return "invalid setting " + "; ".join(parts)
+
+
+def check_secret(value: SecretStr | None) -> SecretStr | None:
+    """A key is one token: a pasted line break, tab or space inside, or nothing but spaces,
+    is refused here with a reason instead of failing later inside an HTTP header."""
+    if value is None:
+        return None
+    raw = value.get_secret_value()
+    if not raw.strip():
+        raise ValueError("is empty or only spaces")
+    stripped = raw.strip()
+    if any(ch.isspace() or not ch.isprintable() for ch in stripped):
+        raise ValueError("holds a line break, a space or a control character (paste the key alone)")
+    return SecretStr(stripped)
 
 
 def normalise_origin(origin: str) -> str | None:
@@ -132,6 +148,11 @@ class BotSettings(BaseSettings):
     # Offline recogniser decoders shared by all calls (~7 MiB each); 0: 2 per core + 2.
     stt_local_decoders: int = Field(default=0, ge=0, le=256)
 
+    @field_validator("deepgram_api_key", "openai_api_key", "cartesia_api_key", "bot_token", "monitor_token")
+    @classmethod
+    def _one_token(cls, value: SecretStr | None) -> SecretStr | None:
+        return check_secret(value)
+
     @field_validator("bot_sample_rate")
     @classmethod
     def _rate_supported(cls, value: int) -> int:
@@ -172,6 +193,16 @@ BOT_SECRETS = frozenset({"DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY
 def load_bot_settings(**overrides: object) -> BotSettings:
     """Read settings; raise ConfigError (one line, no secret) if any is malformed."""
     try:
-        return BotSettings(**overrides)  # type: ignore[arg-type]
+        settings = BotSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, secret_names=BOT_SECRETS)) from None
+    register_secrets(settings)
+    return settings
+
+
+def register_secrets(settings: BaseSettings) -> None:
+    """Hand every secret of `settings` to the one redactor, so no log line can show it."""
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr):
+            register_secret(value)

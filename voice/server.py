@@ -75,7 +75,7 @@ from voice.bus import (
     to_json,
 )
 from voice.clock import Clock, MonotonicClock
-from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin
+from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin, register_secrets
 from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
 from voice.logs import CallLog
 from voice.memory import give_back_memory
@@ -162,6 +162,7 @@ class BotServer:
         reuse_port: bool = False,
     ) -> None:
         self.settings = settings
+        register_secrets(settings)  # tokens in a refused path or a library's debug line stay hidden
         self._providers = providers
         self.bus = bus or EventBus()
         self.clock = clock or MonotonicClock()

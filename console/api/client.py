@@ -40,7 +40,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from kcommon import logsafe
+from kcommon.redact import Redactor, register_secret
+
 from .backoff import Backoff
+from .bodies import MAX_BODY_BYTES, read_capped
 from .calllog import CallLogPage, CallLogQuery
 from .dates import format_api_datetime, parse_datetime
 from .errors import (
@@ -55,7 +59,7 @@ from .errors import (
     ServerError,
     error_message,
 )
-from .lenient_json import LenientJSONError, loads
+from .lenient_json import LenientJSONError, aloads
 from .models import (
     AddCallResult,
     AddNumbersResult,
@@ -82,7 +86,6 @@ from .models import (
 )
 from .paging import MAX_PAGES, next_page_params
 from .phone import normalize_number
-from .redact import Redactor, install_log_redaction, register_secret
 from .requests import CampaignFilter, NewCampaign, NewOrder, join_numbers
 
 if TYPE_CHECKING:
@@ -159,7 +162,9 @@ class KnowlarityClient:
         backoff: Backoff | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
+        self.max_body_bytes = max(1024, max_body_bytes)
         self._sr_api_key = _secret(sr_api_key, "sr_api_key")
         self._api_key = _secret(api_key, "api_key")
         if not _CHANNEL.match(channel or ""):
@@ -182,7 +187,7 @@ class KnowlarityClient:
         self._redact = Redactor([self._sr_api_key, self._api_key])
         register_secret(self._sr_api_key)
         register_secret(self._api_key)
-        install_log_redaction()
+        logsafe.install()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={
@@ -256,8 +261,9 @@ class KnowlarityClient:
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
             try:
-                response = await self._http.request(
-                    method, path, params=params or None, json=json, headers=headers or None)
+                async with self._http.stream(
+                        method, path, params=params or None, json=json, headers=headers or None) as response:
+                    raw = await read_capped(response, self.max_body_bytes + 1)
             except httpx.TimeoutException:
                 error: KnowlarityError = ApiTimeout(
                     f"Knowlarity did not answer within {self.timeout:g} s"
@@ -268,9 +274,10 @@ class KnowlarityClient:
                 reason = self._redact(str(exc)) or type(exc).__name__
                 error = ApiConnectionError(f"could not reach Knowlarity: {reason}", method=method, path=path)
             else:
+                body = await self._body(raw, response)
                 if response.status_code not in _RETRY_STATUSES:
-                    return self._decode(response, method, path)
-                error = self._error(response, method, path, self._body(response))
+                    return self._decode(response, body, method, path)
+                error = self._error(response, method, path, body)
                 retry_after = self._retry_after(response)
             if attempt >= attempts:
                 raise error
@@ -340,19 +347,21 @@ class KnowlarityClient:
         except ValueError:
             return None
 
-    def _body(self, response: httpx.Response) -> Any:
-        """Decoded body, None when empty, or the `_Unreadable` marker."""
-        text = response.text
+    async def _body(self, raw: bytes, response: httpx.Response) -> Any:
+        """Decoded body, None when empty, or the `_Unreadable` marker (also for a body past
+        `max_body_bytes`, which was not read beyond the cap and is never parsed)."""
+        if len(raw) > self.max_body_bytes:
+            return _Unreadable("", f"the answer is larger than {self.max_body_bytes:,} bytes and was not read")
+        text = raw.decode(response.encoding or "utf-8", errors="replace")
         if not text.strip():
             return None
         try:
-            return loads(text)
+            return await aloads(text)
         except (LenientJSONError, ValueError) as exc:
             return _Unreadable(text, str(exc))
 
-    def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
+    def _decode(self, response: httpx.Response, body: Any, method: str, path: str) -> Any:
         status = response.status_code
-        body = self._body(response)
         if 200 <= status < 300:
             if isinstance(body, _Unreadable):
                 raise ResponseFormatError(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kcommon.redact import redact, redact_data
+
 __all__ = [
     "ApiConnectionError",
     "ApiTimeout",
@@ -48,15 +50,15 @@ class KnowlarityError(Exception):
         path: str | None = None,
         body: Any = None,
     ) -> None:
-        message = " ".join(str(message).split())
+        message = redact(" ".join(str(message).split()))
         if len(message) > _MAX_MESSAGE:
             message = message[: _MAX_MESSAGE - 1] + "…"
         super().__init__(message)
         self.message = message
         self.status = status
         self.method = method
-        self.path = path
-        self.body = body
+        self.path = redact(path) if path else path
+        self.body = redact_data(body)  # a server may echo the key back; programs print bodies
 
     def __str__(self) -> str:
         where = []

@@ -20,11 +20,12 @@ line and column, never quoting the body) when even it cannot make sense of the t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
 
-__all__ = ["LenientJSONError", "loads", "parse_lenient"]
+__all__ = ["MAX_LENIENT_CHARS", "LenientJSONError", "aloads", "loads", "parse_lenient"]
 
 _MAX_DEPTH = 200
 _DELIMS = frozenset("{}[]:,\"'")
@@ -63,6 +64,26 @@ def loads(text: str | bytes) -> Any:
         return parse_lenient(text)
     except RecursionError:  # json's C decoder gives up past Python's recursion limit
         raise LenientJSONError("nested too deeply", text, 0) from None
+
+
+MAX_LENIENT_CHARS = 256 * 1024  # pseudo-JSON bodies in the documentation are a few KiB
+
+
+async def aloads(text: str | bytes, *, max_lenient: int = MAX_LENIENT_CHARS) -> Any:
+    """`loads` for code on an event loop: the strict C parser runs in place (milliseconds,
+    even for megabytes), the tolerant pure-Python one in a worker thread and only for texts
+    up to `max_lenient` characters, so no body can stall the loop for seconds."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise LenientJSONError("nested too deeply", text, 0) from None
+    except ValueError:
+        if len(text) > max_lenient:
+            raise LenientJSONError(f"not JSON, and too long ({len(text):,} characters) to read leniently",
+                                   text, 0) from None
+    return await asyncio.to_thread(parse_lenient, text)
 
 
 def parse_lenient(text: str) -> Any:

@@ -40,12 +40,16 @@ import httpx
 from httpx_sse import ServerSentEvent, SSEError, aconnect_sse
 from pydantic import SecretStr
 
+from kcommon import logsafe
+from kcommon.redact import Redactor, register_secret
+
 from .backoff import Backoff
+from .bodies import MAX_ERROR_BODY_BYTES, read_capped
 from .calllog import MAX_CALL_LOG_LIMIT, CallLogQuery, CallLogRecord
 from .errors import KnowlarityError, error_message
 from .events import CallEvent, Cdr, StreamItem, parse_event
-from .lenient_json import loads
-from .redact import Redactor, install_log_redaction, register_secret
+from .lenient_json import aloads
+from .sse import MAX_EVENT_BYTES, MAX_LINE_BYTES, Oversize, bounded_sse
 
 if TYPE_CHECKING:
     from console.config import ConsoleSettings
@@ -85,11 +89,18 @@ class StreamStats:
     received: int = 0
     duplicates: int = 0
     malformed: int = 0
+    oversize: int = 0  # of the malformed: dropped unread, past the line or event size cap
     backfilled: int = 0
     connects: int = 0
     drops: int = 0
     last_event_at: datetime | None = None
     last_backfill_error: str | None = None
+
+
+def _require_event_stream(response: httpx.Response) -> None:
+    content_type = response.headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in content_type:
+        raise SSEError(f"Expected response header Content-Type to contain 'text/event-stream', got {content_type!r}")
 
 
 class _Fatal(Exception):
@@ -126,6 +137,8 @@ class LiveStream:
         backfill_max_age: float = 2 * 3600.0,
         backfill_max_pages: int = 10,
         stable_after: float = 30.0,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        max_event_bytes: int = MAX_EVENT_BYTES,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         now: Callable[[], datetime] = _utcnow,
         rng: Callable[[], float] = random.random,
@@ -143,7 +156,7 @@ class LiveStream:
         if match := _STREAM_KEY.search(text):
             self._redact.add(match.group(1))
             register_secret(match.group(1))
-        install_log_redaction()
+        logsafe.install()
         self._url = text
         self._client = client
         self._on_state = on_state
@@ -155,6 +168,8 @@ class LiveStream:
         self._backfill_max_age = timedelta(seconds=max(60.0, backfill_max_age))
         self._backfill_max_pages = max(1, backfill_max_pages)
         self._stable_after = timedelta(seconds=max(0.0, stable_after))
+        self._max_line = max(1024, max_line_bytes)
+        self._max_event = max(self._max_line, max_event_bytes)
         self._sleep = sleep
         self._now = now
         self._rng = rng
@@ -242,8 +257,16 @@ class LiveStream:
                             async for item in self._backfill(gap_start):
                                 yield item
                             gap_start = None
-                        async for sse in source.aiter_sse():
-                            accepted = self._accept(sse)
+                        _require_event_stream(source.response)
+                        async for sse in bounded_sse(source.response.aiter_bytes(), max_line=self._max_line,
+                                                     max_event=self._max_event):
+                            if isinstance(sse, Oversize):
+                                self.stats.malformed += 1
+                                self.stats.oversize += 1
+                                log.warning("skipped a stream message of %d bytes or more (the limit is %d)",
+                                            sse.size, self._max_event)
+                                continue
+                            accepted = await self._accept(sse)
                             if accepted is not None:
                                 yield accepted
                 except _Fatal as exc:
@@ -286,11 +309,11 @@ class LiveStream:
         if status == 200:
             return
         try:
-            body = (await response.aread()).decode("utf-8", errors="replace")
+            body = (await read_capped(response, MAX_ERROR_BODY_BYTES)).decode("utf-8", errors="replace")
         except httpx.HTTPError:
             body = ""
         try:
-            message = error_message(loads(body)) if body.strip() else ""
+            message = error_message(await aloads(body)) if body.strip() else ""
         except ValueError:
             message = " ".join(body.split())[:200]
         detail = f": {self._redact(message)}" if message else ""
@@ -302,13 +325,13 @@ class LiveStream:
             raise _Fatal(f"the stream refused the request (HTTP {status}){detail}")
         raise httpx.RemoteProtocolError(f"HTTP {status}{detail}")
 
-    def _accept(self, sse: ServerSentEvent) -> StreamItem | None:
+    async def _accept(self, sse: ServerSentEvent) -> StreamItem | None:
         data = sse.data.strip()
         if not data:
             return None  # keep-alive
         received_at = self._now()
         try:
-            item = parse_event(loads(data), received_at=received_at)
+            item = parse_event(await aloads(data), received_at=received_at)
         except ValueError as exc:
             self.stats.malformed += 1
             snippet = " ".join(data.split())[:120]

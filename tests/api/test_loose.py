@@ -21,7 +21,8 @@ from console.api.loose import (
     is_missing,
 )
 from console.api.phone import normalize_number, same_number
-from console.api.redact import Redactor, install_log_redaction, redact, register_secret
+from kcommon import logsafe
+from kcommon.redact import Redactor, redact, register_secret
 
 UTC = UTC
 
@@ -172,9 +173,8 @@ def test_redactor_hides_keys_and_stream_path_keys() -> None:
 
 def test_httpx_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
     register_secret("registered-key-xyz")
-    install_log_redaction()
-    install_log_redaction()  # idempotent
-    assert len([f for f in logging.getLogger("httpx").filters if type(f).__name__ == "_RedactingFilter"]) == 1
+    logsafe.install()
+    logsafe.install()  # idempotent
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "GET", "http://h/update-stream/abc/konnect", "registered-key-xyz")
     assert "abc" not in caplog.text and "registered-key-xyz" not in caplog.text and "update-stream/***" in caplog.text

@@ -43,6 +43,7 @@ from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from kcommon.redact import register_secret
 from voice.logs import CallLog
 from voice.providers.base import ProviderError, Transcript, TranscriptOutbox
 from voice.turn import TurnConfig, TurnDetector, TurnState
@@ -50,22 +51,9 @@ from voice.turn import TurnConfig, TurnDetector, TurnState
 LOGGER = logging.getLogger("voice.providers.deepgram")
 
 
-class _HideCredentials(logging.Filter):
-    """websockets logs every handshake header at DEBUG, Authorization included."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
-            return True
-        if "authorization" in text.lower():
-            record.msg, record.args = "> Authorization: [redacted]", None
-        return True
-
-
-# The socket's own logger: its handshake lines carry the key, so they are redacted.
+# The socket's own logger: websockets logs every handshake header at DEBUG, Authorization
+# included; the key is registered with the one redactor, which every log record goes through.
 WIRE_LOGGER = logging.getLogger("voice.providers.deepgram.wire")
-WIRE_LOGGER.addFilter(_HideCredentials())
 SEND_CHUNK = 8000  # bytes per frame when replaying a backlog
 
 
@@ -103,6 +91,7 @@ class DeepgramSTT:
         if parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise ProviderError(f"DEEPGRAM_URL must be a ws:// or wss:// URL, got {parts.scheme or 'no'} scheme")
         self._key = SecretStr(key)
+        register_secret(key)
         self.url = url
         self.model = model
         self.language = language

@@ -118,3 +118,20 @@ async def test_refusals_malformed_metadata_and_monitor_commands_log_safely(bot_f
     assert_safe(lines)
     assert sum("refused" in line for line in lines.lines) == 3
     assert sum("metadata" in line.lower() for line in lines.lines) >= 3
+
+
+async def test_the_bot_never_logs_a_token_from_a_path(bot_factory, lines: Lines) -> None:
+    token, monitor = "bot-tok-7Rq2Lx9Vw4Mn", "mon-tok-3Kc8Zp1Ys6Bd"
+    bot = await bot_factory(bot_token=token, monitor_token=monitor)
+    base = bot.server.url.rsplit("/", 1)[0]
+    for path in (f"/{token}x", f"/voice;token={token}x", f"/voice/{token}x", f"/{token}", f"/monitor/{monitor}x",
+                 f"/voice?{token}x", f"/voice?token={token.upper()}", f"/x;token=short"):
+        with pytest.raises(InvalidStatus):
+            await connect(base + path)
+    node = await bot.call(url=f"{bot.server.url}/{token}")
+    await node.wait_count("playAudio")
+    await node.hang_up()
+    text = "\n".join(lines.lines)
+    assert "refused" in text and "GET /" in text  # websockets' own debug lines were captured too
+    for secret in (token, monitor, token[:12], token.upper(), "short"):
+        assert secret.lower() not in text.lower(), secret

@@ -60,7 +60,7 @@ async def test_metadata_with_huge_numbers_is_refused_with_1007(bot_factory, capl
 def test_kconsole_bot_with_a_bad_rate_is_one_line(tmp_path) -> None:
     for raw in ("infk", "1e400k", "１６０００"):
         run = subprocess.run([sys.executable, "-m", "console.cli", "bot", "--sample-rate", raw],
-                             capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path,
                              env={"PYTHONPATH": str(__import__("pathlib").Path(protocol.__file__).parents[1]),
                                   "PATH": "/usr/bin:/bin"})
         assert run.returncode == 2
