@@ -27,7 +27,8 @@ from typing import Protocol
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
 __all__ = [
-    "PARTIAL_MIN", "REDACTED", "Redactor", "redact", "redact_data", "redact_url", "register_secret", "secret_variants",
+    "PARTIAL_MIN", "REDACTED", "Redactor", "looks_like_token", "redact", "redact_data", "redact_url", "register_secret",
+    "secret_variants",
 ]
 
 REDACTED = "***"
@@ -193,42 +194,60 @@ def redact_data(value: object) -> object:
 
 _PUBLIC_PARAMS = frozenset({"sample_rate", "sampling_rate"})
 _PARAM_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z", re.I)
+_SECRET_PARAM = re.compile(r"(token|key|secret|password|passwd|auth|sig|signature|credential)", re.I)
+_WORDISH = re.compile(r"[a-z][a-z-]*\Z")
+_VERSION = re.compile(r"v\d{1,2}\Z")
 
 
-def redact_url(url: str, *, public_segments: Collection[str] | None = None,
+def looks_like_token(segment: str) -> bool:
+    """A path segment that may be a secret rather than a route name: anything but a plain
+    lowercase word (/voice, /bots, /acme-support) shorter than 16 characters, or v1..v99."""
+    return not ((_WORDISH.match(segment) and len(segment) < 16) or _VERSION.match(segment))
+
+
+def redact_url(url: str, secrets: Collection[str] = (), *, public_segments: Collection[str] | None = None,
                public_params: Collection[str] = _PUBLIC_PARAMS) -> str:
-    """`url` (or a bare request path) as safe to print.
+    """`url` (or a bare request path) as safe to print, masking tokens only.
 
-    User-info is dropped; query values other than `public_params` and the fragment become
-    ***; `;params` of every path segment become `;***`. Path segments: with
-    `public_segments` None the first one is shown and every later one hidden (a bot takes
-    its token as /voice/TOKEN, and short tokens are secrets too); otherwise only the
-    segments named there are shown, so a token sent as the *first* segment is hidden as well.
+    Always hidden: user-info, the fragment, `;params` of a path segment, values of
+    secret-named query parameters (token, key, auth, ...), a bare `?WORD` parameter that
+    looks like a token, and anything equal to one of `secrets` or to a registered secret.
+    Path segments: with `public_segments` None, a segment after the first is hidden when it
+    looks like a token (`looks_like_token`), so /bots/acme/voice stays readable and
+    /voice/Zx81kq is /voice/***; with `public_segments` given (a server logging what a
+    stranger asked for), only those names are shown and every other segment is hidden.
     """
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return "<invalid URL>"
+    known = {s for s in secrets if s}
+
+    def secret(value: str) -> bool:
+        return value in known or _GLOBAL(value) != value
+
     query: list[str] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if not value:  # `?TOKEN`: a bare word is no parameter name, it may be the secret
-            query.append(REDACTED)
+        if not value:
+            query.append(REDACTED if looks_like_token(key) or secret(key) else key)
             continue
-        shown_key = key if _PARAM_NAME.match(key) and _GLOBAL(key) == key else REDACTED
-        shown_value = value if key in public_params and value.isascii() and len(value) <= 12 else REDACTED
-        query.append(f"{shown_key}={shown_value}")
-    if parts.query and not query:
-        query.append(REDACTED)
+        hidden = (key not in public_params and (bool(_SECRET_PARAM.search(key)) or secret(value)
+                                                or (looks_like_token(value) and len(value) >= 16)))
+        hidden = hidden or (key in public_params and not (value.isascii() and len(value) <= 12))
+        shown_key = REDACTED if secret(key) or not _PARAM_NAME.match(key) else key
+        query.append(f"{shown_key}={REDACTED if hidden else quote(value, safe='')}")
     segments = parts.path.split("/")
-    first = next((i for i, seg in enumerate(segments) if seg), len(segments))
     shown: list[str] = []
     for i, seg in enumerate(segments):
         name, semi, _ = seg.partition(";")
         if not seg:
             shown.append(seg)
             continue
-        visible = (i <= first) if public_segments is None else (name in public_segments)
+        if public_segments is not None:
+            visible = name in public_segments
+        else:
+            visible = not secret(name) and not (i > 1 and looks_like_token(name))
         shown.append((name if visible else REDACTED) + (";" + REDACTED if semi else ""))
     netloc = parts.hostname or ""
     if ":" in netloc:

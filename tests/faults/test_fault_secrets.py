@@ -145,3 +145,16 @@ def test_kconsole_with_a_broken_key_exits_with_one_line(tmp_path) -> None:
     assert run.returncode == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
     assert "KNOWLARITY_SR_API_KEY" in run.stderr and "abc" not in run.stderr
+
+
+def test_kconsole_call_never_prints_a_token_from_the_url(tmp_path) -> None:
+    """Before: `kconsole call ws://.../voice#TOKEN` printed the token (websockets quotes the URL)."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    for url in ("ws://127.0.0.1:1/voice#FRAG-SECRET-77", "ws://127.0.0.1:1/voice/Tok3nSecret99?x=1",
+                "ws://127.0.0.1:1/voice;token=PARAM-SECRET-5?token=QUERY-SECRET-6"):
+        run = subprocess.run([sys.executable, "-m", "console.cli", "call", url, "--say", "hi"], capture_output=True,
+                             text=True, timeout=120, cwd=tmp_path, env=env)
+        out = run.stdout + run.stderr
+        assert run.returncode != 0 and "cannot connect" in out, out
+        for secret in ("FRAG-SECRET-77", "Tok3nSecret99", "PARAM-SECRET-5", "QUERY-SECRET-6"):
+            assert secret not in out, out

@@ -48,7 +48,7 @@ def test_shapes_need_no_registration() -> None:
     ("ws://h/voice#TOKEN", "ws://h/voice#***"),
     ("/voice;token=abc", "/voice;***"),
     ("/voice?SECRET", "/voice?***"),
-    ("wss://[::1]:8443/voice/t", "wss://[::1]:8443/voice/***"),
+    ("wss://[::1]:8443/voice/t0k", "wss://[::1]:8443/voice/***"), ("ws://h/bots/acme/voice?lang=en", "ws://h/bots/acme/voice?lang=en"),
     ("http://[bad", "<invalid URL>"),
 ])
 def test_redact_url(url: str, shown: str) -> None:

@@ -180,8 +180,8 @@ class Caller:
                 return
             try:
                 self._ws = await dial(self.url, self.options)
-            except DialError as exc:
-                self._finish("error", f"cannot connect to {self.report.url}: {exc}")
+            except DialError as exc:  # the library's text may quote the URL whole, token and all
+                self._finish("error", f"cannot connect to {self.report.url}: {str(exc).replace(self.url, self.report.url)}")
                 return
             self._t0 = time.monotonic()
             self._emit("connected", f"connected to {self.report.url}")

@@ -1,14 +1,15 @@
-"""Bot URLs: checked before dialling, printed only redacted, TLS trust for wss://."""
+"""Bot URLs: checked before dialling, printed only redacted (the one redactor,
+`kcommon.redact.redact_url`), TLS trust for wss://."""
 
 from __future__ import annotations
 
-import re
 import ssl
-from collections.abc import Collection
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from kcommon.redact import REDACTED
+from kcommon.redact import looks_like_token, redact_url
 from voice.caller.errors import CallerError
+
+__all__ = ["build_url", "insecure_ssl_context", "looks_like_token", "redact_url"]
 
 
 def build_url(url: str, *, sample_rate: int | None = None) -> str:
@@ -23,44 +24,6 @@ def build_url(url: str, *, sample_rate: int | None = None) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "sample_rate"]
     query.append(("sample_rate", str(sample_rate)))
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-_SECRET_PARAM = re.compile(r"(token|key|secret|password|passwd|auth|sig|signature|credential)", re.I)
-_WORDISH = re.compile(r"[a-z][a-z-]*\Z")
-_VERSION = re.compile(r"v\d{1,2}\Z")
-
-
-def looks_like_token(segment: str) -> bool:
-    """A path segment that may be a secret rather than a route name: anything but a plain
-    lowercase word (/voice, /bots, /acme-support) shorter than 16 characters."""
-    return not ((_WORDISH.match(segment) and len(segment) < 16) or _VERSION.match(segment))
-
-
-def redact_url(url: str, secrets: Collection[str] = ()) -> str:
-    """The URL as safe to print, masking tokens only: query values of secret-named
-    parameters (token, key, ...), path segments that are a known secret (`--token`) or look
-    like one (digits, capitals, long runs), and user-info. Ordinary paths stay readable:
-    /bots/acme/voice is shown as it is, /voice/Zx81kq is /voice/***."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return "<invalid URL>"
-    known = {s for s in secrets if s}
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        secret = bool(_SECRET_PARAM.search(key)) or value in known or (bool(value) and key not in (
-            "sample_rate", "sampling_rate") and looks_like_token(value) and len(value) >= 16)
-        query.append((key, REDACTED if secret else value))
-    segments = parts.path.split("/")
-    path = "/".join(REDACTED if seg and (seg in known or (i > 1 and looks_like_token(seg))) else seg
-                    for i, seg in enumerate(segments))
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if port:
-        netloc = f"{netloc}:{port}"
-    return urlunsplit((parts.scheme, netloc, path, urlencode(query, safe="*"), REDACTED if parts.fragment else ""))
 
 
 def insecure_ssl_context() -> ssl.SSLContext:
