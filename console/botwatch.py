@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import SecretStr, ValidationError
 
 from console.state import FeedStatus
+from kcommon.backoff import RECONNECT, Backoff
 from kcommon.redact import Redactor
 from voice.bus import EventBus, ListenCommand, MonitorCommand, MonitorEvent, Subscription, parse_monitor_event
 
@@ -108,8 +109,7 @@ class MonitorWatcher:
         url: str,
         *,
         token: str | SecretStr | None = None,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 15.0,
+        backoff: Backoff = RECONNECT,
         reply_timeout: float = 5.0,
     ) -> None:
         if not url.startswith(("ws://", "wss://")):
@@ -118,8 +118,7 @@ class MonitorWatcher:
         self._url = _with_token(url, secret)
         self._redact = Redactor([secret])
         self.description = self._redact(url)
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
+        self._backoff = backoff
         self._reply_timeout = reply_timeout
         self._ws: Any = None
         self._listening: set[str] = set()
@@ -162,7 +161,7 @@ class MonitorWatcher:
             if self._closed:
                 return
             attempt += 1
-            delay = min(self._backoff_cap, self._backoff_base * 2 ** min(attempt - 1, 10)) * (0.5 + random.random() / 2)
+            delay = self._backoff.delay(attempt, random.random())
             publish(FeedStatus("retrying", retry_in=delay, reason=reason, since=time.time()))
             await asyncio.sleep(delay)
 

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from kcommon.backoff import Backoff
 from voice.clock import Clock
 from voice.providers.base import STTProvider, STTStream, Transcript
 
@@ -50,6 +51,7 @@ class SttLane:
         self.log = log
         self.buffer_bytes = int(buffer_s * sample_rate * 2)
         self.backoff_max_s = backoff_max_s
+        self.backoff = Backoff(base=FIRST_BACKOFF_S, factor=2.0, cap=max(FIRST_BACKOFF_S, backoff_max_s), jitter=0.0)
         self.healthy_after_s = healthy_after_s
         self.stream: STTStream | None = None
         self.opened = 0  # streams opened so far (a reconnect count, for tests and stats)
@@ -71,21 +73,19 @@ class SttLane:
             self._audio_bytes -= len(self._audio.popleft())
         self._wake.set()
 
-    def _next_backoff(self, backoff: float) -> float:
-        return min(backoff * 2, self.backoff_max_s)
-
     async def run(self) -> None:
         """Open the STT stream, feed it, read it; reopen with backoff if it dies."""
-        backoff = FIRST_BACKOFF_S
+        attempt = 1  # the one backoff's attempt number (no jitter: one call, one socket)
         while not self._closing:
             try:
                 stream = await self.provider.open(sample_rate=self.sample_rate, call_id=self.call_id)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any vendor failure: retry after the backoff
+                backoff = self.backoff.delay(attempt, 0.0)
+                attempt += 1
                 self.log.warning("could not open speech recognition: %s (retry in %.1f s)", exc, backoff)
                 await self.clock.sleep(backoff)
-                backoff = self._next_backoff(backoff)
                 continue
             self.stream = stream
             self.opened += 1
@@ -103,7 +103,8 @@ class SttLane:
                     self.log.warning("speech recognition stream ended; reconnecting")
                 # a stream that lived a while earns a fresh backoff; one that dies at once does not
                 lived = self.clock.now() - opened_at
-                backoff = FIRST_BACKOFF_S if lived > self.healthy_after_s else self._next_backoff(backoff)
+                attempt = 1 if lived > self.healthy_after_s else attempt + 1
+                backoff = self.backoff.delay(attempt, 0.0)
             finally:
                 for t in (feeder, reader):
                     t.cancel()

@@ -43,7 +43,7 @@ from pydantic import SecretStr
 from kcommon import logsafe
 from kcommon.redact import Redactor, register_secret
 
-from .backoff import Backoff
+from .backoff import RECONNECT, Backoff
 from .bodies import MAX_ERROR_BODY_BYTES, read_capped
 from .calllog import MAX_CALL_LOG_LIMIT, CallLogQuery, CallLogRecord
 from .errors import KnowlarityError, error_message
@@ -160,7 +160,7 @@ class LiveStream:
         self._url = text
         self._client = client
         self._on_state = on_state
-        self._backoff = backoff or Backoff(base=1.0, factor=2.0, cap=30.0)
+        self._backoff = backoff or RECONNECT  # short retries first: a 20 s outage costs ~20 s, not 45
         self._max_retries = max_retries
         self._dedupe_size = max(16, dedupe_size)
         self._backfill_enabled = backfill

@@ -43,6 +43,7 @@ from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from kcommon.backoff import Backoff
 from kcommon.redact import register_secret
 from voice.logs import CallLog
 from voice.providers.base import ProviderError, Transcript, TranscriptOutbox
@@ -101,8 +102,7 @@ class DeepgramSTT:
         self.utterance_end_ms = utterance_end_ms
         self.keepalive_s = keepalive_s
         self.max_reconnects = max_reconnects
-        self.backoff_s = backoff_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = Backoff(base=backoff_s, factor=2.0, cap=max(backoff_s, backoff_max_s), jitter=0.25)
         self.replay_s = replay_s
         self.connect_timeout_s = connect_timeout_s
         self.close_timeout_s = close_timeout_s
@@ -260,8 +260,8 @@ class DeepgramStream(TranscriptOutbox):
             raise _Closed  # nothing left that Deepgram has not confirmed
         if attempt >= self.provider.max_reconnects:
             raise ProviderError(f"Deepgram connection lost; gave up after {attempt} reconnect attempts")
-        delay = min(self.provider.backoff_max_s, self.provider.backoff_s * (2**attempt))
-        delay *= 0.75 + random.random() / 2  # jitter: many calls must not reconnect in lockstep
+        # jitter: many calls must not reconnect in lockstep
+        delay = self.provider.backoff.delay(attempt + 1, random.random())
         self.log.warning("connection lost; reconnecting in %.2f s (attempt %d)", delay, attempt + 1)
         await asyncio.sleep(delay)
         try:
