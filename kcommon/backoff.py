@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Backoff", "RECONNECT"]
+__all__ = ["RECONNECT", "Backoff"]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from typing import Any
 from aiohttp import web
 
 from kcommon.redact import redact_url
-
 from sandbox import formats as fmt
 from sandbox.account import MSG_BAD_SR_KEY, Account, Rejected
 from sandbox.api import RestApi, json_response, read_body

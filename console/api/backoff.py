@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from kcommon.backoff import RECONNECT, Backoff
 
-__all__ = ["Backoff", "RECONNECT"]
+__all__ = ["RECONNECT", "Backoff"]

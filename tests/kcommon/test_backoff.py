@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -59,7 +59,7 @@ async def test_the_live_stream_is_live_again_within_seconds_of_a_20_s_outage() -
         await asyncio.sleep(0)
 
     def now() -> datetime:
-        return datetime(2026, 12, 1, tzinfo=timezone.utc) + timedelta(seconds=clock["t"])
+        return datetime(2026, 12, 1, tzinfo=UTC) + timedelta(seconds=clock["t"])
 
     def handler(request: httpx.Request) -> httpx.Response:
         t = clock["t"]
