@@ -166,7 +166,8 @@ async def run(ctx) -> Figure:
                   f"p50 {median(lat):.0f} ms, p95 {p95(lat):.0f} ms", median(lat) <= 350 and p95(lat) <= 500)
         fig.check(f"{name}: premature replies <= 5 % (fixed silence: {before:.1f} %)",
                   f"{prem:.1f} % of {n} paused turns (fixed silence on the same corpus: {before:.1f} %)", prem <= 5.0)
-    fig.note(f"corpus: {len(turns) // 2} turns per rate, eSpeak NG voice {VOICES[0][0]}; 16 kHz linear and 8 kHz phone line (300-3400 Hz, G.711 mu-law), -62 dBFS hiss")
+    fig.note(f"corpus: {len(turns) // 2} turns per rate, eSpeak NG voice {VOICES[0][0]}; 16 kHz linear and "
+             "8 kHz phone line (300-3400 Hz, G.711 mu-law), -62 dBFS hiss")
     fig.note("the Deepgram fake recognises perfectly (its words are the corpus text): its rows measure turn-taking, "
              "not recognition")
     return fig

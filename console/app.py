@@ -37,7 +37,6 @@ from console.display import time_format
 from console.listen import ListenSession
 from console.pacing import Yielder
 from console.replay_source import ReplaySource
-from console.talk import TalkSession
 from console.screens.account import AccountScreen
 from console.screens.agents import AgentsScreen
 from console.screens.base import ViewScreen
@@ -54,6 +53,7 @@ from console.screens.numbers import NumbersScreen
 from console.screens.replay import ReplayScreen
 from console.screens.tasks import TasksScreen
 from console.state import ConsoleState, FeedStatus
+from console.talk import TalkSession
 from console.widgets.badge import BarInfo
 from kcommon.text import escape_controls
 from voice.replay.load import Recording
