@@ -17,9 +17,11 @@ Pipeline per 20 ms block (before the VAD and the STT see the caller's audio):
    linear filter cannot remove. On the spectrum of the last two blocks each bin is
    attenuated where the residual echo estimate explains the error: the filter's leakage
    times its echo estimate, and the reference's power in the filter's span times the echo
-   path's coupling (learnt per bin as an upper envelope; before the delay is known, from
-   long-term averages over every plausible delay, and the worst case until the reference
-   has sounded that long). Never below the line's own noise floor, so the background does
+   path's coupling (learnt per bin as an upper envelope from blocks the filters explain;
+   capped by, and before the delay is known replaced by, 4x its long-term average over
+   every plausible delay; the worst case until the reference has sounded that long).
+   While the filter is not trusted (not converged, or the path moved: the error then
+   holds the old estimate with its sign flipped) any plausible delay may hold the echo. Never below the line's own noise floor, so the background does
    not pump and the VAD's noise tracking stays true. The gains are applied to the current
    block by overlap-save: no added latency.
 
@@ -45,6 +47,10 @@ MU = 0.5
 COUPLING_BOUND = 1.0  # worst echo power / reference power before the path is learnt (0 dB: a 6 dB
 # echo loss, with 6 dB for the peaks of the loudspeaker-room response)
 OVER_SUBTRACT = 2.0
+COUPLING_RELEASE = 10 ** (-0.25 / 10)  # the coupling envelope falls 0.25 dB a block (12.5 dB/s)
+CONVERGED_DB = 6.0  # ERLE (above the line's noise) from which the linear filter is trusted
+WIDE_RELEASE = 10 ** (-0.1 / 10)  # the any-delay envelope is the fallback: it falls 5 dB/s
+WIDE_MARGIN = 2.0  # and gets 3 dB of headroom
 GAMMA_MIN = 0.05  # once converged, the coupling bound is scaled by the filter's leakage, not below this
 _SMOOTH = np.ones(7) / 7  # powers are smoothed over 7 bins before they are compared
 DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
@@ -103,6 +109,8 @@ class EchoCanceller:
         self._better = 0
         self._leak = 1.0
         self._dt_blocks = 0
+        self._moved = 0.0  # smoothed correlation of the error with the echo estimate
+        self._path_moved = False
         self._coupling = np.full(bins, COUPLING_BOUND)  # echo / reference in the filter's span
         self._coupling_wide = np.full(bins, COUPLING_BOUND)  # echo / reference over every plausible delay
         self.erle_db = 0.0
@@ -193,7 +201,18 @@ class EchoCanceller:
         self._adapt(eb)
         if self._two_path(d, ef, eb):
             ef, yf = eb, yb
-        if float(np.dot(ef, ef)) > float(np.dot(d, d)):  # the path moved under the filter: don't add echo
+            if self._path_moved:  # a re-learnt filter: its leakage and ERLE are to be measured anew
+                self._path_moved = False
+                self._leak, self.erle_db, self.converged = 1.0, 0.0, False
+        ee, yy = float(np.dot(ef, ef)), float(np.dot(yf, yf))
+        # a moved echo path leaves the old estimate in the error with its sign flipped (e = d - y
+        # holds -y); the caller talking over the bot is just uncorrelated with y
+        if yy > 1e2 * n and ee < 4 * yy:  # (a caller much louder than the estimate says nothing)
+            rho = float(np.dot(ef, yf)) / (np.sqrt(ee * yy) + 1e-9)
+            self._moved = 0.6 * self._moved + 0.4 * rho
+            if self._moved < -0.5:
+                self._path_moved = True  # until the filter has re-learnt or been moved
+        if ee > float(np.dot(d, d)):  # the filter now adds echo: leave it out
             ef, yf = d, self._zeros
         return self._suppress(d, ef, yf)
 
@@ -233,10 +252,6 @@ class EchoCanceller:
         if self._sf > 2 * self._sd:  # the echo path changed under the foreground: it makes things worse
             self._Wf[:] = 0.0
             self._sf = self._sd
-        if not self.double_talk:
-            erle = 10 * np.log10((self._sd + 1.0) / (self._sf + 1.0))
-            self.erle_db = 0.9 * self.erle_db + 0.1 * float(erle)
-            self.converged = self.erle_db > 8.0
         return copied
 
     def _place(self, start: int, pos: int) -> None:
@@ -262,6 +277,7 @@ class EchoCanceller:
             self._X[row] = np.fft.rfft(np.concatenate((past[self.m - row - 1], past[self.m - row])))
             self._ref_hist[row + 1] = np.abs(self._X[row]) ** 2
         self._x_prev = past[-1]
+        self._path_moved = False
         if abs(shift) > n:
             self.erle_db = min(self.erle_db, 0.0)
             self.converged = False
@@ -278,7 +294,10 @@ class EchoCanceller:
         self._track_noise(pd)
         # leakage of the linear filter: residual / estimate, learnt while that ratio is
         # plausible for echo alone; far above it is double talk (or a changed path)
-        sy, se = float(py.sum()), float(pe.sum())
+        # energies above the line's noise: a -50 dBFS hiss must not read as a poor filter
+        noise = NOISE_BIAS * float(self._noise.sum())
+        sy, se = float(py.sum()), max(float(pe.sum()) - noise, 0.0)
+        sd = max(float(D.real @ D.real + D.imag @ D.imag) - noise, 0.0)
         if sy > 1e4 * n:
             ratio = se / sy
             self.double_talk = ratio > 4 * self._leak
@@ -293,23 +312,29 @@ class EchoCanceller:
                 self._dt_blocks = 0
             if not self.double_talk:
                 self._leak = min(1.0, max(0.003, 0.8 * self._leak + 0.2 * ratio))
+                erle = 10 * np.log10((sd + 1e3 * n) / (se + 1e3 * n))
+                self.erle_db = 0.9 * self.erle_db + 0.1 * float(erle)
+                self.converged = self.erle_db > CONVERGED_DB
         self._leak = min(1.0, self._leak * 1.003)
+        wide = np.convolve(self._wide.max(axis=0), _SMOOTH, mode="same")
+        ceiling = self._unlocked_coupling(pd, wide)  # the long-term bound, at any delay
         if self.delay.delay is not None:
             span = np.convolve(self._ref_hist[: self.m + 1].max(axis=0), _SMOOTH, mode="same")
-            wide = np.convolve(self._wide.max(axis=0), _SMOOTH, mode="same")
             self._learn_coupling(self._coupling, pd, span)
-            self._learn_coupling(self._coupling_wide, pd, wide)
+            self._learn_coupling(self._coupling_wide, pd, wide, WIDE_RELEASE)
+            np.minimum(self._coupling, ceiling, out=self._coupling)
+            np.minimum(self._coupling_wide, ceiling, out=self._coupling_wide)
             # a converged filter's leakage scales the bound down; while it is not converged,
-            # or double talk (or a moved path: the two look alike at first) is suspected, the
-            # whole echo envelope is assumed to be there, at any plausible delay
-            trusted = self.converged and not self.double_talk
+            # or the echo path seems to have moved, the whole echo envelope is assumed to be
+            # there, at any plausible delay (double talk alone does not distrust the filter:
+            # that would hide the very caller it is about)
+            trusted = self.converged and not self._path_moved
             trust = min(1.0, max(GAMMA_MIN, 4 * self._leak)) if trusted else 1.0
             bound = self._coupling * span * trust
             if not trusted:
-                bound = np.maximum(bound, self._coupling_wide * wide)
+                bound = np.maximum(bound, WIDE_MARGIN * self._coupling_wide * wide)
         else:
-            span = np.convolve(self._wide.max(axis=0), _SMOOTH, mode="same")
-            bound = self._unlocked_coupling(pd, span) * span
+            bound = ceiling * wide
         residual = np.maximum(self._leak * py, bound)
         gain = 1.0 - OVER_SUBTRACT * residual / (pe + 1e-9)
         floor = np.sqrt(NOISE_BIAS * self._noise / (pe + 1e-9))
@@ -317,16 +342,19 @@ class EchoCanceller:
         return np.fft.irfft(E * gain)[n:]
 
     def _unlocked_coupling(self, pd: np.ndarray, span: np.ndarray) -> np.ndarray | float:
-        """Before the delay is known: 4x the long-term ratio of the uplink's power above its
-        noise floor to the reference's power, averaged from the moment the reference
-        has sounded for the longest delay, used 0.3 s later (until then an echo may still
-        be on its way, or the average is too young: only the worst case is safe). Bins far
-        louder than that bound allows (the caller talking) are not averaged."""
+        """The long-term ceiling on the coupling at any delay (and the whole bound before the
+        delay is known): 4x the ratio of the uplink's power above its noise floor to the
+        reference's power, averaged from the moment the reference has sounded for the
+        longest delay, used 0.3 s later (until then an echo may still be on its way, or the
+        average is too young: only the worst case is safe). Bins far louder than that bound
+        allows (the caller talking), and double talk, are not averaged."""
         ref = np.convolve(self._ref_hist[0], _SMOOTH, mode="same")
         above = np.maximum(pd - 2.0 * self._noise, 0.0)
         c = self._c_unlocked
         self._sounded += 1
         if self._sounded <= self._delay_blocks:  # an echo may still be on its way
+            return c
+        if self.double_talk:
             return c
         plausible = above <= 4 * c * span
         self._avg_pd[plausible] = 0.95 * self._avg_pd[plausible] + 0.05 * above[plausible]
@@ -335,20 +363,21 @@ class EchoCanceller:
             np.minimum(COUPLING_BOUND, 4 * self._avg_pd / (self._avg_ref + 1e3 * self.block), out=c)
         return c
 
-    def _learn_coupling(self, c: np.ndarray, pd: np.ndarray, span: np.ndarray) -> None:
-        """Echo power / reference power per bin, an upper envelope: it rises quickly to what
-        echo-only blocks show and decays slowly; blocks far above it (the caller talking)
-        and blocks before the delay is known (the echo may not have arrived) teach nothing."""
-        if self.delay.delay is None or self.double_talk:
-            return
+    def _learn_coupling(self, c: np.ndarray, pd: np.ndarray, span: np.ndarray, release: float = 0.0) -> None:
+        """Echo power / reference power per bin, an upper envelope: a peak hold that jumps to
+        what echo-dominated blocks show and releases by `COUPLING_RELEASE` on each of them
+        (every syllable of the bot's renews it). Only blocks the linear filters mostly
+        explain teach it, up or down: not the caller talking (the filters' error rises), not
+        a moved echo path (the same); a line whose echo is lost in its noise never teaches
+        it, and the long-term ceiling keeps it small there."""
         live = span > 1e3 * self.block
         if not live.any():
             return
-        r = np.maximum(pd - 2.0 * self._noise, 0.0) / (span + 1e-9)
-        up = live & (r > c) & (r < 4 * c)
-        down = live & (r <= c)
-        c[up] += 0.2 * (r[up] - c[up])
-        c[down] -= 0.01 * (c[down] - r[down])  # slow: an upper envelope, not an average
+        if self.delay.delay is not None and min(self._sb, self._sf) < 0.5 * self._sd and not self.double_talk:
+            c[live] *= release or COUPLING_RELEASE
+            r = np.maximum(pd - 2.0 * self._noise, 0.0) / (span + 1e-9)
+            up = live & (r > c) & (r < 4 * c) & (pd > 4.0 * self._noise)
+            c[up] = r[up]
         np.clip(c, 1e-5, COUPLING_BOUND, out=c)
 
     def _track_noise(self, pe: np.ndarray) -> None:

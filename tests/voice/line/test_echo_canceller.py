@@ -23,7 +23,7 @@ ECHO_ONLY = [
     (16000, "echo=-12dB@150ms,drift=30ms,vary=3dB,noise=-50dBFS"),
     (8000, "echo=-6dB@150ms,codec=ulaw,noise=-50dBFS"),
     (8000, "echo=-20dB@300ms,codec=alaw,noise=-45dBFS,babble=-50dBFS"),
-    (8000, "speakerphone,jitter=80ms"),
+    (8000, "speakerphone,drift=0ms,jitter=80ms"),
 ]
 
 
@@ -78,19 +78,18 @@ def test_delay_found_and_echo_cancelled_on_a_clean_line(speech: dict) -> None:
     assert 10 * np.log10(np.mean(raw**2) / (np.mean(clean**2) + 1)) > 25
 
 
-def test_delay_followed_when_it_changes(speech: dict) -> None:
-    """A phone moved mid-call: the echo path jumps from 60 to 220 ms."""
+@pytest.mark.parametrize(("before", "after"), [(60, 100), (150, 120)])
+def test_delay_followed_when_it_changes(speech: dict, before: int, after: int) -> None:
+    """The carrier re-adjusts mid-call: the echo delay steps by tens of ms."""
     rate = 8000
     bot = speech[("bot", rate)][: rate * 2 * 8]
-    a = simulate_call(parse_line_spec("echo=-10dB@60ms,codec=ulaw"), rate, bot=bot, seconds=3.0)
-    assert a.uplink is not None and a.uplink.aec is not None
     aec = EchoCanceller(rate, 0.0)
     from voice.line import PhoneLine, Playout
     from voice.vad import SpeechStart, VoiceActivityDetector
 
     vad = VoiceActivityDetector(rate)
-    lines = [PhoneLine(parse_line_spec("echo=-10dB@60ms,codec=ulaw,noise=-55dBFS"), rate),
-             PhoneLine(parse_line_spec("echo=-10dB@220ms,codec=ulaw,noise=-55dBFS,seed=2"), rate)]
+    lines = [PhoneLine(parse_line_spec(f"echo=-10dB@{before}ms,codec=ulaw,noise=-55dBFS"), rate),
+             PhoneLine(parse_line_spec(f"echo=-10dB@{after}ms,codec=ulaw,noise=-55dBFS,seed=2"), rate)]
     playout, n = Playout(), rate // 50
     sched, sent, onsets, delays = 0.3, 0, 0, []
     for k in range(int(8.5 / 0.02)):
@@ -105,8 +104,9 @@ def test_delay_followed_when_it_changes(speech: dict) -> None:
         aec.arrived(n, t + 0.02)
         onsets += sum(1 for ev in vad.push(aec.process(frame), t + 0.02) if isinstance(ev, SpeechStart))
         delays.append(aec.delay.delay_ms)
-    assert delays[int(3.9 / 0.02)] is not None and abs(delays[int(3.9 / 0.02)] - 70) < 8
-    assert delays[-1] is not None and abs(delays[-1] - 230) < 8
+    codec_ms = 8  # the simulated telephone band's filters
+    assert delays[int(3.9 / 0.02)] is not None and abs(delays[int(3.9 / 0.02)] - before - codec_ms) < 5
+    assert delays[-1] is not None and abs(delays[-1] - after - codec_ms) < 5
     assert onsets == 0
 
 

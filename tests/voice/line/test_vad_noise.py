@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from bench_free_onset import onset_s
+
 from voice.vad import SpeechStart, VoiceActivityDetector
 
 
