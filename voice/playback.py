@@ -122,6 +122,7 @@ class Speaker:
         chunk_ms: int = 100,
         lead_ms: int = 800,
         tap: AudioTap | None = None,
+        on_kill: Callable[[float], None] | None = None,
     ) -> None:
         self._send = send_text
         self.sample_rate = sample_rate
@@ -131,6 +132,7 @@ class Speaker:
         self.chunk_bytes = chunk_bytes(sample_rate, chunk_ms)
         self.lead_s = lead_ms / 1000
         self.tap = tap
+        self.on_kill = on_kill  # told the instant of every killAudio (the echo reference ends there)
         self.epoch = 0
         self.chunks_sent = 0
         self.killed_at: float | None = None
@@ -168,6 +170,8 @@ class Speaker:
         now = self.clock.now()
         self.killed_at = now
         self.playback.stop()
+        if self.on_kill is not None:
+            self.on_kill(now)
         await self._send(protocol.KILL_AUDIO)
         return now
 

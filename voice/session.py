@@ -68,7 +68,8 @@ from voice.session_options import SessionOptions
 from voice.speculation import SpeculativeStart
 from voice.stt_lane import SttLane
 from voice.utterance_end import UtteranceEnd
-from voice.vad import SpeechEnd, SpeechStart, VoiceActivityDetector
+from voice.uplink import Uplink, UplinkOptions
+from voice.vad import SpeechEnd, SpeechStart
 
 if TYPE_CHECKING:
     from voice.metrics import ServerStats
@@ -121,9 +122,12 @@ class CallSession:
         self.speaker = Speaker(
             self._send_text, sample_rate, self.clock,
             first_chunk_ms=settings.first_chunk_ms, chunk_ms=settings.audio_chunk_ms,
-            lead_ms=self.options.lead_ms, tap=lambda pcm, start: self.tap.bot_audio(pcm, start, self.speaker.chunks_sent),
+            lead_ms=self.options.lead_ms, tap=self._bot_audio, on_kill=self._killed,
         )
-        self.vad = VoiceActivityDetector(sample_rate, self.options.vad)
+        # the caller's audio: echo of the bot's playback removed, then the VAD (voice.uplink)
+        self.uplink = Uplink(sample_rate, self.clock.now(), UplinkOptions(
+            echo_cancel=self.options.echo_cancel, echo_guard=self.options.echo_guard, vad=self.options.vad))
+        self.vad = self.uplink.vad
         self.state: BotState = "listening"  # what the bus last showed (follows the phase)
         self._phase = PhaseMachine(self.log, self._phase_changed)
         self.stt = SttLane(
@@ -213,8 +217,12 @@ class CallSession:
         now = self.clock.now()
         self.audio_frames += 1
         self.tap.caller_audio(pcm, now)
-        self.stt.feed(pcm)
-        for ev in self.vad.push(pcm, now):
+        up = self.uplink.push(pcm, now)
+        if up.rate_mismatch is not None:
+            self._klog.warning("%s", up.rate_mismatch.message())
+        if up.clean:
+            self.stt.feed(up.clean)  # the recogniser hears the caller, not the bot's echo
+        for ev in up.events:
             if isinstance(ev, SpeechStart):
                 self._last_onset = ev.onset
                 self.utterance.speech_started()
@@ -305,6 +313,11 @@ class CallSession:
             return
         text = tr.text.strip()
         now = self.clock.now()
+        if text and self.uplink.is_echo(text, now):
+            self._stt_log.info("Transcript (%s) ignored: the bot's own words | text=%r", "final" if tr.final else "interim", text)
+            if not tr.final:
+                return
+            text = ""  # a final of the bot's own words: the utterance gets no words from it
         if not tr.final:
             if not text:
                 return
@@ -407,7 +420,16 @@ class CallSession:
             self._finalize(reply, cut_at=None)
             self._phase.to(Phase.LISTENING)
 
+    def _bot_audio(self, pcm: bytes, start: float) -> None:
+        """Every chunk sent: the echo canceller's reference, the recording, the monitors."""
+        self.uplink.play(pcm, start)
+        self.tap.bot_audio(pcm, start, self.speaker.chunks_sent)
+
+    def _killed(self, at: float) -> None:
+        self.uplink.cut(at)  # killAudio: nothing queued after `at` reaches the caller, nor its echo
+
     def _on_utterance_started(self, reply: Reply, utt: Utterance) -> None:
+        self.uplink.speaking(utt)
         if reply.timer.first_audio is None:
             reply.timer.mark("first_audio", self.clock.now())
             if reply.kind == "greeting":

@@ -20,6 +20,8 @@ class SessionOptions:
     stt_backoff_max_s: float = 5.0
     stt_buffer_s: float = 10.0
     interim_barge_in: bool = True
+    echo_cancel: bool = True  # the uplink's echo of the bot's own playback is removed before VAD and STT
+    echo_guard: bool = True  # a transcript of what the bot was saying at that moment is echo, not a turn
     apology: str = "Sorry, I had trouble with that. Could you say it again?"
     transfer_line: str = "Transferring you now."
     goodbye_line: str = "Thank you for calling. Goodbye!"

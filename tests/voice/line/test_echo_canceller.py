@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_free_onset import onset_s
+from line_speech import speech  # noqa: F401 - the fixture
 
 from voice.echo import EchoCanceller
 from voice.echo.farend import FarEnd, UplinkClock

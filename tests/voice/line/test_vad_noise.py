@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_free_onset import onset_s
+from line_speech import speech  # noqa: F401 - the fixture
 
 from voice.vad import SpeechStart, VoiceActivityDetector
 

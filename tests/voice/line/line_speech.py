@@ -1,4 +1,6 @@
-"""Speech for the phone-line tests: the bot's voice and a caller's, synthesised offline."""
+"""Speech for the phone-line tests: the bot's voice and a caller's, synthesised offline.
+
+A fixture module, not a conftest: a second conftest would shadow bot-core's `from conftest import`."""
 
 from __future__ import annotations
 
