@@ -53,7 +53,6 @@ WIDE_RELEASE = 10 ** (-0.1 / 10)  # the any-delay envelope is the fallback: it f
 WIDE_MARGIN = 2.0  # and gets 3 dB of headroom
 GAMMA_MIN = 0.05  # once converged, the coupling bound is scaled by the filter's leakage, not below this
 _SMOOTH = np.ones(7) / 7  # powers are smoothed over 7 bins before they are compared
-_GAIN_SMOOTH = np.hanning(11)[1:-1] / np.hanning(11)[1:-1].sum()
 DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
 NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
 NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
@@ -342,10 +341,6 @@ class EchoCanceller:
         gain = np.clip(np.maximum(gain, floor), 0.0, 1.0)
         if float(gain.min()) > 0.98:
             return e  # nothing to suppress: the block as it is, untouched
-        # smooth across frequency: a gain with sharp notches is a long filter, whose ringing
-        # (applied by overlap-save) would smear a click into the next block
-        padded = np.pad(gain, 4, mode="edge")  # widen each notch (a 9-bin minimum), then smooth it:
-        gain = np.convolve(np.lib.stride_tricks.sliding_window_view(padded, 9).min(axis=1), _GAIN_SMOOTH, mode="same")
         out = np.fft.irfft(E * gain)[n:]
         # what rings over from the previous block must not make this one louder than it was
         # (a click would leak into the silence after it and look like speech going on)
