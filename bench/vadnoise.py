@@ -88,7 +88,7 @@ class Silero:
     """The Silero VAD ONNX model, as pipecat drives it (confidence 0.7 for 0.2 s)."""
 
     def __init__(self, confidence: float = 0.7, start_s: float = 0.2) -> None:
-        import onnxruntime  # noqa: PLC0415 - optional, bench only
+        import onnxruntime
 
         path = next(f for f in importlib.metadata.files("silero-vad") or [] if f.name == "silero_vad.onnx")
         opts = onnxruntime.SessionOptions()
@@ -100,8 +100,8 @@ class Silero:
     def __call__(self, pcm: bytes, rate: int) -> list[float]:
         x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
         win, ctx_n = (512, 64) if rate == 16000 else (256, 32)
-        state = np.zeros((2, 1, 128), dtype=np.float32)
-        ctx = np.zeros((1, ctx_n), dtype=np.float32)
+        state: np.ndarray = np.zeros((2, 1, 128), dtype=np.float32)
+        ctx: np.ndarray = np.zeros((1, ctx_n), dtype=np.float32)
         sr = np.array(rate, dtype=np.int64)
         need = math.ceil(self.start_s * rate / win)
         run, out, speaking = 0, [], False

@@ -67,8 +67,8 @@ from voice.reply import CallGone, Reply, Voices
 from voice.session_options import SessionOptions
 from voice.speculation import SpeculativeStart
 from voice.stt_lane import SttLane
-from voice.utterance_end import UtteranceEnd
 from voice.uplink import Uplink, UplinkOptions
+from voice.utterance_end import UtteranceEnd
 from voice.vad import SpeechEnd, SpeechStart
 
 if TYPE_CHECKING:

@@ -31,7 +31,6 @@ from voice.playback import Utterance
 from voice.ratecheck import RateCheck, RateMismatch
 from voice.vad import SpeechStart, VadConfig, VadEvent, VoiceActivityDetector
 
-
 SOUND_DBFS = -55.0  # an uplink frame above this carries sound (a voice, or an echo of one)
 ECHO_TRANSCRIPT_AGE_S = 3.0  # a transcript can come from sound this old (recogniser latency)
 

@@ -21,8 +21,9 @@ Pipeline per 20 ms block (before the VAD and the STT see the caller's audio):
    capped by, and before the delay is known replaced by, 4x its long-term average over
    every plausible delay; the worst case until the reference has sounded that long).
    While the filter is not trusted (not converged, or the path moved: the error then
-   holds the old estimate with its sign flipped) any plausible delay may hold the echo. Never below the line's own noise floor, so the background does
-   not pump and the VAD's noise tracking stays true. The gains are applied to the current
+   holds the old estimate with its sign flipped) any plausible delay may hold the echo.
+   Never below the line's own noise floor, so the background does not pump and the VAD's
+   noise tracking stays true. The gains are applied to the current
    block by overlap-save: no added latency.
 
 What is left is speech the echo does not explain. With nothing played for `idle_after_s`,

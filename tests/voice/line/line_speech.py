@@ -1,12 +1,11 @@
 """Speech for the phone-line tests: the bot's voice and a caller's, synthesised offline.
 
-A fixture module, not a conftest: a second conftest would shadow bot-core's `from conftest import`."""
+A helper module, not a conftest: a second conftest would shadow bot-core's `from conftest import`."""
 
 from __future__ import annotations
 
 import asyncio
-
-import pytest
+import functools
 
 from voice.providers.local_tts import EspeakTTS
 
@@ -20,8 +19,9 @@ def synth(text: str, rate: int, pitch: int) -> bytes:
     return asyncio.run(run())
 
 
-@pytest.fixture(scope="session")
-def speech() -> dict[tuple[str, int], bytes]:
+@functools.cache
+def rendered_speech() -> dict[tuple[str, int], bytes]:
+    """Rendered once per test run; each module wraps it in its own `speech` fixture."""
     out: dict[tuple[str, int], bytes] = {}
     for rate in (8000, 16000):
         out[("bot", rate)] = synth(BOT_TEXT, rate, 50)

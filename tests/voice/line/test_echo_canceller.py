@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_free_onset import onset_s
-from line_speech import speech  # noqa: F401 - the fixture
+from line_speech import rendered_speech
 
 from voice.echo import EchoCanceller
 from voice.echo.farend import FarEnd, UplinkClock
@@ -26,6 +26,11 @@ ECHO_ONLY = [
     (8000, "echo=-20dB@300ms,codec=alaw,noise=-45dBFS,babble=-50dBFS"),
     (8000, "speakerphone,drift=0ms,jitter=80ms"),
 ]
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[tuple[str, int], bytes]:
+    return rendered_speech()
 
 
 @pytest.mark.parametrize(("rate", "spec"), ECHO_ONLY)

@@ -6,9 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_free_onset import onset_s
-from line_speech import speech  # noqa: F401 - the fixture
+from line_speech import rendered_speech
 
 from voice.vad import SpeechStart, VoiceActivityDetector
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[tuple[str, int], bytes]:
+    return rendered_speech()
 
 
 def _confirmations(pcm: bytes, rate: int) -> list[float]:
