@@ -40,6 +40,7 @@ from console.screens.detail import DetailScreen
 from console.screens.forms import FormField, FormScreen
 from console.screens.request_form import RequestForm, Row
 from console.state import CampaignRow, campaign_status_key
+from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
 STATUS_STYLES = {
@@ -139,7 +140,7 @@ class CampaignsScreen(ViewScreen):
             title += f"   filtered: {state.filter_label} (f changes)"
         if state.error:
             title += f"   ⚠ {state.error}"
-        self.query_one("#campaigns-title", Label).update(title)
+        self.query_one("#campaigns-title", Label).update(plain(title))
         self.refresh_bindings()
 
     def _selected(self) -> CampaignRow | None:

@@ -21,6 +21,7 @@ from console.screens.base import PaletteCommand
 from console.screens.bot import BotScreen
 from console.screens.forms import FormField, FormScreen
 from console.widgets.badge import BarInfo, TopBar
+from console.widgets.plain import plain
 from console.widgets.table import VimTable
 from console.widgets.timeline import TimelineStrip, clock
 from voice.replay.summary import LEVEL_STEP_S
@@ -106,7 +107,7 @@ class ReplayScreen(BotScreen):
         call = src.current
         n = len(src.calls)
         title = f"Recorded calls: {n} · replaying {call.summary.caller or call.key}"
-        self.query_one("#bot-list-title", Label).update(title)
+        self.query_one("#bot-list-title", Label).update(plain(title))
         if self._changed("missing", call.key):
             missing = self.query_one("#replay-missing", Static)
             missing.display = bool(call.rec.missing)

@@ -46,6 +46,10 @@ def seed(sandbox: SandboxServer) -> None:
         campaign.ivr_name = CLOSE
         campaign.status = CLICK
         campaign.timezone = HIDDEN
+    for book in account.phonebooks:
+        book.name, book.description = CLOSE, CLICK
+    for sound in account.sounds:
+        sound.name, sound.description, sound.comment = CLICK, HIDDEN, ESC
     for task in account.tasks:
         task.type = CLICK
         task.created_by = CLOSE
@@ -114,7 +118,7 @@ async def test_hostile_account_data_in_every_view_and_dialog(console_factory, sa
         assert_literal(visible_text(app), CLICK)
 
         for key, needles in (("2", (CLOSE, CLICK, HIDDEN)), ("3", (CLICK,)), ("4", (CLOSE,)),
-                             ("6", (CLICK,)), ("7", ())):
+                             ("6", (CLICK,)), ("7", ()), ("8", ()), ("9", (CLOSE,))):
             await pilot.press(key)
             await pilot.pause(0.3)
             table = next(iter(app.screen.query(VimTable)), None)
