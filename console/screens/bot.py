@@ -118,6 +118,7 @@ class BotScreen(ViewScreen):
                     [("caller", "Caller", 14), ("state", "State", 13), ("time", "Time", 5), ("turns", "Turns", 5),
                      ("barge", "Barge", 5), ("note", "Ended", 14)],
                     id="bot-calls",
+                    priorities={"turns": 4, "barge": 3, "time": 2, "note": 1},
                 )
             with Vertical(id="bot-detail-pane"):
                 yield Static("", id="bot-head")
@@ -128,6 +129,8 @@ class BotScreen(ViewScreen):
                     [("turn", "Turn", 5), ("stt", "STT", 5), ("llm", "LLM", 5), ("sentence", "Sent.", 5),
                      ("tts", "TTS", 5), ("audio", "Audio", 5), ("total", "Total", 6), ("note", "", 11)],
                     id="bot-turns",
+                    priorities={"note": 5, "sentence": 4, "audio": 3, "tts": 2, "llm": 1},
+                    sortable=False,
                     cursor_type="none",
                     zebra_stripes=False,
                 )

@@ -136,6 +136,7 @@ class LiveScreen(ViewScreen):
                     [("dir", "Dir", 3), ("customer", "Customer", 14), ("agent", "Agent", 16),
                      ("state", "State", 17), ("time", "Time", 6), ("type", "Type", 11), ("uuid", "Call", 8)],
                     id="board",
+                    priorities={"uuid": 5, "type": 4, "dir": 3, "agent": 2, "time": 1},
                 )
                 yield PopPanel(id="pop")
             with Vertical(id="feed-pane"):
@@ -193,6 +194,7 @@ class LiveScreen(ViewScreen):
     def _open_pop(self, pop: ScreenPop) -> None:
         self._pop, self._pop_context = pop, None
         self.query_one(PopPanel).show_pop(pop, None, None)
+        self.capp.ring_for_me(pop.customer)
         if self.capp.screen is not self:
             self.capp.notify(f"Incoming call from {pop.customer or 'unknown'} (press 1)", title="☎ incoming", timeout=6)
         self._load_pop(pop)

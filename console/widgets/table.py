@@ -6,6 +6,11 @@ throttled timer and call `sync_rows`; this widget works out the smallest change:
 that differ are updated in place by key (`update_cell`), new rows are appended by key,
 a few rows that left are removed, and only a reordering or a large change rebuilds.
 The row under the cursor stays under the cursor across syncs.
+
+Two things a person expects of a table in a terminal of any size: columns give way by
+priority when the table is narrow (a column's priority: 0 never goes, higher ones go
+first), and a click on a header sorts by that column (again: reversed, a third time:
+the view's own order).
 """
 
 from __future__ import annotations
@@ -39,12 +44,25 @@ class VimTable(DataTable[Any]):
         Binding("ctrl+u", "page_up", "page up", show=False, id="table.page_up"),
     ]
 
-    def __init__(self, columns: Sequence[tuple[str, str, int | None]] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        columns: Sequence[tuple[str, str, int | None]] = (),
+        *,
+        priorities: dict[str, int] | None = None,
+        sortable: bool = True,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("cursor_type", "row")
         kwargs.setdefault("zebra_stripes", True)
         super().__init__(**kwargs)
         self._columns_spec = tuple(columns)
+        self._priorities = dict(priorities or {})
+        self._shown: tuple[int, ...] = tuple(range(len(self._columns_spec)))
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._view_order: list[str] = []
+        self.sortable = sortable
+        self.sort_by: str | None = None
+        self.sort_reverse = False
         self.rebuilds = 0
 
     def on_mount(self) -> None:
@@ -52,12 +70,87 @@ class VimTable(DataTable[Any]):
 
     def _ensure_columns(self) -> None:
         if not self.columns:
-            for key, label, width in self._columns_spec:
+            for i in self._shown:
+                key, label, width = self._columns_spec[i]
                 self.add_column(label, key=key, width=width)
 
     @property
     def column_keys(self) -> list[str]:
         return [key for key, _, _ in self._columns_spec]
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """The columns on screen now (the narrow ones dropped by priority)."""
+        return [self._columns_spec[i][0] for i in self._shown]
+
+    def _pick(self, cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
+        return tuple(cells[i] if i < len(cells) else Text("") for i in self._shown)
+
+    # ---- columns by priority ------------------------------------------------------------
+
+    def fit_columns(self, width: int) -> None:
+        """Show the most important columns that fit in `width` cells."""
+        if width <= 0 or not self._columns_spec:
+            return
+        shown = list(range(len(self._columns_spec)))
+
+        def cost(indices: list[int]) -> int:
+            return sum((self._columns_spec[i][2] or 8) + 2 * self.cell_padding for i in indices) + 1
+
+        droppable = sorted((i for i in shown if self._priorities.get(self._columns_spec[i][0], 0) > 0),
+                           key=lambda i: (-self._priorities[self._columns_spec[i][0]], -i))
+        while cost(shown) > width and droppable:
+            shown.remove(droppable.pop(0))
+        if tuple(shown) != self._shown:
+            self._shown = tuple(shown)
+            self._relayout()
+
+    def on_resize(self) -> None:
+        self.fit_columns(self.size.width - 1)
+
+    def _relayout(self) -> None:
+        """Rebuild with the columns now shown (a resize), keeping rows and cursor."""
+        cursor_key = self.selected_key
+        with self.prevent(DataTable.RowHighlighted):
+            self.clear(columns=True)
+            self._ensure_columns()
+            for key in list(self._cells):
+                self.add_row(*self._pick(self._cells[key]), key=key)
+            self._restore_cursor(cursor_key)
+        self.rebuilds += 1
+
+    # ---- sorting by a header click ----------------------------------------------------------
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if not self.sortable or event.column_key.value is None:
+            return
+        event.stop()
+        key = event.column_key.value
+        if self.sort_by != key:
+            self.sort_by, self.sort_reverse = key, False
+        elif not self.sort_reverse:
+            self.sort_reverse = True
+        else:
+            self.sort_by, self.sort_reverse = None, False
+        self._resort()
+
+    def sort_label(self) -> str:
+        """"sorted by Time ↓" for a title, or "" in the view's own order."""
+        if self.sort_by is None:
+            return ""
+        label = next((lab for key, lab, _ in self._columns_spec if key == self.sort_by), self.sort_by)
+        return f"sorted by {label} {'↓' if self.sort_reverse else '↑'}"
+
+    def _sorted(self, rows: Sequence[Row]) -> list[Row]:
+        if self.sort_by is None or self.sort_by not in self.column_keys:
+            return list(rows)
+        index = self.column_keys.index(self.sort_by)
+        return sorted(rows, key=lambda row: _sort_key(row[1][index] if index < len(row[1]) else ""),
+                      reverse=self.sort_reverse)
+
+    def _resort(self) -> None:
+        rows = [(key, self._cells[key]) for key in self._view_order if key in self._cells]
+        self.sync_rows(rows)
 
     @property
     def selected_key(self) -> str | None:
@@ -81,8 +174,9 @@ class VimTable(DataTable[Any]):
         The cursor stays on the row (by key) the user chose. The cursor moves a sync
         makes (rows removed or rebuilt under it) post no RowHighlighted: views take that
         message as the user choosing a row, and a new call must never look like one."""
+        self._view_order = [key for key, _ in rows]
         with self.prevent(DataTable.RowHighlighted):
-            self._sync_rows(rows)
+            self._sync_rows(self._sorted(rows))
 
     def select_key(self, key: str) -> bool:
         """Put the cursor on the row `key` (a view's own choice, not the user's: no message)."""
@@ -112,14 +206,14 @@ class VimTable(DataTable[Any]):
                 del self._cells[key]
             self._update_changed(rows[: len(kept)])
             for key, cells in rows[len(kept):]:
-                self.add_row(*cells, key=key)
+                self.add_row(*self._pick(cells), key=key)
                 self._cells[key] = cells
         else:
             self.rebuilds += 1
             self.clear(columns=False)
             self._cells = {}
             for key, cells in rows:
-                self.add_row(*cells, key=key)
+                self.add_row(*self._pick(cells), key=key)
                 self._cells[key] = cells
         self._restore_cursor(cursor_key)
 
@@ -129,7 +223,8 @@ class VimTable(DataTable[Any]):
             old = self._cells.get(key)
             if old == cells:
                 continue
-            for i, value in enumerate(cells):
+            for i in self._shown:
+                value = cells[i] if i < len(cells) else Text("")
                 if old is None or i >= len(old) or old[i] != value:
                     self.update_cell(key, columns[i], value)
             self._cells[key] = cells
@@ -140,3 +235,21 @@ class VimTable(DataTable[Any]):
         index = self.get_row_index(key)
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False, scroll=False)
+
+
+def _sort_key(cell: Cell) -> tuple[int, float, str]:
+    """Numbers (and durations like `1:05`, `12 s`) by value, everything else as text."""
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    bare = text.strip().replace(",", "")
+    for suffix in (" s", "s"):
+        if bare.endswith(suffix) and bare[: -len(suffix)].strip().replace(".", "", 1).isdigit():
+            return (0, float(bare[: -len(suffix)]), "")
+    if bare.count(":") in (1, 2) and bare.replace(":", "").isdigit() and len(bare) <= 8:
+        total = 0.0
+        for part in bare.split(":"):
+            total = total * 60 + float(part)
+        return (0, total, "")
+    try:
+        return (0, float(bare), "")
+    except ValueError:
+        return (1, 0.0, text.lower())
