@@ -31,6 +31,8 @@ from console.api.models import Agent, Task
 from console.api.phone import normalize_number
 from console.botwatch import BotWatcher
 from console.config import ConsoleSettings
+from console.display import time_format
+from console.display import when as display_when
 from console.state import AgentRow, CallRow, CallsBoard, ConsoleState, TaskRow
 from kcommon.redact import redact
 from voice.bus import HangupCommand, SayCommand, TransferCommand
@@ -117,10 +119,8 @@ def ingest_stream_item(board: CallsBoard, item: object) -> None:
 
 
 def fmt_dt(value: datetime | None, *, with_seconds: bool = False) -> str:
-    if value is None:
-        return ""
-    local = value.astimezone(IST) if value.tzinfo else value
-    return local.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    """A date-time in the one zone the user chose (console.display); naive ones are IST."""
+    return display_when(value, seconds=with_seconds)
 
 
 def agent_row(agent: Agent) -> AgentRow:
@@ -144,6 +144,7 @@ def task_row(task: Task) -> TaskRow:
         due=fmt_dt(task.duedate),
         due_sort=task.duedate.timestamp() if task.duedate else float("inf"),
         missed_at=fmt_dt(task.call_missed_dt),
+        missed_sort=task.call_missed_dt.timestamp() if task.call_missed_dt else 0.0,
         completed=bool(task.is_completed),
     )
 
@@ -320,7 +321,7 @@ def _when(text: str, label: str, *, end_of_day: bool = False) -> datetime | None
     if not text:
         return None
     try:
-        value = parse_datetime(text)
+        value = time_format().typed(parse_datetime(text), text)
     except ValueError:
         raise ActionError(f"{label} “{text}” is not a date (use YYYY-MM-DD or YYYY-MM-DD HH:MM)") from None
     if end_of_day and len(text) <= 10:

@@ -77,6 +77,14 @@ class TimeFormat:
         return text
 
 
+    def typed(self, parsed: datetime, text: str) -> datetime:
+        """A date-time the user typed without a zone means the zone they are shown."""
+        if _HAS_ZONE.search(text.strip()):
+            return parsed
+        return parsed.replace(tzinfo=None).replace(tzinfo=self.zone)
+
+
+_HAS_ZONE = re.compile(r"(?:[Zz]|UTC|GMT|IST|[+-]\d{2}:?\d{2})$")
 _current = TimeFormat()
 
 

@@ -21,7 +21,6 @@ from textual.widgets import Button, Input, Label, Select
 
 from console.actions import (
     CALL_STATUSES,
-    IST,
     PAGE_SIZE,
     SOLUTION_TYPES,
     ActionError,
@@ -30,6 +29,7 @@ from console.actions import (
     build_call_log_query,
     fmt_dt,
 )
+from console.display import time_format
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.widgets.plain import plain
@@ -37,8 +37,8 @@ from console.widgets.table import VimTable
 
 MAX_LOADED = 2000
 TEXT_FIELDS = (
-    ("start", "from", "YYYY-MM-DD [HH:MM]"),
-    ("end", "to", "YYYY-MM-DD [HH:MM]"),
+    ("start", "from", "YYYY-MM-DD [HH:MM], your zone"),
+    ("end", "to", "YYYY-MM-DD [HH:MM], your zone"),
     ("customer", "customer", "number or part of it"),
     ("agent", "agent", "agent number"),
     ("min_duration", "longer than", "seconds"),
@@ -120,14 +120,15 @@ class CallLogScreen(ViewScreen):
                             yield Button("Clear", id="q-clear", classes="compact-button", compact=True)
             yield Label(plain(self._status), id="calllog-status", classes="pane-title")
             yield VimTable(
-                [("start", "Start", 16), ("dir", "Dir", 3), ("customer", "Customer", 15), ("agent", "Agent", 15),
+                [("start", f"Start ({time_format().label()})", 16), ("dir", "Dir", 3), ("customer", "Customer", 15), ("agent", "Agent", 15),
                  ("status", "Status", 10), ("duration", "Dur", 7), ("solution", "Solution", 10),
                  ("disposition", "Disposition", 14), ("rec", "Rec", 3), ("uuid", "Call", 8)],
                 id="calllog-table",
+                priorities={"uuid": 7, "solution": 6, "disposition": 5, "rec": 4, "dir": 3, "agent": 2, "duration": 1},
             )
 
     def on_mount(self) -> None:
-        start = datetime.now(IST) - timedelta(days=7)
+        start = datetime.now(time_format().zone) - timedelta(days=7)
         self.query_one("#q-start", Input).value = start.strftime("%Y-%m-%d")
         self.watch(self.query_one("#calllog-table", VimTable), "scroll_y", self._scrolled, init=False)
         # Start on the results (number keys keep switching views) with last week's calls.

@@ -7,7 +7,6 @@ the dialog is about, `r` opens a recording link, esc closes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from rich.style import Style
@@ -18,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
+from console.display import time_format, when
 from console.state import EVENT_LABELS, CallRow
 from console.widgets.plain import plain, safe_text
 
@@ -113,7 +113,7 @@ class DetailScreen(ModalScreen[None]):
 
     @classmethod
     def for_call_row(cls, row: CallRow, now: float) -> DetailScreen:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started))
+        started = f"{when(row.started, seconds=True)} {time_format().label()}"
         fields: list[Field] = [
             ("call", row.uuid),
             ("direction", row.direction or "—"),

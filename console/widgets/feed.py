@@ -6,12 +6,12 @@ only `max_lines`, so the widget stays small however long the console runs.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from rich.text import Text
 from textual.widgets import RichLog
 
+from console.display import time_format
 from console.state import FeedLine
 from console.widgets.plain import safe_text
 
@@ -30,7 +30,7 @@ MAX_LINES_PER_BATCH = 120
 
 
 def feed_text(line: FeedLine) -> Text:
-    stamp = time.strftime("%H:%M:%S", time.localtime(line.ts))
+    stamp = time_format().when(line.ts, seconds=True, date=False)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(stamp + " ", "dim")
     text.append(f"{line.kind:<15.15}", EVENT_STYLES.get(line.kind, "italic #bcbcbc"))
