@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -33,7 +34,8 @@ from console.actions import Actions, describe_error, ingest_stream_item
 from console.botwatch import BotWatcher
 from console.catalog import Catalog
 from console.config import ConsoleSettings
-from console.display import time_format
+from console.display import set_time_zone, time_format
+from console.preferences import Preferences, preferences_path
 from console.listen import ListenSession
 from console.pacing import Yielder
 from console.replay_source import ReplaySource
@@ -94,6 +96,7 @@ class ConsoleDeps:
     refresh_hz: float = 10.0
     keymap: dict[str, str] = field(default_factory=dict)
     start_view: str = "live"
+    preferences_path: Path | None = None         # None: the user's config dir (XDG_CONFIG_HOME)
     # The bot's Stream Node URL, its token and sample rate, when the console can call it
     # (an embedded bot, the demo's): the Bot view's "talk" places a test call there.
     bot_voice: tuple[str, str | None, int] | None = None
@@ -142,7 +145,14 @@ class ConsoleApp(App[int]):
         super().__init__()
         self.deps = deps
         self.clock = deps.clock
-        self.state = ConsoleState(clock=deps.clock, my_number=deps.settings.agent_number)
+        self.prefs_path = deps.preferences_path or preferences_path()
+        self.prefs = Preferences.load(self.prefs_path)
+        set_time_zone(self.prefs.time_zone)
+        # A number given now (--agent, KNOWLARITY_AGENT_NUMBER) wins over the remembered one.
+        my_number = deps.settings.agent_number or self.prefs.agent_number or None
+        self.state = ConsoleState(clock=deps.clock, my_number=my_number)
+        self.state.view.mine_only = bool(self.prefs.mine_only and self.state.my_number)
+        self.state.tasks.closed_here = set(self.prefs.closed_tasks)
         self.actions = Actions(deps.client, self.state, deps.settings, deps.bot, clock=deps.clock)
         self.catalog = Catalog(deps.client, self.state, clock=deps.clock)
         self.stream_status = FeedStatus("connecting" if deps.stream_factory else "off")
@@ -165,6 +175,11 @@ class ConsoleApp(App[int]):
     # ---- lifecycle ------------------------------------------------------------------------
 
     async def on_mount(self) -> None:
+        if self.prefs.theme and self.prefs.theme in self.available_themes:
+            self.theme = self.prefs.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.prefs.problem:
+            self.notify(self.prefs.problem, title="preferences", severity="warning", timeout=8)
         self.set_interval(1.0 / self.deps.refresh_hz, self._refresh_tick, name="refresh")
         self.set_interval(self.deps.agent_poll_s, self._poll, name="poll")
         if self.deps.stream_factory is not None:
@@ -178,6 +193,43 @@ class ConsoleApp(App[int]):
         self.stop_talking()
         if self.deps.bot is not None:
             await self.deps.bot.aclose()
+
+    # ---- preferences -----------------------------------------------------------------------
+
+    def save_preferences(self) -> None:
+        """Remember what the user chose now (my number, me/everyone, theme, zone, closed tasks)."""
+        self.prefs.agent_number = self.state.my_number or ""
+        self.prefs.mine_only = self.state.view.mine_only
+        self.prefs.time_zone = time_format().choice
+        self.prefs.closed_tasks = sorted(self.state.tasks.closed_here)
+        error = self.prefs.save(self.prefs_path)
+        if error:
+            self.notify(error, title="preferences", severity="warning", timeout=6)
+
+    def _theme_changed(self, theme: Any) -> None:
+        self.prefs.theme = getattr(theme, "name", "") or str(self.theme)
+        self.save_preferences()
+
+    def action_toggle_time_zone(self) -> None:
+        """Show every time in IST, or in this machine's zone (the default)."""
+        set_time_zone("local" if time_format().choice == "IST" else "IST")
+        self.state.board.version += 1
+        self.state.tasks.version += 1
+        self.save_preferences()
+        self.notify(f"times are shown in {time_format().label()} now (lists reload with it)", timeout=3)
+        self.refresh_tasks()
+        self._refresh_tick()
+
+    def action_toggle_bell(self) -> None:
+        self.prefs.ring_bell = not self.prefs.ring_bell
+        self.save_preferences()
+        self.notify("a bell rings when a call comes to me" if self.prefs.ring_bell
+                    else "no bell for my calls (the screen pop still opens)", timeout=3)
+
+    def ring_for_me(self, customer: str | None) -> None:
+        """A call rings my agent number: the terminal bell and a notification (a setting)."""
+        if self.prefs.ring_bell:
+            self.bell()
 
     # ---- the live feeds (long-lived workers) ---------------------------------------------
 
@@ -394,6 +446,7 @@ class ConsoleApp(App[int]):
         self.state.board.version += 1
         who = f"my calls ({self.state.my_number})" if self.state.view.mine_only else "everyone's calls"
         self.notify(f"showing {who}", timeout=2)
+        self.save_preferences()
         self._refresh_tick()
 
     def action_set_my_number(self) -> None:
@@ -406,6 +459,7 @@ class ConsoleApp(App[int]):
                 return
             self.state.view.mine_only = True
             self.notify(f"showing my calls ({self.state.my_number})", timeout=2)
+            self.save_preferences()
             self._refresh_tick()
 
         self.push_screen(
@@ -424,15 +478,24 @@ class ConsoleApp(App[int]):
             self._paused_at_events = self.state.board.events_total
         self._refresh_tick()
 
-    def action_dial(self, number: str | None = None) -> None:
-        """Click-to-call: the number selected in the current view, or a blank dial form."""
+    def action_dial(self, number: str | None = None, on_placed: Callable[[], None] | None = None) -> None:
+        """Click-to-call: the number selected in the current view, or a blank dial form.
+        `on_placed` runs when the dialog closes after it placed its call (a task's call back
+        then offers to close the task)."""
         if number is None:
             top = self.screen
             source = top if hasattr(top, "selected_number") else self._base_screen()
             number = source.selected_number() if source is not None else None
         if isinstance(self.screen, DialScreen):
             return
-        self.push_screen(DialScreen(self.actions, customer=number or ""))
+        dialog = DialScreen(self.actions, customer=number or "")
+
+        def closed(_: object) -> None:
+            flow = getattr(dialog, "flow", None)
+            if on_placed is not None and getattr(flow, "state", "") == "placed":
+                on_placed()
+
+        self.push_screen(dialog, closed)
 
     @work(group="otp", exclusive=True, exit_on_error=False)
     async def action_otp(self) -> None:
@@ -548,12 +611,17 @@ class ConsoleApp(App[int]):
         yield SystemCommand("Toggle my calls / everyone", "show only calls of my agent number, or all", self.action_toggle_me)
         yield SystemCommand("Set my agent number", "pick my calls out of the account's stream", self.action_set_my_number)
         yield SystemCommand("Pause / resume the live feed", "freeze the live views to read them", self.action_toggle_pause)
+        other = "local time" if time_format().choice == "IST" else "IST"
+        yield SystemCommand(f"Time zone: show times in {other}", f"now {time_format().label()}; remembered",
+                            self.action_toggle_time_zone)
+        yield SystemCommand("Bell for my calls: " + ("off" if self.prefs.ring_bell else "on"),
+                            "a terminal bell when a call rings my agent number; remembered", self.action_toggle_bell)
         yield SystemCommand("Help: every key", "list every key binding", self.action_help)
         base = self._base_screen()
         if base is not None:
             for title, help_text, callback in base.palette_commands():
                 yield SystemCommand(title, help_text, callback)
-        yield SystemCommand("Quit", "close the console", self.exit)
+        yield SystemCommand("Quit", "close the console (asks first while calls are in progress)", self.action_quit)
         yield from super().get_system_commands(screen)
 
 

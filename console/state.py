@@ -541,6 +541,7 @@ class TaskRow:
     due: str = ""                   # as the API gives it, shown verbatim
     due_sort: float = float("inf")  # epoch seconds when parseable
     missed_at: str = ""
+    missed_sort: float = 0.0        # epoch seconds of the missed call, when known
     completed: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -548,9 +549,33 @@ class TaskRow:
     def is_missed(self) -> bool:
         return "miss" in self.type.lower()
 
+    @property
+    def newest(self) -> float:
+        """When the task arose (the missed call, else its due date): newest first."""
+        if self.missed_sort:
+            return self.missed_sort
+        return self.due_sort if self.due_sort != float("inf") else 0.0
+
 
 class TasksState(PolledState[TaskRow]):
-    """Follow-up tasks: open ones first, missed calls first among them, then by due date."""
+    """Follow-up tasks: open ones first, missed calls first among them, newest first.
+
+    `closed_here`: tasks this console's user closed (Knowlarity's API has no call to close
+    a task; the console remembers them in the user's preferences and shows them done)."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        super().__init__(clock)
+        self.closed_here: set[str] = set()
+
+    def close(self, task_id: str) -> bool:
+        if task_id in self.closed_here or task_id not in self.items:
+            return False
+        self.closed_here.add(task_id)
+        self.version += 1
+        return True
+
+    def is_done(self, task: TaskRow) -> bool:
+        return task.completed or task.id in self.closed_here
 
     @property
     def tasks(self) -> dict[str, TaskRow]:
@@ -562,11 +587,11 @@ class TasksState(PolledState[TaskRow]):
             if view.matches_text(t.phone, t.type, t.due, t.id)
             and (not view.mine_only or my_agent_id is None or t.agent_id in ("", my_agent_id))
         ]
-        return sorted(out, key=lambda t: (t.completed, not t.is_missed, t.due_sort, t.id))
+        return sorted(out, key=lambda t: (self.is_done(t), not t.is_missed, -t.newest, t.id))
 
     def open_for(self, number: str | None) -> list[TaskRow]:
         n = normalize_number(number)
-        return [t for t in self.tasks.values() if n and t.phone == n and not t.completed]
+        return [t for t in self.tasks.values() if n and t.phone == n and not self.is_done(t)]
 
 
 # ---- campaigns, phonebooks, sounds -------------------------------------------------------------

@@ -14,15 +14,17 @@ from textual.widgets import Label
 from console.actions import ActionError
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
+from console.screens.forms import FormScreen
 from console.state import TaskRow
 from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
 
-def task_cells(task: TaskRow) -> tuple[Text | str, ...]:
-    missed = task.is_missed and not task.completed
+def task_cells(task: TaskRow, done: bool | None = None) -> tuple[Text | str, ...]:
+    done = task.completed if done is None else done
+    missed = task.is_missed and not done
     return (
-        Text("✓ done" if task.completed else "open", style="dim" if task.completed else "bold"),
+        Text("✓ done" if done else "open", style="dim" if done else "bold"),
         Text(task.type, style="bold #ff875f" if missed else ""),
         task.phone or Text("—", style="dim"),
         task.due or Text("—", style="dim"),
@@ -38,6 +40,7 @@ class TasksScreen(ViewScreen):
     BINDINGS = [
         Binding("enter", "details", "details", id="tasks.details"),
         Binding("c", "call_back", "call back", id="tasks.call_back"),
+        Binding("d", "close_task", "done", id="tasks.close"),
         Binding("r", "reload", "reload", id="tasks.reload"),
     ]
 
@@ -52,6 +55,7 @@ class TasksScreen(ViewScreen):
                 [("status", "Status", 8), ("type", "Type", 14), ("phone", "Phone", 16), ("due", "Due", 17),
                  ("missed", "Missed at", 17), ("agent", "Agent", 10), ("id", "Task", 10)],
                 id="tasks-table",
+                priorities={"id": 5, "agent": 4, "due": 3, "status": 2, "missed": 1},
             )
 
     def on_mount(self) -> None:
@@ -71,8 +75,8 @@ class TasksScreen(ViewScreen):
             return
         self._seen = key
         rows = state.tasks.rows(view, my_agent_id=self.capp.actions.my_agent_id)
-        self.query_one("#tasks-table", VimTable).sync_rows([(t.id, task_cells(t)) for t in rows])
-        open_missed = sum(1 for t in state.tasks.tasks.values() if t.is_missed and not t.completed)
+        self.query_one("#tasks-table", VimTable).sync_rows([(t.id, task_cells(t, state.tasks.is_done(t))) for t in rows])
+        open_missed = sum(1 for t in state.tasks.tasks.values() if t.is_missed and not state.tasks.is_done(t))
         title = f"Tasks: {len(rows)} shown · {open_missed} missed calls to return"
         if state.tasks.error:
             title += f"   ⚠ {state.tasks.error}"
@@ -90,6 +94,9 @@ class TasksScreen(ViewScreen):
         if action == "call_back":
             task = self._selected()
             return bool(task and task.phone)
+        if action == "close_task":
+            task = self._selected()
+            return task is not None and not self.capp.state.tasks.is_done(task)
         return True
 
     def on_data_table_row_highlighted(self, event: VimTable.RowHighlighted) -> None:
@@ -98,7 +105,32 @@ class TasksScreen(ViewScreen):
     def action_call_back(self) -> None:
         task = self._selected()
         if task and task.phone:
-            self.capp.action_dial(task.phone)
+            self.capp.action_dial(task.phone, on_placed=lambda: self._offer_close(task))
+
+    def _offer_close(self, task: TaskRow) -> None:
+        """After a call back went out: close the task too? (one key: enter)."""
+        if self.capp.state.tasks.is_done(task):
+            return
+
+        def done(values: dict[str, str] | None) -> None:
+            if values is not None:
+                self._close(task)
+
+        self.capp.push_screen(FormScreen(
+            f"Close task {task.id} ({task.phone or 'no number'})?", [], submit_label="Close task",
+            note="You called this customer back. Closing marks the task done in this console.",
+        ), done)
+
+    def action_close_task(self) -> None:
+        task = self._selected()
+        if task is not None:
+            self._close(task)
+
+    def _close(self, task: TaskRow) -> None:
+        if self.capp.state.tasks.close(task.id):
+            self.capp.save_preferences()
+            self.capp.notify(f"task {task.id} closed", timeout=3)
+            self.capp.request_refresh()
 
     def action_reload(self) -> None:
         self.capp.refresh_tasks()

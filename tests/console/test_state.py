@@ -114,7 +114,7 @@ def test_find_recent_matches_a_dialled_call_by_its_numbers() -> None:
     assert found is not None and found.uuid == "new"
 
 
-def test_tasks_open_missed_calls_first_then_by_due_date() -> None:
+def test_tasks_open_missed_calls_first_newest_first() -> None:
     tasks = TasksState(Clock())
     tasks.replace([
         TaskRow("1", "followup", "+911", due_sort=10),
@@ -122,8 +122,10 @@ def test_tasks_open_missed_calls_first_then_by_due_date() -> None:
         TaskRow("3", "missedcall", "+913", completed=True),
         TaskRow("4", "missedcall", "+914", due_sort=20),
     ])
-    assert [t.id for t in tasks.rows(ViewFilter())] == ["4", "2", "1", "3"]
+    assert [t.id for t in tasks.rows(ViewFilter())] == ["2", "4", "1", "3"]
     assert [t.id for t in tasks.open_for("914")] == [] and [t.id for t in tasks.open_for("+912")] == ["2"]
+    assert tasks.close("2") and not tasks.close("2")  # closed here (the API has no call for it)
+    assert [t.id for t in tasks.rows(ViewFilter())] == ["4", "1", "2", "3"] and tasks.open_for("+912") == []
 
 
 def test_agents_filter_by_text_and_sort_by_status() -> None:
