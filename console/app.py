@@ -35,9 +35,9 @@ from console.botwatch import BotWatcher
 from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import set_time_zone, time_format
-from console.preferences import Preferences, preferences_path
 from console.listen import ListenSession
 from console.pacing import Yielder
+from console.preferences import Preferences, preferences_path
 from console.replay_source import ReplaySource
 from console.screens.account import AccountScreen
 from console.screens.agents import AgentsScreen

@@ -12,6 +12,7 @@ No widgets here: the screens call these functions to turn state into words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Literal

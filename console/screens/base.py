@@ -47,8 +47,8 @@ class ViewScreen(Screen[None]):
     LIVE: ClassVar[bool] = False       # frozen while the live feed is paused
     # Layouts adapt to the terminal: the stylesheet styles `Screen.-narrow` (below 100
     # columns), `-medium` (100-139) and `-wide`, and `-short` (below 30 rows).
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
-    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-short"), (30, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     BINDINGS = [
         Binding("slash", "open_filter", "filter", id="view.filter"),

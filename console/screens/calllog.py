@@ -120,7 +120,8 @@ class CallLogScreen(ViewScreen):
                             yield Button("Clear", id="q-clear", classes="compact-button", compact=True)
             yield Label(plain(self._status), id="calllog-status", classes="pane-title")
             yield VimTable(
-                [("start", f"Start ({time_format().label()})", 16), ("dir", "Dir", 3), ("customer", "Customer", 15), ("agent", "Agent", 15),
+                [("start", f"Start ({time_format().label()})", 16),
+                 ("dir", "Dir", 3), ("customer", "Customer", 15), ("agent", "Agent", 15),
                  ("status", "Status", 10), ("duration", "Dur", 7), ("solution", "Solution", 10),
                  ("disposition", "Disposition", 14), ("rec", "Rec", 3), ("uuid", "Call", 8)],
                 id="calllog-table",
