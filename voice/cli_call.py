@@ -49,6 +49,7 @@ from voice.caller import (
 )
 from voice.caller.report import OK_OUTCOMES
 from voice.config import SUPPORTED_RATES
+from voice.line import LineSpec, LineSpecError, parse_line_spec
 from voice.protocol import CallMetadata
 
 PROG = "kconsole call"
@@ -63,6 +64,13 @@ class _TurnAction(argparse.Action):
         items = list(getattr(namespace, "turns", None) or [])
         items.append(("say" if option_string == "--say" else "wav", str(values)))
         namespace.turns = items
+
+
+def _line(value: str) -> LineSpec:
+    try:
+        return parse_line_spec(value)
+    except LineSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _rate(value: str) -> int:
@@ -100,6 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", metavar="URL", help="the bot's Stream Node URL, ws://host:port/voice or wss://...")
     parser.add_argument("--say", action=_TurnAction, dest="turns", metavar="LINE", help="a line to speak (repeatable; in order)")
     parser.add_argument("--wav", action=_TurnAction, dest="turns", metavar="FILE", help="a WAV file to speak (any rate/channels)")
+    parser.add_argument("--line", type=_line, default=None, metavar="SPEC",
+                        help="call over a simulated bad phone line, e.g. echo=-20dB@150ms,codec=ulaw,noise=-50dBFS,"
+                             "jitter=60ms (keys: echo drift vary codec band noise babble jitter loss seed; "
+                             "presets: phone, speakerphone, mobile)")
     parser.add_argument("--mic", action="store_true", help="stream the microphone until Ctrl-C or the bot hangs up")
     parser.add_argument("--play", action="store_true", help="play the bot's audio on the speaker")
     parser.add_argument("--sample-rate", type=_rate, default=16000, metavar="R",
@@ -296,6 +308,7 @@ async def run_call(args: argparse.Namespace, *, out: TextIO | None = None) -> in
             strict=args.strict,
             token=args.token or None,
             bot_text=not args.no_bot_text,
+            line=args.line,
         )
         shown_url = Caller(args.url, options).report.url  # checks the URL before any device is opened
     except CallerError as exc:

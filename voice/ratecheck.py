@@ -6,7 +6,9 @@ the Stream Node uses; the audio frames are bare PCM. But the Stream Node streams
 time, so its rate shows in the byte rate: 2 bytes a sample, N samples a second. After
 `after_s` of audio (long enough that a network stall or a burst moves the estimate by a
 few percent at most), a byte rate that matches another Stream Node rate (8/16/24/32/48 k)
-better than the configured one is a mismatch, reported once per call.
+better than the configured one is a mismatch, reported once per call. Pauses in the
+stream (a sender that stops and starts again: test callers, a Stream Node on hold) are
+left out of the measured time, so they do not read as a slower rate.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ class RateMismatch:
 class RateCheck:
     """Feed it every uplink frame's size and arrival time; `push` returns a mismatch once."""
 
-    def __init__(self, configured: int, *, after_s: float = 3.0, give_up_s: float = 30.0, tolerance: float = 0.1) -> None:
+    def __init__(self, configured: int, *, after_s: float = 3.0, give_up_s: float = 30.0, tolerance: float = 0.1,
+                 pause_s: float = 0.25) -> None:
         self.configured = configured
         self.after_s = after_s
         self.give_up_s = give_up_s
         self.tolerance = tolerance
-        self._first: float | None = None
-        self._first_bytes = 0
+        self.pause_s = pause_s
+        self._last: float | None = None
+        self._active = 0.0  # seconds of streaming, pauses left out
         self._bytes = 0
         self.done = False
         self.measured: float | None = None
@@ -47,19 +51,19 @@ class RateCheck:
     def push(self, nbytes: int, now: float) -> RateMismatch | None:
         if self.done:
             return None
-        if self._first is None:
-            self._first, self._first_bytes = now, nbytes  # the first frame's own duration is unknown
-            return None
+        last, self._last = self._last, now
+        if last is None or now - last > self.pause_s:
+            return None  # the first frame of a stretch: its own duration is unknown (and a pause is no audio)
+        self._active += now - last
         self._bytes += nbytes
-        elapsed = now - self._first
-        if elapsed < self.after_s:
+        if self._active < self.after_s:
             return None
-        rate = self._bytes / 2 / elapsed
+        rate = self._bytes / 2 / self._active
         self.measured = rate
         likely = min(STREAM_NODE_RATES, key=lambda r: abs(r - rate))
         if likely != self.configured and abs(rate - likely) <= self.tolerance * likely:
             self.done = True
             return RateMismatch(self.configured, rate, likely)
-        if abs(rate - self.configured) <= self.tolerance * self.configured or elapsed > self.give_up_s:
+        if abs(rate - self.configured) <= self.tolerance * self.configured or self._active > self.give_up_s:
             self.done = True  # it matches (or the stream is too irregular to tell): stop measuring
         return None

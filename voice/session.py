@@ -220,6 +220,8 @@ class CallSession:
         up = self.uplink.push(pcm, now)
         if up.rate_mismatch is not None:
             self._klog.warning("%s", up.rate_mismatch.message())
+        if up.echo_delay_ms is not None:
+            self._vlog.info("echo of the bot's audio on the line: %.0f ms late; cancelling it", up.echo_delay_ms)
         if up.clean:
             self.stt.feed(up.clean)  # the recogniser hears the caller, not the bot's echo
         for ev in up.events:

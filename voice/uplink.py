@@ -47,6 +47,7 @@ class UplinkResult:
     clean: bytes  # the uplink with the echo removed: what the STT and the recording get
     events: list[VadEvent]
     rate_mismatch: RateMismatch | None = None
+    echo_delay_ms: float | None = None  # set when the echo's delay was found or moved
 
 
 class Uplink:
@@ -61,6 +62,7 @@ class Uplink:
         self._onset: float | None = None
         self._last_sound: float | None = None  # when the uplink last carried sound (echo included)
         self._voice_until: float | None = None  # when the VAD last had the caller speaking
+        self._delay_updates = 0
 
     def play(self, pcm: bytes, start: float) -> None:
         """A chunk sent to the caller, starting to play at `start` (the Speaker's tap)."""
@@ -95,10 +97,14 @@ class Uplink:
         self.clock.arrived(len(pcm) // 2, now)
         clean = self.aec.process(pcm) if self.aec is not None else pcm
         held = self.aec.pending_s if self.aec is not None else 0.0
+        moved = None
+        if self.aec is not None and self.aec.delay.updates != self._delay_updates:
+            self._delay_updates = self.aec.delay.updates
+            moved = self.aec.delay.delay_ms
         events = self.vad.push(clean, self.clock.stream_time() - held) if clean else []
         for ev in events:
             if isinstance(ev, SpeechStart):
                 self._onset = ev.onset
             else:
                 self._voice_until = ev.end
-        return UplinkResult(clean, events, mismatch)
+        return UplinkResult(clean, events, mismatch, moved)

@@ -37,6 +37,7 @@ from voice.bus import BotSentence, TranscriptEvent, parse_monitor_event
 from voice.caller import speech
 from voice.caller.connection import DialError, close_text, dial
 from voice.caller.errors import CallerError
+from voice.caller.line import CallerLine
 from voice.caller.options import FRAME_MS, CallerOptions
 from voice.caller.playback import Notifier, Playback, Voice
 from voice.caller.report import (
@@ -106,6 +107,7 @@ class Caller:
         self._turn: TurnReport | None = None
         self._barge: TurnReport | None = None
         self._rate_warned = False
+        self._line = CallerLine(opts.line, opts.sample_rate, FRAME_MS / 1000) if opts.line is not None else None
         self._transcriptions: list[asyncio.Task[None]] = []
         self._used = False
         self._finished = False
@@ -346,6 +348,8 @@ class Caller:
                 turn.first_audio_ms = now - turn.speech_end_ms
             self._bot_audio += pcm
             self._playback.enqueue(pcm, now)
+            if self._line is not None:
+                self._line.bot_audio(pcm)
         elif isinstance(event, KillAudio):
             self.report.kill_audio_count += 1
             latency: float | None = None
@@ -357,6 +361,8 @@ class Caller:
             text = f"killAudio{heard}" + (f"; barge-in {latency:.0f} ms after speech onset" if latency is not None else "")
             self._emit("kill_audio", text, value_ms=latency, turn=barge.index if barge else None)
             self._playback.kill()
+            if self._line is not None:
+                self._line.kill()
             self.notifier.notify()
         elif isinstance(event, Transfer):
             self._emit("transfer", f"transfer -> {event.destination}")
@@ -438,10 +444,13 @@ class Caller:
         loop = asyncio.get_running_loop()
         period = FRAME_MS / 1000 / self.options.speed
         start, n = loop.time(), 0
+        call_t0, sent = start, 0
         while True:
             frame, first, last = self._voice.next_frame()
+            sent += 1
             try:
-                await self._ws.send(frame)
+                for out in self._through_line(frame, sent * FRAME_MS / 1000, (loop.time() - call_t0) * self.options.speed):
+                    await self._ws.send(out)
             except ConnectionClosed:
                 return  # the receiver drains what the bot sent before closing and decides the outcome
             if first or last:
@@ -453,15 +462,27 @@ class Caller:
             elif delay < -0.2:
                 start, n = loop.time(), 0
 
+    def _through_line(self, frame: bytes, due: float, now: float) -> list[bytes]:
+        """The frames to send now: this one, or with `--line` what the simulated line lets
+        through (echo, codec and noise added; held back by jitter, then a burst)."""
+        if self._line is None:
+            return [frame]
+        self._line.outgoing(frame, due)
+        return self._line.ready(max(now, due))
+
     async def _stream_mic(self, mic: AsyncIterator[bytes]) -> None:
         """The microphone paces itself (real time); frames are re-cut to exactly 20 ms."""
         assert self._ws is not None
         buf = bytearray()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
         async for chunk in mic:
             buf += chunk
             while len(buf) >= self.frame_bytes:
+                now = loop.time() - t0
                 try:
-                    await self._ws.send(bytes(buf[: self.frame_bytes]))
+                    for out in self._through_line(bytes(buf[: self.frame_bytes]), now, now):
+                        await self._ws.send(out)
                 except ConnectionClosed:
                     return  # the receiver decides the outcome
                 del buf[: self.frame_bytes]

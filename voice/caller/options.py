@@ -30,6 +30,7 @@ from voice.audio import chunk_bytes
 from voice.caller.errors import CallerError
 from voice.caller.urls import insecure_ssl_context
 from voice.config import SUPPORTED_RATES
+from voice.line import LineSpec
 from voice.protocol import CallMetadata
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class CallerOptions:
                       metadata); a kconsole bot then sends its sentences in-band, any other
                       bot ignores the frame as it ignores every text frame after the metadata.
                       Off by default (Knowlarity never sends it); `kconsole call` turns it on.
+    line              a simulated bad phone line between the caller and the bot (a
+                      voice.line.LineSpec: echo of the bot's audio, G.711, noise, jitter...).
     """
 
     sample_rate: int = 16000
@@ -89,6 +92,7 @@ class CallerOptions:
     strict: bool = False
     token: str | None = None
     bot_text: bool = False
+    line: LineSpec | None = None
 
     def __post_init__(self) -> None:
         if self.sample_rate not in SUPPORTED_RATES:

@@ -55,6 +55,7 @@ WIDE_MARGIN = 2.0  # and gets 3 dB of headroom
 GAMMA_MIN = 0.05  # once converged, the coupling bound is scaled by the filter's leakage, not below this
 _SMOOTH = np.ones(7) / 7  # powers are smoothed over 7 bins before they are compared
 DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
+RESTART_QUIET_BLOCKS = 5  # 100 ms without reference: a new stretch of playback
 NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
 NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
 
@@ -110,6 +111,7 @@ class EchoCanceller:
         self._better = 0
         self._leak = 1.0
         self._dt_blocks = 0
+        self._quiet_blocks = 0
         self._moved = 0.0  # smoothed correlation of the error with the echo estimate
         self._path_moved = False
         self._coupling = np.full(bins, COUPLING_BOUND)  # echo / reference in the filter's span
@@ -180,6 +182,16 @@ class EchoCanceller:
                 self._place(max(0, self.delay.delay - self._pre), pos)
         # the reference block the filter sees, and its partition history
         x_new = self.far.read(pos - self._start, n)
+        if x_new.any():
+            if self._quiet_blocks >= RESTART_QUIET_BLOCKS:
+                # the bot starts talking again after a pause: its playback may start a frame
+                # later or earlier at the caller than last time (the Stream Node plays in 20 ms
+                # packets), so the filter has to prove itself again before it is trusted
+                self.converged = False
+                self.erle_db = min(self.erle_db, 0.0)
+            self._quiet_blocks = 0
+        else:
+            self._quiet_blocks += 1
         X0 = np.fft.rfft(np.concatenate((self._x_prev, x_new)))
         self._x_prev = x_new
         self._X[1:] = self._X[:-1]

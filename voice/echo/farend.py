@@ -8,15 +8,17 @@ of samples counted from the call's start on the bot's clock.
 `UplinkClock` maps the caller's samples onto the same timeline. The Stream Node sends
 audio continuously, so sample i of the uplink was captured at `anchor + i / rate`; the
 anchor is the earliest arrival seen (a frame can arrive late, never early), so network
-jitter (bursts, stalls) does not move the mapping: only sample counts do. The anchor may
-creep upward slowly (clock skew), and it is re-quantised only when it moves by more than
-`requantise_ms`, so the echo path the canceller learnt is not disturbed by every
+jitter (bursts, stalls) does not move the mapping: only sample counts do. The minimum is
+taken over the last second, so a sender that slipped (skipped ahead after falling behind,
+or dropped frames) is followed; and the anchor is re-quantised only when it moves by more
+than `requantise_ms`, so the echo path the canceller learnt is not disturbed by every
 arrival-time wobble.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -98,26 +100,34 @@ class FarEnd:
 class UplinkClock:
     """Uplink sample index -> timeline index, robust to jitter (see the module doc)."""
 
-    def __init__(self, rate: int, origin: float, *, creep_per_s: float = 0.002, requantise_ms: float = 4.0) -> None:
+    def __init__(self, rate: int, origin: float, *, window_s: float = 1.0, requantise_ms: float = 4.0) -> None:
         self.rate = rate
         self.origin = origin
         self.samples = 0
+        self._window = window_s
+        self._starts: deque[tuple[float, float]] = deque()  # (arrival, implied capture start), rising starts
         self._anchor = math.inf  # seconds after origin at which uplink sample 0 was captured
-        self._creep = creep_per_s
-        self._last_now: float | None = None
         self._requantise = requantise_ms / 1000
         self._used = math.inf
         self.offset = 0  # timeline index of uplink sample 0, as used now
         self.jumps = 0
 
     def arrived(self, samples: int, now: float) -> None:
-        """A frame of `samples` arrived at `now` (bot clock)."""
+        """A frame of `samples` arrived at `now` (bot clock).
+
+        The anchor is the earliest implied start over the last `window_s` (a sliding
+        minimum): a late frame never moves it, but a sender that slipped (fell behind and
+        skipped ahead, or lost frames) is followed within the window, as the echo in its
+        samples follows the wall clock."""
         self.samples += samples
         start = now - self.origin - self.samples / self.rate
-        if self._last_now is not None and math.isfinite(self._anchor):
-            self._anchor += self._creep * max(0.0, now - self._last_now)
-        self._last_now = now
-        self._anchor = min(self._anchor, start)
+        q = self._starts
+        while q and q[-1][1] >= start:
+            q.pop()
+        q.append((now, start))
+        while q[0][0] < now - self._window:
+            q.popleft()
+        self._anchor = q[0][1]
         if not math.isfinite(self._used) or abs(self._anchor - self._used) > self._requantise:
             # (re-quantised rarely: each move shifts the echo path the canceller learnt)
             if math.isfinite(self._used):

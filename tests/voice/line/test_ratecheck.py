@@ -38,3 +38,14 @@ def test_matching_rates_stay_quiet_even_with_jitter(rate: int) -> None:
 def test_no_verdict_before_enough_audio() -> None:
     check = RateCheck(16000)
     assert _feed(check, 8000, 2.0) == [] and not check.done
+
+
+def test_pauses_in_the_stream_are_not_a_slower_rate() -> None:
+    """A caller that streams 1.5 s, pauses 2 s, streams again is at the right rate."""
+    check, t, frame = RateCheck(16000), 0.0, 640
+    for _ in range(4):
+        for _ in range(75):
+            t += 0.02
+            assert check.push(frame, t) is None
+        t += 2.0
+    assert check.measured is not None and abs(check.measured - 16000) < 800

@@ -1,0 +1,43 @@
+"""The caller's end of a simulated bad phone line (`kconsole call --line SPEC`).
+
+Every frame the caller sends goes through a `PhoneLine` first: the echo of what the
+caller's speaker is playing (the bot's audio, queued as the Stream Node plays it:
+back to back, emptied by killAudio), G.711 and the telephone band, noise, babble and
+loss; then the `JitterShaper` decides when it leaves (held in a stall, then sent in a
+burst). So a developer hears, on their own bot, what a speakerphone on a mobile does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from voice.line import JitterShaper, LineSpec, PhoneLine, Playout
+
+
+class CallerLine:
+    def __init__(self, spec: LineSpec, rate: int, frame_s: float) -> None:
+        self.spec = spec
+        self.frame_s = frame_s
+        self._line = PhoneLine(spec, rate)
+        self._speaker = Playout()
+        self._jitter = JitterShaper(spec.jitter_ms, spec.seed)
+        self._held: deque[tuple[float, bytes]] = deque()
+
+    def bot_audio(self, pcm: bytes) -> None:
+        """A playAudio arrived: it plays after what is queued."""
+        self._speaker.push(pcm)
+
+    def kill(self) -> None:
+        self._speaker.kill()
+
+    def outgoing(self, frame: bytes, due: float) -> None:
+        """The caller's next 20 ms (`due`: when it would leave on a perfect network)."""
+        played = self._speaker.pull(len(frame) // 2)
+        self._held.append((self._jitter.release_at(due, self.frame_s), self._line.frame(frame, played)))
+
+    def ready(self, now: float) -> list[bytes]:
+        """Frames whose time has come, in order."""
+        out = []
+        while self._held and self._held[0][0] <= now + 1e-6:
+            out.append(self._held.popleft()[1])
+        return out
