@@ -24,6 +24,7 @@ FIGURES = [
     ("overhead", "bench.fig_overhead"),
     ("greeting", "bench.fig_greeting"),
     ("barge_in", "bench.fig_bargein"),
+    ("line", "bench.fig_line"),
     ("offline", "bench.fig_offline"),
     ("turns", "bench.fig_turns"),
     ("capacity", "bench.fig_capacity"),

@@ -45,19 +45,21 @@ async def _synth(text: str, rate: int, pitch: int) -> np.ndarray:
 
 
 def phrases(rate: int, count: int) -> list[Phrase]:
-    async def run() -> list[Phrase]:
-        out = []
-        for i in range(count):
-            x = await _synth(PHRASES[i % len(PHRASES)], rate, PITCHES[(i // len(PHRASES)) % len(PITCHES)])
-            w = rate // 100
-            frames = x[: len(x) - len(x) % w].reshape(-1, w)
-            level = np.sqrt(np.mean(frames**2, axis=1))
-            active = level > 32768 * 10 ** (-40 / 20)
-            onset = int(np.argmax(active)) * w / rate
-            rms = float(np.sqrt(np.mean(frames[active] ** 2)))
-            out.append(Phrase(x, onset, rms))
-        return out
-    return asyncio.run(run())
+    return asyncio.run(phrases_async(rate, count))
+
+
+async def phrases_async(rate: int, count: int) -> list[Phrase]:
+    out = []
+    for i in range(count):
+        x = await _synth(PHRASES[i % len(PHRASES)], rate, PITCHES[(i // len(PHRASES)) % len(PITCHES)])
+        w = rate // 100
+        frames = x[: len(x) - len(x) % w].reshape(-1, w)
+        level = np.sqrt(np.mean(frames**2, axis=1))
+        active = level > 32768 * 10 ** (-40 / 20)
+        onset = int(np.argmax(active)) * w / rate
+        rms = float(np.sqrt(np.mean(frames[active] ** 2)))
+        out.append(Phrase(x, onset, rms))
+    return out
 
 
 def mix(p: Phrase, rate: int, snr_db: float | None, seed: int, level_dbfs: float = -26.0) -> tuple[bytes, float]:
