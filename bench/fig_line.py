@@ -104,8 +104,8 @@ async def run(ctx) -> Figure:
         lat: list[float] = []
         total = 0
         ctx.progress(f"{rate} Hz {codec}: {len(delays) * len(losses)} lines x {1 + len(callers)} calls, with and without")
-        for d, loss in itertools.product(delays, losses):
-            spec = parse_line_spec(f"echo=-{loss}dB@{d}ms,codec={codec},noise=-50dBFS")
+        for delay_ms, loss in itertools.product(delays, losses):
+            spec = parse_line_spec(f"echo=-{loss}dB@{delay_ms}ms,codec={codec},noise=-50dBFS")
             for aec in (True, False):
                 opts = None if aec else OFF
                 alone = simulate_call(spec, rate, bot=bot[: rate * 2 * 6], options=opts)
@@ -170,11 +170,11 @@ async def run(ctx) -> Figure:
     quiet = simulate_call(parse_line_spec("noise=-50dBFS"), rate, bot=b"", seconds=6.0, options=OFF)
     loud = simulate_call(parse_line_spec("echo=-12dB@150ms,noise=-50dBFS"), rate, bot=bot[: rate * 2 * 6], options=OFF)
     t0 = time.process_time()
-    aec = simulate_call(parse_line_spec("echo=-12dB@150ms,noise=-50dBFS"), rate, bot=bot[: rate * 2 * 6])
+    cancelled = simulate_call(parse_line_spec("echo=-12dB@150ms,noise=-50dBFS"), rate, bot=bot[: rate * 2 * 6])
     cpu = Table(["front end (16 kHz)", "us per 20 ms frame", "% of one core"],
                 caption="CPU of the caller-audio front end per call (process time, this machine, medians over the call)")
     for label, c in (("VAD only, caller silent (before)", quiet), ("VAD only, bot talking (before)", loud),
-                     ("canceller + VAD, bot talking, echo on the line (after)", aec)):
+                     ("canceller + VAD, bot talking, echo on the line (after)", cancelled)):
         us = c.cpu_s / max(1, c.frames) * 1e6
         cpu.add(label, f"{us:.0f}", f"{us / 20000 * 100:.2f}")
     fig.tables.append(cpu)
@@ -191,10 +191,10 @@ async def run(ctx) -> Figure:
     vt = Table(["detector", "clean: found", "clean median ms", "0 dB SNR white", "5 dB SNR white", "false triggers"],
                caption="Speech onsets in broadband noise, 8 kHz (eSpeak phrases, 5 pitches)")
     ours_ok = False
-    for name, d in det:
-        c0 = vadnoise.score(d, [vadnoise.mix(p, 8000, None, i) for i, p in enumerate(ph)], 8000)
-        c1 = vadnoise.score(d, [vadnoise.mix(p, 8000, 0.0, i) for i, p in enumerate(ph)], 8000)
-        c5 = vadnoise.score(d, [vadnoise.mix(p, 8000, 5.0, i) for i, p in enumerate(ph[:15])], 8000)
+    for name, detector in det:
+        c0 = vadnoise.score(detector, [vadnoise.mix(p, 8000, None, i) for i, p in enumerate(ph)], 8000)
+        c1 = vadnoise.score(detector, [vadnoise.mix(p, 8000, 0.0, i) for i, p in enumerate(ph)], 8000)
+        c5 = vadnoise.score(detector, [vadnoise.mix(p, 8000, 5.0, i) for i, p in enumerate(ph[:15])], 8000)
         vt.add(name, f"{c0.found}/{c0.total}", median(c0.latency_ms or []), f"{c1.found}/{c1.total}", f"{c5.found}/{c5.total}",
                c0.false + c1.false + c5.false)
         if name == "ours":
