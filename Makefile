@@ -24,6 +24,9 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	@# the Silero VAD reference row of the phone-line figure (bench only; the bot never imports it)
+	-@$(BIN)/python -c "import onnxruntime" 2>/dev/null || $(BIN)/pip install -q onnxruntime
+	-@$(BIN)/pip show -q silero-vad >/dev/null 2>&1 || $(BIN)/pip install -q --no-deps silero-vad
 	$(BIN)/python -m bench
 
 sandbox: $(STAMP)

@@ -178,6 +178,9 @@ async def run(ctx) -> Figure:
         us = c.cpu_s / max(1, c.frames) * 1e6
         cpu.add(label, f"{us:.0f}", f"{us / 20000 * 100:.2f}")
     fig.tables.append(cpu)
+    before, after = loud.cpu_s / max(1, loud.frames), cancelled.cpu_s / max(1, cancelled.frames)
+    fig.check("front-end CPU per call at most 2x today's (bot talking)", f"{after / max(before, 1e-9):.1f}x "
+              f"({after * 1e6:.0f} vs {before * 1e6:.0f} us a frame)", after <= 2 * before)
     fig.note(f"front end timing of the last run: {time.process_time() - t0:.1f} s of CPU for a 6 s call; the canceller "
              "runs only while the bot's audio is on the line (bypassed 1 s after it stops)")
 
