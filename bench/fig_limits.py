@@ -159,7 +159,7 @@ async def attack_markup(ctx: Any, tmp: Path) -> dict[str, str]:
             await pilot.pause()
             await pilot.click(VimTable, offset=(25, 1))  # the role cell
             await pilot.pause()
-            shown = " | ".join(str(getattr(c, "plain", c)) for c in table.get_row_at(0))
+            shown = " / ".join(str(getattr(c, "plain", c)) for c in table.get_row_at(0))
             outcome = "still running" if app.is_running else "quit by a click"
     except Exception as exc:  # noqa: BLE001 - the console's crash, as the agent would see it
         outcome = f"crashed: {type(exc).__name__}"
