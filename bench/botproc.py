@@ -99,7 +99,12 @@ async def serve(args: argparse.Namespace) -> None:
         import tracemalloc
 
         tracemalloc.start()
-    server = BotServer(settings, providers=providers, reuse_port=bool(args.bus))
+    options = None
+    if args.no_echo_cancel:  # diagnosis: what the per-call echo canceller costs (memory, CPU)
+        from voice.session_options import SessionOptions
+
+        options = SessionOptions(echo_cancel=False)
+    server = BotServer(settings, providers=providers, reuse_port=bool(args.bus), options=options)
     await server.start()
     publisher = None
     if args.bus:  # a fleet worker: the product's publisher, exactly as `kconsole bot --bus` runs it
@@ -198,6 +203,7 @@ def main() -> None:
     parser.add_argument("--worker-id", default="")
     parser.add_argument("--log", default="", help="write the bot's INFO log here (default: WARNING to stderr)")
     parser.add_argument("--idle-decoder-s", type=float, default=None, help="free idle offline decoders after this")
+    parser.add_argument("--no-echo-cancel", action="store_true", help="calls without the uplink's echo canceller")
     args = parser.parse_args()
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.INFO, format="%(asctime)s %(message)s")

@@ -31,9 +31,9 @@ IDLE_DECODER_S = 3.0
 OFFLINE_LEVELS = (20, 100)
 
 
-async def measure_offline(n: int, seconds: float, ctx: Any) -> dict[str, Any]:
+async def measure_offline(n: int, seconds: float, ctx: Any, *, echo_cancel: bool = True) -> dict[str, Any]:
     """One burst of `n` offline calls: RSS before / during / after, and the decoder pool."""
-    extra = ("--idle-decoder-s", str(IDLE_DECODER_S))
+    extra = ("--idle-decoder-s", str(IDLE_DECODER_S), *(() if echo_cancel else ("--no-echo-cancel",)))
     async with BotProcess(providers="offline", greeting="Hello, Acme here.", extra=extra) as bot:
         warm = [Caller(bot.url) for _ in range(2)]
         for c in warm:
