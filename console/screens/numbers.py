@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from console.actions import ActionError, fmt_dt
+from console.actions import ActionError, describe_error, fmt_dt
 from console.catalog import COUNTRIES, RATING_NAMES, RATINGS
 from console.form_models import AvailableFilterForm, BuyNumber, BuyNumberForm, PlanChoice, plan_default_expiry
 from console.screens.base import PaletteCommand, ViewScreen
@@ -150,8 +150,6 @@ class NumbersScreen(ViewScreen):
         try:
             query = self.filter_form().to_request()
         except Exception as exc:  # noqa: BLE001 - a filter that does not read, in words
-            from console.actions import describe_error  # noqa: PLC0415
-
             self._changed(f"⚠ {describe_error(exc)}")
             return
         self._changed("searching …")
