@@ -189,6 +189,7 @@ class EchoCanceller:
                 # packets), so the filter has to prove itself again before it is trusted
                 self.converged = False
                 self.erle_db = min(self.erle_db, 0.0)
+                self._path_moved = True  # any plausible delay may hold it until the filter re-learns
             self._quiet_blocks = 0
         else:
             self._quiet_blocks += 1
