@@ -64,6 +64,11 @@ StreamStatus = Literal["connecting", "live", "retrying", "failed"]
 _STREAM_KEY = re.compile(r"/update-stream/([^/?#]+)")
 
 
+def _seconds(value: float) -> str:
+    """'3' for 3.2 s, '0.5' for half a second (the first retries after a drop are that short)."""
+    return f"{value:.0f}" if value >= 1 else f"{value:.1f}"
+
+
 @dataclass(frozen=True)
 class StreamState:
     """Connection state for a status badge: `str(state)` is the text to show."""
@@ -75,7 +80,7 @@ class StreamState:
 
     def __str__(self) -> str:
         if self.status == "retrying":
-            text = f"retrying in {self.retry_in:.0f} s" if self.retry_in is not None else "retrying"
+            text = f"retrying in {_seconds(self.retry_in)} s" if self.retry_in is not None else "retrying"
             return f"{text} ({self.reason})" if self.reason else text
         if self.status == "failed":
             return f"failed: {self.reason or 'unknown error'}"

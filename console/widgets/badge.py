@@ -42,7 +42,7 @@ def stream_badge(status: FeedStatus, label: str = "stream", *, short: bool = Fal
     if s == "connecting":
         return Text.assemble((f" ◌ {label} {'…' if short else 'connecting'} ", "bold black on #d7d75f"))
     if s == "retrying":
-        wait = f" {status.retry_in:.0f} s" if status.retry_in is not None else ""
+        wait = f" {status.retry_in:.{0 if status.retry_in >= 1 else 1}f} s" if status.retry_in is not None else ""
         return Text.assemble((f" ↻ {label}{wait if short else ' retrying' + (' in' + wait if wait else '')} ",
                               "bold black on #ffaf00"))
     if s == "failed":

@@ -185,7 +185,7 @@ async def test_a_drop_resumes_with_no_duplicate_and_no_gap(fake: FakeKnowlarity,
     assert query["start_time__gt"] == "2024-05-01 09:59:30" and query["limit"] == 200
     assert [s.status for s in states] == ["connecting", "live", "retrying", "connecting", "live"]
     assert states[2].retry_in == 0.5 and states[2].reason == "the stream ended"  # the first retry after a drop is short
-    assert str(states[2]) == "retrying in 1 s (the stream ended)"
+    assert str(states[2]) == "retrying in 0.5 s (the stream ended)"
     assert stream.stats.backfilled == 3 and stream.stats.duplicates == 1
 
 
