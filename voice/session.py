@@ -126,7 +126,8 @@ class CallSession:
         )
         # the caller's audio: echo of the bot's playback removed, then the VAD (voice.uplink)
         self.uplink = Uplink(sample_rate, self.clock.now(), UplinkOptions(
-            echo_cancel=self.options.echo_cancel, echo_guard=self.options.echo_guard, vad=self.options.vad))
+            echo_cancel=self.options.echo_cancel, echo_guard=self.options.echo_guard,
+            lead_s=self.options.lead_ms / 1000, vad=self.options.vad))
         self.vad = self.uplink.vad
         self.state: BotState = "listening"  # what the bus last showed (follows the phase)
         self._phase = PhaseMachine(self.log, self._phase_changed)

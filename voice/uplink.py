@@ -39,6 +39,7 @@ ECHO_TRANSCRIPT_AGE_S = 3.0  # a transcript can come from sound this old (recogn
 class UplinkOptions:
     echo_cancel: bool = True
     echo_guard: bool = True
+    lead_s: float = 0.8  # how far ahead of the caller's playback the bot sends (the Speaker's lead)
     vad: VadConfig = field(default_factory=VadConfig)
 
 
@@ -55,7 +56,7 @@ class Uplink:
         self.options = opts = options or UplinkOptions()
         self.rate = rate
         self.clock = UplinkClock(rate, origin)
-        self.aec = EchoCanceller(rate, origin, clock=self.clock) if opts.echo_cancel else None
+        self.aec = EchoCanceller(rate, origin, clock=self.clock, lead_s=opts.lead_s) if opts.echo_cancel else None
         self.vad = VoiceActivityDetector(rate, opts.vad)
         self.rate_check = RateCheck(rate)
         self.guard = EchoTextGuard() if opts.echo_guard else None

@@ -73,11 +73,13 @@ class EchoCanceller:
     """One per call. `play`/`cut` from the send side, `process` on every uplink frame."""
 
     def __init__(self, rate: int, origin: float, *, partitions: int = PARTITIONS, idle_after_s: float = 1.0,
-                 clock: UplinkClock | None = None) -> None:
+                 clock: UplinkClock | None = None, lead_s: float = 0.8) -> None:
         self.rate = rate
         n = self.block = rate * BLOCK_MS // 1000
         self.latency_s = 0.0  # overlap-save: the cleaned block is the block just received
-        self.far = FarEnd(rate, origin)
+        # the reference is written up to `lead_s` ahead (the Speaker's pacing) and read up to the
+        # longest delay behind: the ring holds that and a second more (int16: 32 KiB/s at 16 kHz)
+        self.far = FarEnd(rate, origin, seconds=lead_s + MAX_DELAY_MS / 1000 + 1.0)
         self.clock = clock or UplinkClock(rate, origin)  # shared with the caller's timing when given
         self.delay = DelayEstimator(rate, max_delay_ms=MAX_DELAY_MS)
         self.m = partitions
@@ -104,7 +106,7 @@ class EchoCanceller:
         self._avg_pd = np.zeros(bins)
         self._avg_ref = np.zeros(bins)
         self._noise = np.full(bins, -1.0)
-        self._ref_hist = np.zeros((self._max_delay // n + PARTITIONS + 2, bins))  # at the filter's lag
+        self._ref_hist = np.zeros((self._max_delay // n + PARTITIONS + 2, bins), dtype=np.float32)  # at the filter's lag
         self._wide = np.zeros_like(self._ref_hist)  # at lag 0: every plausible delay
         self._ref0_prev = np.zeros(n)
         self._sf = self._sb = self._sd = 1.0

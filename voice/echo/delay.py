@@ -34,8 +34,8 @@ class DelayEstimator:
         self.max_lag = int(EST_RATE * max_delay_ms / 1000)
         self.mic_len = int(EST_RATE * _MIC_S)
         self.ref_len = self.mic_len + self.max_lag
-        self._mic = np.zeros(self.mic_len)
-        self._ref = np.zeros(self.ref_len)
+        self._mic = np.zeros(self.mic_len, dtype=np.float32)
+        self._ref = np.zeros(self.ref_len, dtype=np.float32)
         self._every = max(1, int(EST_RATE * every_ms / 1000))
         self._since = 0
         self.min_quality = min_quality
@@ -81,7 +81,7 @@ class DelayEstimator:
         R = np.fft.rfft(self._ref, _N_FFT)
         cross = np.conj(M) * R
         mag = np.abs(cross)
-        cross = np.where(self._band, cross / (mag + 1e-9), 0.0)
+        cross = np.where(self._band, cross / (mag + 1e-9), 0.0).astype(np.complex64)  # (memory: 32 KiB a call)
         self._cross = cross if self._cross is None else self._alpha * self._cross + (1 - self._alpha) * cross
         c = np.fft.irfft(self._cross, _N_FFT)[: self.max_lag + 1]
         # c[L] pairs mic[k] with ref[k + L]; the reference window starts max_lag earlier,

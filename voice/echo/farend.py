@@ -29,7 +29,7 @@ class FarEnd:
     def __init__(self, rate: int, origin: float, seconds: float = 4.0) -> None:
         self.rate = rate
         self.origin = origin
-        self._size = 1 << max(10, math.ceil(math.log2(rate * seconds)))
+        self._size = max(1024, int(rate * seconds))
         self._ring = np.zeros(self._size, dtype=np.int16)  # int16: 128 KiB for 4 s at 16 kHz
         self.written_until = 0  # one past the last index holding played audio
         self._next = 0  # where a back-to-back chunk continues
