@@ -22,6 +22,7 @@ phrase hangs up or transfers the call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import tempfile
 import time
@@ -125,6 +126,39 @@ async def _run_bot(kind: str, turn_mode: str, rate: int, script: Path, groups: l
             await fake.close()
 
 
+def _audio_time(turns: list[Turn], script: Path, *, adaptive: bool) -> list[tuple[Turn, float | None, bool]]:
+    """The offline recogniser's decisions in audio time, with no CPU wait: each turn decoded
+    frame by frame as fast as it goes, the turn's end read off the audio position of the
+    final. What the algorithm decides, whatever the machine's load does to real time."""
+    from voice.providers.local_stt import PocketsphinxSTT
+    from voice.providers.script import load_script
+    from voice.turn import TurnConfig
+
+    stt = PocketsphinxSTT(load_script(script).vocabulary(), turn=TurnConfig() if adaptive else None)
+    out: list[tuple[Turn, float | None, bool]] = []
+
+    async def one(turn: Turn) -> None:
+        stream = await stt.open(sample_rate=turn.rate, call_id="bench")
+        step = turn.rate * 2 * 20 // 1000
+        got: float | None = None
+        for k, off in enumerate(range(0, len(turn.pcm), step)):
+            results = stream._process(turn.pcm[off : off + step], False)
+            if got is None and any(t.final and t.speech_final for t in results):
+                got = (k + 1) * 0.02
+        await stream.close()
+        if got is None:
+            out.append((turn, None, False))
+        else:
+            out.append((turn, None, True) if got < turn.end else (turn, (got - turn.end) * 1000, False))
+
+    async def all_turns() -> None:
+        for turn in turns:
+            await one(turn)
+
+    asyncio.run(all_turns())
+    return out
+
+
 async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     if ctx.quick:
@@ -136,6 +170,10 @@ async def run(ctx) -> Figure:
     results: dict[tuple[str, str], list[tuple[Turn, float | None, bool]]] = {c: [] for c in CONFIGS}
     with tempfile.TemporaryDirectory() as tmp:
         script = _bench_script(Path(tmp))
+        ctx.progress("the offline recogniser alone, in audio time")
+        loop = asyncio.get_running_loop()
+        audio_rows = [(a, await loop.run_in_executor(None, functools.partial(_audio_time, turns, script, adaptive=a)))
+                      for a in (True, False)]
         for rate in (16000, 8000):
             mine = [t for t in turns if t.rate == rate]
             # two bots at a time, one of them offline (pocketsphinx is the one that needs the CPU)
@@ -157,6 +195,13 @@ async def run(ctx) -> Figure:
         summary[cfg] = (lat, rate_pct, len(paused))
         table.add(LABELS[cfg], f"{len(lat)}/{len(complete)}", median(lat), p95(lat), f"{cut}/{len(paused)}",
                   round(rate_pct, 1))
+    for adaptive, rows in audio_rows:
+        lat = [v for t, v, _ in rows if t.kind == "complete" and v is not None]
+        paused = [r for r in rows if r[0].kind == "paused"]
+        cut = sum(1 for _, _, prem in paused if prem)
+        table.add(f"offline recogniser alone, audio time ({'adaptive' if adaptive else 'fixed 600 ms'})",
+                  f"{len(lat)}/{sum(1 for r in rows if r[0].kind == 'complete')}", median(lat), p95(lat),
+                  f"{cut}/{len(paused)}", round(100 * cut / max(1, len(paused)), 1))
     fig.tables.append(table)
     for kind in ("offline", "deepgram"):
         lat, prem, n = summary[(kind, "adaptive")]
