@@ -84,6 +84,69 @@ def pause_samples(turn: Turn) -> list[tuple[list[float], list[float], list[float
 MID_WEIGHT = 3.0  # a reply inside a pause costs more than a slow one: mid-turn pauses weigh more
 
 
+def smart_turn() -> tuple[object, object] | None:
+    """pipecat's Smart Turn v3.2 (audio-only ONNX model shipped in the pipecat-ai wheel), if
+    `pipecat-ai` and `onnxruntime` are installed; None otherwise. Loaded without importing
+    pipecat itself (its package pulls in the whole framework)."""
+    import importlib.util
+
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    spec = importlib.util.find_spec("pipecat")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations))) / "audio" / "turn" / "smart_turn"
+    model, features = base / "data" / "smart-turn-v3.2-cpu.onnx", base / "_whisper_features.py"
+    if not model.exists() or not features.exists():
+        return None
+    fspec = importlib.util.spec_from_file_location("smart_turn_features", features)
+    assert fspec is not None and fspec.loader is not None
+    module = importlib.util.module_from_spec(fspec)
+    fspec.loader.exec_module(module)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model), sess_options=opts), module.compute_whisper_log_mel_features
+
+
+def smart_turn_rows(turns: list[Turn]) -> tuple[str, float, float, float, int, int, float] | None:
+    """Smart Turn the way pipecat runs it: at a 200 ms VAD stop, complete if P > 0.5, else wait
+    to the maximum (1400 ms here, as ours). Returns the row and the median ms per inference."""
+    import time
+
+    from voice.audio import resample
+
+    loaded = smart_turn()
+    if loaded is None:
+        return None
+    session, log_mel = loaded
+    costs: list[float] = []
+    premature = 0
+    paused = 0
+    latency: list[float] = []
+    for t in turns:
+        pcm16 = t.pcm if t.rate == 16000 else resample(t.pcm, t.rate, 16000)
+        x = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+        probs = []
+        for end in t.ends:
+            cut = x[: int((end + DECIDE_AT_MS / 1000) * 16000)][-128000:]
+            cut = np.pad(cut, (128000 - len(cut), 0))
+            started = time.perf_counter()
+            feats = log_mel(cut, do_normalize=True)[None, ...].astype(np.float32)
+            probs.append(float(session.run(None, {"input_features": feats})[0].reshape(-1)[0]))  # type: ignore[attr-defined]
+            costs.append((time.perf_counter() - started) * 1000)
+        if t.kind == "paused":
+            paused += 1
+            premature += any(p > 0.5 for p in probs[:-1])
+        else:
+            latency.append(200.0 if probs[-1] > 0.5 else 1400.0)
+    return ("Smart Turn v3.2 (audio model), 200 ms stop", 100 * premature / max(1, paused),
+            float(np.percentile(latency, 50)), float(np.percentile(latency, 95)), premature, paused,
+            float(np.median(costs)))
+
+
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.3, mid_weight: float = MID_WEIGHT) -> tuple[np.ndarray, float]:
     """Weighted, L2-regularised logistic regression by Newton's method (a dozen features, no library)."""
     sw = np.where(y > 0.5, 1.0, mid_weight)
@@ -154,6 +217,12 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"{'method':48} {'premature':>10} {'p50 ms':>7} {'p95 ms':>7}")
     for label, prem, p50, p95, count, n in evaluate(turns):
         print(f"{label:48} {prem:8.1f} % {p50:7.0f} {p95:7.0f}   ({count}/{n})")
+    st = smart_turn_rows(turns)
+    if st is None:
+        print("Smart Turn v3.2: not compared (pip install pipecat-ai onnxruntime to include it)")
+    else:
+        label, prem, p50, p95, count, n, ms = st
+        print(f"{label:48} {prem:8.1f} % {p50:7.0f} {p95:7.0f}   ({count}/{n})  {ms:.0f} ms per decision")
 
 
 def main() -> None:
