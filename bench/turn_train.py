@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def pause_samples(turn: Turn) -> list[tuple[list[float], list[float], list[float
 MID_WEIGHT = 3.0  # a reply inside a pause costs more than a slow one: mid-turn pauses weigh more
 
 
-def smart_turn() -> tuple[object, object] | None:
+def smart_turn() -> tuple[Any, Callable[..., np.ndarray]] | None:
     """pipecat's Smart Turn v3.2 (audio-only ONNX model shipped in the pipecat-ai wheel), if
     `pipecat-ai` and `onnxruntime` are installed; None otherwise. Loaded without importing
     pipecat itself (its package pulls in the whole framework)."""
@@ -135,7 +136,7 @@ def smart_turn_rows(turns: list[Turn]) -> tuple[str, float, float, float, int, i
             cut = np.pad(cut, (128000 - len(cut), 0))
             started = time.perf_counter()
             feats = log_mel(cut, do_normalize=True)[None, ...].astype(np.float32)
-            probs.append(float(session.run(None, {"input_features": feats})[0].reshape(-1)[0]))  # type: ignore[attr-defined]
+            probs.append(float(session.run(None, {"input_features": feats})[0].reshape(-1)[0]))
             costs.append((time.perf_counter() - started) * 1000)
         if t.kind == "paused":
             paused += 1
