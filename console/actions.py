@@ -31,7 +31,8 @@ from console.api.models import Agent, Task
 from console.api.phone import normalize_number
 from console.botwatch import BotWatcher
 from console.config import ConsoleSettings
-from console.display import time_format
+from console.display import FIELD_LABELS, hangup_cause, humanize_code, repair_spaces, time_format
+from console.display import duration as display_duration
 from console.display import when as display_when
 from console.state import AgentRow, CallRow, CallsBoard, ConsoleState, TaskRow
 from kcommon.redact import redact
@@ -70,7 +71,7 @@ def describe_error(exc: BaseException) -> str:
         text = f"connection problem: {exc.strerror or exc}"
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return redact(" ".join(text.split()))[:300]
+    return redact(repair_spaces(" ".join(text.split())))[:300]
 
 
 # ---- stream items into the board ------------------------------------------------------------
@@ -165,7 +166,16 @@ def model_fields(model: BaseModel, *, skip: Iterable[str] = ()) -> list[Field]:
             text = ", ".join(str(v) for v in value[:12])
         else:
             text = str(value)
-        out.append((name.replace("_", " "), redact(text)[:200]))
+        label = name.replace("_", " ")
+        if label.lower() in ("hangup cause",):
+            text = hangup_cause(value)
+        elif label.lower() == "new hangup cause":
+            text = humanize_code(text)
+        elif label.lower() in ("duration", "call duration", "billsec") and isinstance(value, (int, float)):
+            text = display_duration(value)
+        elif isinstance(value, bool):
+            text = "yes" if value else "no"
+        out.append((FIELD_LABELS.get(label.lower(), label), redact(repair_spaces(text))[:200]))
     return out
 
 
@@ -295,7 +305,7 @@ class DialFlow:
             return
         self.state = "placed"
         self.call_id = getattr(result, "call_id", None) or None
-        self.outcome = getattr(result, "message", None) or "call placed"
+        self.outcome = repair_spaces(getattr(result, "message", None) or "call placed")
 
     def matched_call(self, board: CallsBoard) -> CallRow | None:
         """The placed call on the board: by the id Knowlarity returned, else by its numbers."""

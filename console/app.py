@@ -28,13 +28,14 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Select, TextArea
+from textual.widgets._select import SelectOverlay
 
 from console.actions import Actions, describe_error, ingest_stream_item
 from console.botwatch import BotWatcher
 from console.catalog import Catalog
 from console.config import ConsoleSettings
-from console.display import set_time_zone, time_format
+from console.display import repair_spaces, set_time_zone, time_format
 from console.listen import ListenSession
 from console.pacing import Yielder
 from console.preferences import Preferences, preferences_path
@@ -169,7 +170,7 @@ class ConsoleApp(App[int]):
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Notifications carry server text (errors, names, numbers): never markup, controls shown."""
-        super().notify(escape_controls(str(message)), title=escape_controls(str(title)), severity=severity,
+        super().notify(escape_controls(repair_spaces(str(message))), title=escape_controls(str(title)), severity=severity,
                        timeout=timeout, markup=markup)
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -386,7 +387,9 @@ class ConsoleApp(App[int]):
     # ---- keys -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in _LETTER_ACTIONS and isinstance(self.focused, (Input, TextArea)):
+        if action in _LETTER_ACTIONS and isinstance(self.focused, (Input, TextArea, Select, SelectOverlay)):
+            # A text field or a dropdown takes what is typed (digits pick options, they
+            # do not switch views); esc leaves it.
             return False
         if action == "toggle_pause":
             base = self._base_screen()

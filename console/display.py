@@ -127,3 +127,67 @@ def clock_duration(seconds: float) -> str:
         return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
     return f"{s // 60:d}:{s % 60:02d}"
 
+
+
+# ---- the server's words ------------------------------------------------------------------------
+
+# Knowlarity's messages lose the space before a word now and then ("Callsuccessfully placed",
+# "Campaign pausedsuccessfully"): put it back before the words it happens to.
+_GLUED = re.compile(r"(?<=[a-z])(?=(?:successfully|unsuccessfully|failed|placed|added|created|registered)\b)")
+
+
+def repair_spaces(text: str) -> str:
+    return _GLUED.sub(" ", text) if text else text
+
+
+# The call log's numeric hang-up causes (SIP-style; the detailed log's New_Hangup_Cause names them).
+HANGUP_CAUSES = {
+    900: "answered, then hung up",
+    480: "not answered",
+    486: "busy",
+    487: "caller hung up before an answer",
+    404: "number not reachable",
+    403: "call refused",
+    503: "network busy",
+}
+
+
+def hangup_cause(code: object) -> str:
+    try:
+        value = int(str(code))
+    except ValueError:
+        return humanize_code(str(code))
+    name = HANGUP_CAUSES.get(value)
+    return f"{name} ({value})" if name else f"cause {value}"
+
+
+def humanize_code(text: str) -> str:
+    """`ORIGINATOR_CANCEL` -> `originator cancel`."""
+    return text.replace("_", " ").lower() if text.isupper() else text
+
+
+def number_kind(phone: str | None) -> str:
+    """What kind of Indian number this is, read from the number itself (the API's
+    `number_type` of a bought number is an undocumented code such as "1")."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if digits.startswith("91") and len(digits) == 12:
+        digits = digits[2:]
+    if digits.startswith(("1800", "1860")):
+        return "toll-free"
+    if len(digits) == 10 and digits[0] in "6789":
+        return "mobile"
+    if len(digits) >= 10:
+        return "landline"
+    return "—"
+
+
+# Field names as a detail dialog shows them (model field -> words).
+FIELD_LABELS = {
+    "call missed dt": "missed at",
+    "duedate": "due",
+    "agent id": "agent",
+    "callrecord uuid": "call",
+    "hangup cause": "hang-up cause",
+    "new hangup cause": "hang-up",
+    "is completed": "completed",
+}

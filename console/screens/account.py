@@ -19,6 +19,7 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from console.actions import ActionError, fmt_dt
+from console.display import number_kind
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
 from console.widgets.plain import plain
@@ -53,7 +54,7 @@ class AccountScreen(ViewScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(id="account-pane"):
             yield Label("Bought numbers", id="numbers-title", classes="pane-title")
-            yield VimTable([("number", "Number", 16), ("type", "Type", 6), ("cli", "CLI", 10), ("created", "Bought", 16),
+            yield VimTable([("number", "Number", 16), ("type", "Type", 9), ("cli", "CLI", 10), ("created", "Bought", 16),
                             ("expiry", "Expires", 16), ("expired", "Expired", 8)], id="numbers-table")
             yield Label("Plans", id="plans-title", classes="pane-title")
             yield VimTable([("id", "Plan id", 10), ("name", "Plan", 24), ("type", "Type", 14), ("active", "Active", 7),
@@ -82,12 +83,12 @@ class AccountScreen(ViewScreen):
             return
         self._shown = key
         self.query_one("#numbers-table", VimTable).sync_rows([
-            (str(n.phone_number or i), (n.phone_number or "?", str(n.number_type or ""), n.cli_type or "",
+            (str(n.phone_number or i), (n.phone_number or "?", number_kind(n.phone_number), n.cli_type or "",
                                         fmt_dt(n.created_time), fmt_dt(n.expiry_time), yes_no(n.is_expired)))
             for i, n in enumerate(self.numbers) if view.matches_text(n.phone_number, n.cli_type)
         ])
         self.query_one("#plans-table", VimTable).sync_rows([
-            (str(p.userplan_id or i), (str(p.userplan_id or ""), p.plan_name or "", p.plan_type or "",
+            (str(p.userplan_id or i), (str(p.userplan_id or ""), p.plan_name or "", p.plan_type_label or "",
                                        yes_no(p.is_active), fmt_dt(p.created_date), fmt_dt(p.expiry_time)))
             for i, p in enumerate(self.plans) if view.matches_text(p.plan_name, p.plan_type, p.userplan_id)
         ])

@@ -251,7 +251,7 @@ class BotScreen(ViewScreen):
 
         self.capp.push_screen(FormScreen(
             f"Transfer {call.caller or 'the caller'} to a person",
-            [FormField("destination", "Transfer to", placeholder="blank: the bot's TRANSFER_NUMBER")],
+            [FormField("destination", "Transfer to", placeholder="leave empty for the bot's own transfer number")],
             submit_label="Transfer", submit=submit,
         ))
 

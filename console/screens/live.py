@@ -134,7 +134,7 @@ class LiveScreen(ViewScreen):
                 yield Label("", id="board-title", classes="pane-title")
                 yield VimTable(
                     [("dir", "Dir", 3), ("customer", "Customer", 14), ("agent", "Agent", 16),
-                     ("state", "State", 17), ("time", "Time", 6), ("type", "Type", 11), ("uuid", "Call", 8)],
+                     ("state", "State", 17), ("time", "Time", 6), ("type", "Type", 15), ("uuid", "Call", 8)],
                     id="board",
                     priorities={"uuid": 5, "type": 4, "dir": 3, "agent": 2, "time": 1},
                 )

@@ -23,6 +23,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from console.actions import ActionError, describe_error, fmt_dt
 from console.catalog import COUNTRIES, RATING_NAMES, RATINGS
+from console.display import number_kind
 from console.form_models import AvailableFilterForm, BuyNumber, BuyNumberForm, PlanChoice, plan_default_expiry
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField
@@ -181,7 +182,7 @@ class NumbersScreen(ViewScreen):
             for n, a in self.available.items() if view.matches_text(n, a.provider_name, a.number_type)
         ])
         self.query_one("#bought-table", VimTable).sync_rows([
-            (str(b.phone_number or i), (b.phone_number or "?", str(b.number_type or ""), b.cli_type or "",
+            (str(b.phone_number or i), (b.phone_number or "?", number_kind(b.phone_number), b.cli_type or "",
                                         "" if b.number_rating in (None, -1) else RATING_NAMES.get(
                                             b.number_rating, str(b.number_rating)),
                                         fmt_dt(b.created_time), fmt_dt(b.expiry_time),

@@ -20,7 +20,8 @@ from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
 
-def task_cells(task: TaskRow, done: bool | None = None) -> tuple[Text | str, ...]:
+def task_cells(task: TaskRow, done: bool | None = None, agent: str | None = None) -> tuple[Text | str, ...]:
+    """A task's row; `agent`: the assigned agent's name (the API gives only an id)."""
     done = task.completed if done is None else done
     missed = task.is_missed and not done
     return (
@@ -29,7 +30,7 @@ def task_cells(task: TaskRow, done: bool | None = None) -> tuple[Text | str, ...
         task.phone or Text("—", style="dim"),
         task.due or Text("—", style="dim"),
         task.missed_at or Text("—", style="dim"),
-        task.agent_id or Text("anyone", style="dim"),
+        (agent or task.agent_id) if task.agent_id else Text("anyone", style="dim"),
         Text(task.id, style="dim"),
     )
 
@@ -46,7 +47,7 @@ class TasksScreen(ViewScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._seen: tuple[int, str, bool] | None = None
+        self._seen: tuple[int, int, str, bool] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="tasks-pane"):
@@ -70,17 +71,22 @@ class TasksScreen(ViewScreen):
     def refresh_view(self, now: float) -> None:
         state = self.capp.state
         view = self.view
-        key = (state.tasks.version, view.text, view.mine_only)
+        key = (state.tasks.version, state.agents.version, view.text, view.mine_only)
         if key == self._seen:
             return
         self._seen = key
         rows = state.tasks.rows(view, my_agent_id=self.capp.actions.my_agent_id)
-        self.query_one("#tasks-table", VimTable).sync_rows([(t.id, task_cells(t, state.tasks.is_done(t))) for t in rows])
+        self.query_one("#tasks-table", VimTable).sync_rows(
+            [(t.id, task_cells(t, state.tasks.is_done(t), self._agent_name(t.agent_id))) for t in rows])
         open_missed = sum(1 for t in state.tasks.tasks.values() if t.is_missed and not state.tasks.is_done(t))
         title = f"Tasks: {len(rows)} shown · {open_missed} missed calls to return"
         if state.tasks.error:
             title += f"   ⚠ {state.tasks.error}"
         self.query_one("#tasks-title", Label).update(plain(title))
+
+    def _agent_name(self, agent_id: str) -> str | None:
+        agent = self.capp.state.agents.items.get(agent_id) if agent_id else None
+        return agent.name if agent is not None else None
 
     def _selected(self) -> TaskRow | None:
         key = self.query_one("#tasks-table", VimTable).selected_key
