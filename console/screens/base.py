@@ -37,7 +37,9 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("filter /")
-        yield Input(placeholder="type to filter; enter keeps it, esc clears", id="filter-input")
+        # compact: a one-row Input without the tall border, whose text sits on the row shown
+        # (with the border the typed text was on a row the bar has no room for).
+        yield Input(placeholder="type to filter; enter keeps it, esc clears", id="filter-input", compact=True)
 
 
 class ViewScreen(Screen[None]):
@@ -126,7 +128,11 @@ class ViewScreen(Screen[None]):
     def action_open_filter(self) -> None:
         bar = self.query_one(FilterBar)
         bar.add_class("-open")
-        self.query_one("#filter-input", Input).focus()
+        field = self.query_one("#filter-input", Input)
+        field.focus()
+        # Once more after what is queued: on a first visit the view's own on_mount (focus
+        # its table) may still be waiting, and would take the letters typed next.
+        self.call_after_refresh(field.focus)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter-input":

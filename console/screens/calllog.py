@@ -206,7 +206,9 @@ class CallLogScreen(ViewScreen):
         table = self.query_one("#calllog-table", VimTable)
         self._show_rows()
         self._update_status()
-        if first and self.records and isinstance(self.focused, Button):
+        if first and self.records and isinstance(self.focused, (Button, Input, Select)):
+            # Results are in: the keys (j, k, G, enter) go to them, not into the form
+            # the search was typed in (s goes back to it).
             table.focus()
 
     def _show_rows(self) -> None:
