@@ -25,7 +25,6 @@ from pydantic import BaseModel, ValidationError
 from console.api.calllog import CallLogPage, CallLogQuery, CallLogRecord
 from console.api.dates import IST, parse_datetime
 from console.api.errors import KnowlarityError
-from console.api.events import CallEvent, Cdr, UnknownEvent
 from console.api.loose import looks_secret
 from console.api.models import Agent, Task
 from console.api.phone import normalize_number
@@ -78,42 +77,8 @@ def describe_error(exc: BaseException) -> str:
 
 
 def ingest_stream_item(board: CallsBoard, item: object) -> None:
-    """Apply one live-stream item (console.api.events) to the board; O(1)."""
-    if isinstance(item, CallEvent):
-        if not item.uuid:
-            board.ingest_unknown(item.kind, "", "event without a call uuid")
-            return
-        board.ingest_event(
-            item.uuid,
-            item.kind,
-            direction=item.call_direction,
-            customer=item.customer_number,
-            agent=item.agent_number,
-            knumber=item.knowlarity_number,
-            recording=item.call_recording,
-            business_call_type=item.business_call_type,
-        )
-    elif isinstance(item, Cdr):
-        if not item.uuid:
-            board.ingest_unknown("CDR", "", "CDR without a call uuid")
-            return
-        board.ingest_cdr(
-            item.uuid,
-            incoming=item.incoming if item.call_type else None,
-            customer=item.customer_number,
-            agent=item.agent_number,
-            knumber=item.dispnumber,
-            duration=item.call_duration,
-            recording=item.resource_url,
-            business_call_type=item.business_call_type,
-            start=item.start_time.timestamp() if item.start_time else None,
-            backfilled=item.backfilled,
-        )
-    elif isinstance(item, UnknownEvent):
-        summary = item.error or ", ".join(sorted(item.data)[:6])
-        board.ingest_unknown(item.kind or "UNKNOWN", item.uuid or "", summary)
-    else:
-        board.ingest_unknown(type(item).__name__, "", "")
+    """Apply one live-stream item to the board (the board owns ingestion: CallsBoard.ingest)."""
+    board.ingest(item)
 
 
 # ---- payloads into rows and fields ---------------------------------------------------------

@@ -31,7 +31,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Select, TextArea
 from textual.widgets._select import SelectOverlay
 
-from console.actions import Actions, describe_error, ingest_stream_item
+from console.actions import Actions, describe_error
 from console.botwatch import BotWatcher
 from console.catalog import Catalog
 from console.config import ConsoleSettings
@@ -243,7 +243,7 @@ class ConsoleApp(App[int]):
             count = 0
             turn = Yielder()  # a stream far ahead yields items without awaiting I/O: keys and redraws go first
             async for item in stream:
-                ingest_stream_item(self.state.board, item)
+                self.state.board.ingest(item)
                 count += 1
                 self.ingested = count
                 await turn()

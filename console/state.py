@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
+from console.api.events import CallEvent, Cdr, UnknownEvent
 from console.api.phone import normalize_number as _normalize_number
 from voice.bus import (
     AudioFrame,
@@ -198,6 +199,34 @@ class CallsBoard:
         self.version += 1
 
     # ---- ingest ---------------------------------------------------------------------------
+
+    def ingest(self, item: object) -> None:
+        """Apply one live-stream item (console.api.events: a CTI event, a CDR, or an event
+        the console does not model) to the board; O(1)."""
+        if isinstance(item, CallEvent):
+            if not item.uuid:
+                self.ingest_unknown(item.kind, "", "event without a call uuid")
+                return
+            self.ingest_event(
+                item.uuid, item.kind, direction=item.call_direction, customer=item.customer_number,
+                agent=item.agent_number, knumber=item.knowlarity_number, recording=item.call_recording,
+                business_call_type=item.business_call_type,
+            )
+        elif isinstance(item, Cdr):
+            if not item.uuid:
+                self.ingest_unknown("CDR", "", "CDR without a call uuid")
+                return
+            self.ingest_cdr(
+                item.uuid, incoming=item.incoming if item.call_type else None, customer=item.customer_number,
+                agent=item.agent_number, knumber=item.dispnumber, duration=item.call_duration,
+                recording=item.resource_url, business_call_type=item.business_call_type,
+                start=item.start_time.timestamp() if item.start_time else None, backfilled=item.backfilled,
+            )
+        elif isinstance(item, UnknownEvent):
+            summary = item.error or ", ".join(sorted(item.data)[:6])
+            self.ingest_unknown(item.kind or "UNKNOWN", item.uuid or "", summary)
+        else:
+            self.ingest_unknown(type(item).__name__, "", "")
 
     def ingest_event(
         self,
