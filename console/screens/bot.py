@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
 from console.actions import ActionError
+from console.connection import explain_bot
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
 from console.state import BotCall
@@ -162,7 +163,11 @@ class BotScreen(ViewScreen):
             table.select_key(self._selected_id)
         call = bot.get(self._selected_id) if self._selected_id else None
         listening = self.capp.listen is not None and call is not None and self.capp.listen.call_id == call.call_id
-        self.query_one("#bot-head", Static).update(safe_text(head_text(call, now, listening)))
+        head = head_text(call, now, listening)
+        problem = explain_bot(self.capp.bot_status) if self.capp.deps.bot is not None else None
+        if call is None and problem:
+            head = Text(problem, style="bold")  # not "calls appear here …" while nothing can arrive
+        self.query_one("#bot-head", Static).update(safe_text(head))
         self.query_one("#bot-transcript", TranscriptView).show(call, now)
         meter = self.query_one("#bot-meter", LevelMeter)
         meter.display = listening

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
 from console.actions import CallerContext, describe_error
+from console.connection import explain_stream
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import CallRow, ScreenPop
@@ -172,6 +173,9 @@ class LiveScreen(ViewScreen):
         if view.text:
             title += f", filter “{view.text}”"
         title += f")   {board.events_total:,} events · {board.calls_total:,} calls seen"
+        problem = explain_stream(self.capp.stream_status, self.capp.deps.settings)
+        if problem and self.capp.stream_status.status != "connecting":
+            title = f"⚠ {problem}   ({board.events_total:,} events so far)"
         self.query_one("#board-title", Label).update(plain(title))
         feed = self.query_one("#feed", FeedLog)
         feed.append_lines(board.feed_since(feed.last_seq))
