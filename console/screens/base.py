@@ -113,6 +113,19 @@ class ViewScreen(Screen[None]):
     def _bindings_for_check(self) -> list[Binding]:
         return [b for b in type(self).BINDINGS if isinstance(b, Binding)]
 
+    def refresh_bindings(self) -> None:
+        """Recompute which keys apply, and show that in the footer.
+
+        In a real terminal a mode's screen reports `is_attached` False, and Textual's
+        bindings signal is then not delivered, so the footer kept the keys of the moment
+        the view opened (no "x stop" once the campaigns had loaded). The footer is told
+        directly in that case."""
+        super().refresh_bindings()
+        if self.is_mounted and not self.is_attached:
+            for footer in self.query(Footer):
+                footer._bindings_ready = True
+                footer.call_after_refresh(footer.recompose)
+
     def check_view_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Views say here whether one of their actions applies right now."""
         return True

@@ -367,7 +367,7 @@ class CampaignsScreen(ViewScreen):
             return None
 
         note = "Stopping cannot be undone." if status == "stop" else ""
-        self.capp.push_screen(FormScreen(f"{status.capitalize()} campaign {order_id} ({row.status})?", [],
+        self.capp.push_screen(FormScreen(f"{status.capitalize()} campaign {order_id}? It is {row.status}.", [],
                                          submit_label=status.capitalize(), submit=submit, note=note,
                                          danger=status == "stop"))
 
