@@ -37,7 +37,6 @@ from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import repair_spaces, set_time_zone, time_format
 from console.listen import ListenSession
-from console.pacing import Yielder
 from console.preferences import Preferences, preferences_path
 from console.replay_source import ReplaySource
 from console.screens.account import AccountScreen
@@ -241,12 +240,14 @@ class ConsoleApp(App[int]):
         stream = self.deps.stream_factory(self._on_stream_state)
         try:
             count = 0
-            turn = Yielder()  # a stream far ahead yields items without awaiting I/O: keys and redraws go first
             async for item in stream:
                 self.state.board.ingest(item)
                 count += 1
+                if count & 0xFF == 0:
+                    # A stream that is far ahead can yield thousands of items without awaiting
+                    # I/O; give keys and redraws their turn.
+                    await asyncio.sleep(0)
                 self.ingested = count
-                await turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the stream's failure is shown, never raised
@@ -278,8 +279,8 @@ class ConsoleApp(App[int]):
         """Follow the bot's session events for the app's lifetime."""
         assert self.deps.bot is not None
         watcher = self.deps.bot
-        turn = Yielder()
         try:
+            count = 0
             async for event in watcher.events(self._on_bot_state):
                 kind = getattr(event, "kind", "")
                 if kind == "audio":
@@ -289,7 +290,9 @@ class ConsoleApp(App[int]):
                 if kind == "barge_in" and self.listen is not None:
                     self.listen.barge_in(event.call_id)
                 self.state.bot.ingest(event)
-                await turn()
+                count += 1
+                if count & 0xFF == 0:
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001
