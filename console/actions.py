@@ -34,9 +34,9 @@ from console.display import FIELD_LABELS, hangup_cause, humanize_code, repair_sp
 from console.display import duration as display_duration
 from console.display import when as display_when
 from console.state import AgentRow, CallRow, CallsBoard, ConsoleState, TaskRow
+from kcommon.errors import ConfigError
 from kcommon.redact import redact
 from voice.bus import HangupCommand, SayCommand, TransferCommand
-from voice.config import ConfigError
 
 log = logging.getLogger("console.actions")
 

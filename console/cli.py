@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from voice.config import ConfigError
+from kcommon.errors import ConfigError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -13,7 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from voice.config import ConfigError, check_secret, describe_validation_error, register_secrets
+from kcommon.errors import ConfigError
+from voice.config import check_secret, describe_validation_error, register_secrets
 
 Channel = Literal["Basic", "Advance", "Premium", "Enterprise"]
 

@@ -34,8 +34,9 @@ from console.app import ConsoleApp, ConsoleDeps, build_app
 from console.botwatch import BusWatcher
 from console.config import load_console_settings
 from console.launch import add_common_arguments, load_keymap, make_stream_factory, quiet_logging
+from kcommon.errors import ConfigError
 from voice.bus import EventBus
-from voice.config import ConfigError, load_bot_settings
+from voice.config import load_bot_settings
 
 log = logging.getLogger("console.demo")
 

@@ -15,8 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kcommon.errors import ConfigError
 from voice.bus import EventBus
-from voice.config import ConfigError, load_bot_settings
+from voice.config import load_bot_settings
 
 __all__ = ["EmbeddedBot", "parse_listen", "start_embedded_bot"]
 

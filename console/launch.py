@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from console.app import VIEWS, ConsoleDeps, build_app
 from console.botwatch import BotWatcher, MonitorWatcher
 from console.config import ConsoleSettings, load_console_settings
-from voice.config import ConfigError
+from kcommon.errors import ConfigError
 
 SANDBOX_SR_KEY = "sandbox-sr-key"    # sandbox.server.DEFAULT_SR_API_KEY
 SANDBOX_API_KEY = "sandbox-api-key"  # sandbox.server.DEFAULT_API_KEY

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from voice.config import ConfigError
+from kcommon.errors import ConfigError
 from voice.replay.cursor import AUDIO_SIDES
 from voice.replay.load import Recording, find_recordings, load_recording
 

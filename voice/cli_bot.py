@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voice.config import ConfigError, load_bot_settings
+from kcommon.errors import ConfigError
+from voice.config import load_bot_settings
 from voice.fleet.streams import check_bus_url, describe_bus_url
 from voice.providers.base import ProviderError
 from voice.server import BotServer, parse_rate

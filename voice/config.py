@@ -18,15 +18,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kcommon.errors import ConfigError as ConfigError  # the one ConfigError, shared with the console
 from kcommon.redact import register_secret
 from kcommon.text import escape_controls
 from voice.turn.detector import TurnConfig
 
 SUPPORTED_RATES = (8000, 16000, 24000, 32000, 48000)
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message is one line a user can act on."""
 
 
 def describe_validation_error(

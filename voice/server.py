@@ -57,6 +57,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from kcommon.errors import ConfigError
 from kcommon.redact import redact_url
 from kcommon.text import escape_controls
 from voice import protocol
@@ -75,7 +76,7 @@ from voice.bus import (
     to_json,
 )
 from voice.clock import Clock, MonotonicClock
-from voice.config import SUPPORTED_RATES, BotSettings, ConfigError, normalise_origin, register_secrets
+from voice.config import SUPPORTED_RATES, BotSettings, normalise_origin, register_secrets
 from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
 from voice.logs import CallLog
 from voice.memory import give_back_memory

@@ -25,7 +25,7 @@ from console.api import (
     ServerError,
 )
 from console.config import ConsoleSettings
-from voice.config import ConfigError
+from kcommon.errors import ConfigError
 
 from .helpers import API_KEY, SR_KEY, Recorder, Sleeps, make_client, text_response
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from console import demo, launch
-from voice.config import ConfigError
+from kcommon.errors import ConfigError
 
 
 def parse(module, argv: list[str]) -> argparse.Namespace:  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@ from console.embedded_bot import parse_listen, start_embedded_bot
 from console.launch import main as launch_main
 from console.screens.bot import BotScreen
 from console.talk import TalkSession
+from kcommon.errors import ConfigError
 from tests.console.conftest import SIZE, until
-from voice.config import ConfigError
 
 OFFLINE = {"stt_provider": "local", "llm_provider": "script", "tts_provider": "local", "bot_token": None,
            "monitor_token": None}

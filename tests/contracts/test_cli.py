@@ -24,7 +24,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_config_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from voice.config import ConfigError
+    from kcommon.errors import ConfigError
 
     def boom(args: object) -> int:
         raise ConfigError("missing setting KNOWLARITY_API_KEY (set it in the environment or .env)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from console.config import load_console_settings
-from voice.config import ConfigError, load_bot_settings
+from kcommon.errors import ConfigError
+from voice.config import load_bot_settings
 
 
 def test_bot_runs_with_no_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

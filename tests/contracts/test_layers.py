@@ -5,7 +5,8 @@
 - nothing but console/app.py imports console.screens (the screens package itself aside);
 - screens do not import console.api directly: they talk to console.actions / console.state;
 - the sandbox imports from voice only the wire protocol and the Stream Node emulator (the
-  caller, which the sandbox's Stream Node reuses to play its demo callers).
+  caller, which the sandbox's Stream Node reuses to play its demo callers);
+- kcommon, which every part imports, imports nothing but the standard library.
 
 The import rules are read from the source (ast), so a lazy import inside a function counts
 as much as one at the top. Each check is shown to fail on a planted violation.
@@ -99,6 +100,11 @@ def layer_violations(root: Path = ROOT) -> list[str]:
         for name in set(_imports(path, module)):
             if _under(name, "voice") and not any(_under(name, ok) for ok in SANDBOX_MAY_USE) and name != "voice":
                 found.append(f"{module} -> {name}: the sandbox uses only voice.protocol and voice.caller")
+    for module, path in _modules(root, "kcommon"):
+        for name in set(_imports(path, module)):
+            top = name.split(".")[0]
+            if top and top not in sys.stdlib_module_names and top not in ("kcommon", "__future__"):
+                found.append(f"{module} -> {name}: kcommon imports only the standard library")
     return sorted(set(found))
 
 
@@ -133,11 +139,13 @@ def test_a_planted_textual_import_is_reported(tmp_path: Path) -> None:
 
 
 def test_planted_layer_violations_are_reported(tmp_path: Path) -> None:
-    root = _copy_tree(tmp_path, "console", "sandbox")
+    root = _copy_tree(tmp_path, "console", "sandbox", "kcommon")
     (root / "console" / "widgets" / "planted.py").write_text("from console.screens.base import ViewScreen\n")
     (root / "console" / "screens" / "planted.py").write_text("def f():\n    from ..api import client\n")
     (root / "sandbox" / "planted.py").write_text("import voice.session\n")
+    (root / "kcommon" / "planted.py").write_text("from pydantic import BaseModel\n")
     found = layer_violations(root)
     assert "console.widgets.planted -> console.screens.base: only console.app imports console.screens" in found
     assert any(v.startswith("console.screens.planted -> console.api") for v in found)
     assert "sandbox.planted -> voice.session: the sandbox uses only voice.protocol and voice.caller" in found
+    assert "kcommon.planted -> pydantic: kcommon imports only the standard library" in found

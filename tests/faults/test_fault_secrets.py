@@ -20,7 +20,8 @@ from aiohttp import web
 
 from console.api import KnowlarityClient, KnowlarityError
 from console.config import load_console_settings
-from voice.config import ConfigError, load_bot_settings
+from kcommon.errors import ConfigError
+from voice.config import load_bot_settings
 
 SR_KEY = "srk-Z81mQ4vX7pL2nB9cW3tY6hJ0"
 API_KEY = "apk-Q7rT2mK9xW4vN8bL1cZ5"

@@ -85,7 +85,7 @@ def test_bot_and_bus_together_make_one_merged_watcher(monkeypatch):
     assert isinstance(watcher, MergedWatcher) and len(watcher.watchers) == 2
     only_bus = bot_watcher_from_args(argparse.Namespace(bot=None, monitor_token=None, bus="redis://127.0.0.1:1/0"))
     assert isinstance(only_bus, FleetWatcher)
-    from voice.config import ConfigError
+    from kcommon.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--bus"):
         bot_watcher_from_args(argparse.Namespace(bot=None, monitor_token=None, bus="http://x"))

@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
+from kcommon.errors import ConfigError
 from voice.audio import rms_dbfs
 from voice.bus import CallStarted
-from voice.config import BotSettings, ConfigError
+from voice.config import BotSettings
 from voice.doctor.ports import find_holder, is_in_use, try_bind
 from voice.doctor.result import CheckResult, fail, ok, warn
 from voice.doctor.selfcall import SelfCall, self_call

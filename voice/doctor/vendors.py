@@ -17,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from voice.config import BotSettings, ConfigError
+from kcommon.errors import ConfigError
+from voice.config import BotSettings
 from voice.doctor.result import CheckResult, fail, ok, warn
 from voice.providers.factory import choose
 

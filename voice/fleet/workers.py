@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from voice.config import ConfigError
+from kcommon.errors import ConfigError
 from voice.fleet.streams import default_worker_id
 
 

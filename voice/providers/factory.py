@@ -22,7 +22,8 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from voice.config import BotSettings, ConfigError
+from kcommon.errors import ConfigError
+from voice.config import BotSettings
 from voice.providers.base import LLMProvider, STTProvider, TTSProvider
 
 if TYPE_CHECKING:

@@ -9,9 +9,10 @@ import re
 import pytest
 from conftest import Bot
 
+from kcommon.errors import ConfigError
 from voice import cli_bot
 from voice.cli_bot import _serve, add_arguments, overrides_from
-from voice.config import ConfigError, load_bot_settings
+from voice.config import load_bot_settings
 
 
 def _parse(*argv: str) -> argparse.Namespace:

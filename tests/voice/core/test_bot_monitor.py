@@ -13,8 +13,8 @@ from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from kcommon.errors import ConfigError
 from voice.bus import parse_monitor_event
-from voice.config import ConfigError
 from voice.server import BotServer
 
 

@@ -14,7 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from voice.config import ConfigError, load_bot_settings, normalise_origin
+from kcommon.errors import ConfigError
+from voice.config import load_bot_settings, normalise_origin
 
 EVIL = "https://evil.example"
 

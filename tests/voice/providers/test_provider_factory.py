@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from voice.config import BotSettings, ConfigError
+from kcommon.errors import ConfigError
+from voice.config import BotSettings
 from voice.providers.base import LLMProvider, STTProvider, TTSProvider
 from voice.providers.cartesia import CartesiaTTS
 from voice.providers.deepgram import DeepgramSTT
