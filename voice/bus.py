@@ -222,6 +222,13 @@ class Subscription:
         """The next queued event; asyncio.QueueEmpty if none (drops are not reported here)."""
         return self._queue.get_nowait()
 
+    def drain(self) -> list[MonitorEvent]:
+        """Every event queued right now, oldest first (none waited for)."""
+        events: list[MonitorEvent] = []
+        while not self._queue.empty():
+            events.append(self._queue.get_nowait())
+        return events
+
     async def get(self) -> MonitorEvent:
         if self.dropped:
             count, self.dropped = self.dropped, 0

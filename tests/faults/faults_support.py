@@ -208,18 +208,6 @@ def bot_settings(**overrides: Any) -> BotSettings:
     return BotSettings(_env_file=None, **base)  # type: ignore[call-arg]
 
 
-def import_provider_fakes() -> Any:
-    """H4's fake vendor servers (tests/voice/providers/provider_fakes), reused as they are."""
-    import importlib
-    import sys
-    from pathlib import Path
-
-    root = str(Path(__file__).resolve().parents[1] / "voice" / "providers")
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    return importlib.import_module("provider_fakes")
-
-
 def open_fds() -> int:
     import os
 

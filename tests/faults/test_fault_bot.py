@@ -1,8 +1,8 @@
 """The bot's providers fail under a live call, as a caller meets it.
 
 Real loopback sockets end to end: the Stream Node emulator (voice.caller) calls a BotServer
-whose speech recognition is the real Deepgram adapter talking to H4's fake Deepgram server
-(the vendor's wire protocol). The bot core's own tests cover each fault with fake providers
+whose speech recognition is the real Deepgram adapter talking to a fake Deepgram server
+(the vendor's wire protocol, tests/voice/providers/provider_fakes). The bot core's own tests cover each fault with fake providers
 on a fake clock; here the whole chain runs, and the test says what the caller heard.
 """
 
@@ -12,17 +12,16 @@ import asyncio
 from typing import Any
 
 import numpy as np
-from faults_support import (
+
+from tests.faults.faults_support import (
     Providers,
     RecordingLLM,
     SlowTTS,
     ToneTTS,
     bot_settings,
     eventually,
-    import_provider_fakes,
     open_fds,
 )
-
 from voice.bus import CallEnded
 from voice.caller import Caller, CallerEvent, Turn
 from voice.clock import ScaledClock
@@ -50,10 +49,8 @@ async def start_bot(stt: Any, llm: Any, tts: Any) -> BotServer:
 
 
 async def test_stt_socket_drop_mid_utterance_reconnects_and_nothing_said_is_lost() -> None:
-    fakes = import_provider_fakes()
-    from provider_fakes.deepgram_server import FakeDeepgram
+    from tests.voice.providers.provider_fakes.deepgram_server import FakeDeepgram
 
-    assert fakes is not None
     deepgram = FakeDeepgram(KEY, WORDS)
     await deepgram.start()
     llm = RecordingLLM()
@@ -103,9 +100,8 @@ async def test_stt_socket_drop_mid_utterance_reconnects_and_nothing_said_is_lost
 
 
 async def test_caller_vanishing_mid_reply_cancels_every_provider_task_and_socket() -> None:
-    from provider_fakes.deepgram_server import FakeDeepgram
+    from tests.voice.providers.provider_fakes.deepgram_server import FakeDeepgram
 
-    import_provider_fakes()
     deepgram = FakeDeepgram(KEY, WORDS)
     await deepgram.start()
     llm = RecordingLLM(slow=40, gap=0.05)
@@ -116,13 +112,12 @@ async def test_caller_vanishing_mid_reply_cancels_every_provider_task_and_socket
         tasks_before, fds_before = len(asyncio.all_tasks()), open_fds()
         caller = Caller(server.url, speed=SPEED, bot_speed=SPEED, quiet_gap_ms=300, tts=ToneTTS())
         call = asyncio.create_task(caller.run([Turn(audio=burst(4000, 500), label="opening hours", wait=30.0)]))
-        await eventually(lambda: llm.active > 0 and tts.active > 0 and len(deepgram._live) == 1, timeout=8,
+        await eventually(lambda: llm.active > 0 and tts.active > 0 and len(deepgram.live) == 1, timeout=8,
                          what="a reply in flight")
         session = next(iter(server.sessions.values()))
-        assert caller._ws is not None
-        caller._ws.transport.abort()  # the caller vanishes: no close frame, no goodbye
+        assert caller.vanish()  # the caller vanishes: no close frame, no goodbye
         await eventually(lambda: not server.sessions, what="the session to end")
-        await eventually(lambda: len(deepgram._live) == 0, what="the Deepgram socket to close")
+        await eventually(lambda: len(deepgram.live) == 0, what="the Deepgram socket to close")
         await eventually(lambda: llm.active == 0 and tts.active == 0, what="LLM and TTS streams to stop")
         await asyncio.wait_for(call, 10)
         await eventually(lambda: len(asyncio.all_tasks()) <= tasks_before, what="no task left behind")

@@ -13,12 +13,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from faults_support import FaultProxy, console_settings, fast_client
 
 from console.actions import Actions
 from console.api import CallLogQuery
 from console.state import ConsoleState
 from sandbox.server import SandboxServer
+from tests.faults.faults_support import FaultProxy, console_settings, fast_client
 
 
 def count_started_calls(sandbox: SandboxServer) -> list[object]:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from faults_support import console_settings, eventually, fast_client
-
 from console.api.backoff import Backoff
 from console.api.stream import LiveStream
 from console.app import ConsoleDeps, build_app
 from console.screens.live import LiveScreen
 from console.widgets.table import VimTable
 from sandbox.server import SandboxServer
+from tests.faults.faults_support import console_settings, eventually, fast_client
 
 SIZE = (140, 45)
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
-from faults_support import Providers, bot_settings
-
 from console.botwatch import MonitorWatcher
+from tests.faults.faults_support import Providers, bot_settings
 from voice.bus import CallStarted
 from voice.caller import Caller
 from voice.server import BotServer

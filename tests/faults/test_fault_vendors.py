@@ -1,7 +1,7 @@
 """Vendor failures under a live call, with the bot built exactly as `kconsole bot` builds it
 from keys in the environment (voice.providers.factory.build_providers): Deepgram STT,
 OpenAI LLM and Cartesia TTS (with the offline eSpeak voice as its fallback), each pointed at
-H4's fake server speaking that vendor's wire protocol on loopback. The caller is the Stream
+a fake server speaking that vendor's wire protocol on loopback. The caller is the Stream
 Node emulator, speaking lines the fake Deepgram "recognises" by loudness.
 
 - The LLM answers 500, or hangs -> the caller hears a short apology, speaks again, and gets
@@ -19,19 +19,17 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import web
-from faults_support import bot_settings, eventually, import_provider_fakes
 
+from tests.faults.faults_support import bot_settings, eventually
+from tests.voice.providers.provider_fakes.cartesia_server import FakeCartesia
+from tests.voice.providers.provider_fakes.deepgram_server import FakeDeepgram
+from tests.voice.providers.provider_fakes.openai_server import FakeOpenAI
 from voice.bus import BotSentence
 from voice.caller import Caller, Turn
 from voice.clock import ScaledClock
 from voice.providers.factory import build_providers
 from voice.server import BotServer
 from voice.session import SessionOptions
-
-import_provider_fakes()
-from provider_fakes.cartesia_server import FakeCartesia  # noqa: E402
-from provider_fakes.deepgram_server import FakeDeepgram  # noqa: E402
-from provider_fakes.openai_server import FakeOpenAI  # noqa: E402
 
 RATE = 16000
 SPEED = 5.0

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest_asyncio
-from sandbox_helpers import AUTH
 
 from sandbox.server import SandboxServer
+from tests.sandbox.sandbox_helpers import AUTH
 
 
 @pytest_asyncio.fixture

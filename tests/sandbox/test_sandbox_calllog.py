@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sandbox_helpers import API
 
 from sandbox import formats as fmt
 from sandbox.calllog import MSG_RANGE
 from sandbox.server import SandboxServer
+from tests.sandbox.sandbox_helpers import API
 
 URL = f"{API}/sr/calllog"
 RECORD_KEYS = {

@@ -6,7 +6,6 @@ import random
 from collections import Counter
 
 import httpx
-from sandbox_helpers import API, AUTH
 
 from console.actions import ingest_stream_item
 from console.api.events import parse_event
@@ -15,6 +14,7 @@ from sandbox.account import Account
 from sandbox.calls import PANEL_ORIGINATE, make_plan, random_plan
 from sandbox.server import SandboxServer
 from sandbox.testing import SandboxFactory, StreamRecorder
+from tests.sandbox.sandbox_helpers import API, AUTH
 
 CDR_TYPES = {"Phone", "Agent Missed", "Customer Missed", "Voicemail", "DTMF", "Missed Call", "Conference",
              "Blacklist", "Sound", "Fax", "OutGoing Calls"}

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sandbox_helpers import API, AUTH, META_KEYS
 
 from sandbox import formats as fmt
 from sandbox.account import (
@@ -20,6 +19,7 @@ from sandbox.account import (
     MSG_NOTIFY_AUTH,
 )
 from sandbox.server import SandboxServer
+from tests.sandbox.sandbox_helpers import API, AUTH, META_KEYS
 
 UTC_PLAIN = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00$")
 UTC_LOST_SPACE = re.compile(r"^\d{4}-\d\d-\d\d\d\d:\d\d:\d\d\+00:00$")

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import API, AUTH
 
 from sandbox.account import MSG_PERMISSION_NOT_ALLOWED, MSG_PERMISSION_SENT
 from sandbox.calls import EVENT_ORDER
 from sandbox.server import SandboxServer
 from sandbox.testing import SandboxFactory, StreamRecorder
+from tests.sandbox.sandbox_helpers import API, AUTH
 
 CTI_KEYS = {"event_type", "uuid", "call_direction", "business_call_type", "agent_number", "customer_number",
             "knowlarity_number", "k_number", "call_recording", "call_type", "called"}

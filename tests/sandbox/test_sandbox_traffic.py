@@ -7,13 +7,13 @@ import json
 from collections import Counter, defaultdict
 
 import httpx
-from sandbox_helpers import API, AUTH
 
 from sandbox.account import BOT_NUMBER, Account
 from sandbox.calls import PANEL_ORIGINATE, event_position
 from sandbox.server import SandboxServer
 from sandbox.testing import SandboxFactory, StreamRecorder
 from sandbox.traffic import BotCall
+from tests.sandbox.sandbox_helpers import API, AUTH
 from voice.protocol import parse_metadata
 
 

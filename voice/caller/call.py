@@ -234,6 +234,14 @@ class Caller:
         """The caller hangs up now (Ctrl-C in `kconsole call`); the outcome is "completed"."""
         self._finish("completed", None)
 
+    def vanish(self) -> bool:
+        """Drop the connection with no close frame, as a caller whose line dies does (for
+        fault tests); False before the connection is open."""
+        if self._ws is None:
+            return False
+        self._ws.transport.abort()
+        return True
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if task.cancelled():
             return

@@ -402,6 +402,11 @@ class PocketsphinxSTT:
         ending = "adaptive turn detection" if self.turn is not None else f"silence_ms={self.silence_ms}"
         return f"PocketsphinxSTT(vocabulary={size}, {ending})"
 
+    @property
+    def pool(self) -> _DecoderPool | None:
+        """The shared decoder pool, once built (by `warm()` or the first call)."""
+        return self._pool
+
     def _pool_blocking(self) -> _DecoderPool:
         with self._pool_lock:
             if self._pool is None:
@@ -551,6 +556,11 @@ class PocketsphinxStream(TranscriptOutbox):
             self._waiting.clear()
             self._provider._stream_closed(self._pool)
             self._out.put_nowait(None)
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Audio received and not yet decoded (bounded by max_backlog_s)."""
+        return self._backlog_bytes
 
     # -- leasing (pool threads only; never concurrently for one stream) --
 

@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from caller_fakes import FakeBot, ThreadedFakeBot, ToneTTS
+
+from tests.voice.caller.caller_fakes import FakeBot, ThreadedFakeBot, ToneTTS
 
 
 @pytest.fixture

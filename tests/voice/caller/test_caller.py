@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-from caller_fakes import FakeBot, ToneTTS, bad_frames, constant, tone
 
+from tests.voice.caller.caller_fakes import FakeBot, ToneTTS, bad_frames, constant, tone
 from voice.audio import chunk_bytes, duration_ms
 from voice.caller import (
     SINK_LEAD_S,

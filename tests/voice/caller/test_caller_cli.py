@@ -7,9 +7,9 @@ import wave
 from pathlib import Path
 
 import pytest
-from caller_fakes import tone
 
 from console.cli import main
+from tests.voice.caller.caller_fakes import tone
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -140,7 +140,7 @@ def test_play_without_portaudio_says_so_and_carries_on(threaded_bot, tone_voice,
 def test_play_sends_the_bot_audio_to_the_speaker(threaded_bot, tone_voice, capsys, monkeypatch) -> None:
     import sys
 
-    from caller_fakes import FakeSoundDevice
+    from tests.voice.caller.caller_fakes import FakeSoundDevice
 
     sd = FakeSoundDevice(rates={16000})
     monkeypatch.setitem(sys.modules, "sounddevice", sd)
@@ -177,7 +177,7 @@ def test_ctrl_c_hangs_up_a_microphone_call(threaded_bot, capsys, monkeypatch) ->
     import threading
     import time
 
-    from caller_fakes import FakeSoundDevice
+    from tests.voice.caller.caller_fakes import FakeSoundDevice
 
     sd = FakeSoundDevice(rates={16000})
     monkeypatch.setitem(sys.modules, "sounddevice", sd)

@@ -98,12 +98,7 @@ def test_redaction_masks_tokens_only() -> None:
 @pytest.fixture
 def real_bot(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A kconsole BotServer (fake providers) on its own loop, for the synchronous CLI."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-    from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS
-
+    from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS
     from voice.clock import MonotonicClock
     from voice.config import BotSettings
     from voice.server import BotServer

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from caller_fakes import FakeSoundDevice, constant, tone
 
+from tests.voice.caller.caller_fakes import FakeSoundDevice, constant, tone
 from voice import sound
 from voice.sound import Microphone, Player, SoundUnavailable
 

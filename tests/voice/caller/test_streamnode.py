@@ -174,7 +174,7 @@ async def test_close_hangs_up_calls_in_progress(fake_bot, tone_tts) -> None:
 
 
 async def test_cached_speech_renders_once() -> None:
-    from caller_fakes import ToneTTS
+    from tests.voice.caller.caller_fakes import ToneTTS
 
     tts = ToneTTS()
     cached = CachedSpeech(tts)

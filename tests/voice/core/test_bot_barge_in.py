@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core_fakes import (
+from tests.voice.core.core_fakes import (
     FakeLLM,
     FakeProviders,
     FakeSTT,
@@ -15,7 +15,6 @@ from core_fakes import (
     silence,
     voiced,
 )
-
 from voice import protocol
 from voice.bus import BargeIn, BotSentence, TurnMetrics
 from voice.clock import ScaledClock
@@ -72,8 +71,7 @@ async def test_speech_over_the_bot_kills_audio_and_the_rest_never_arrives(bot_fa
         lambda n: any(abs(dominant_freq(p.pcm, 16000) - 1000) < 30 for p in n.plays()[kill_at:]), what="new reply"
     )
     events = []
-    while not sub._queue.empty():
-        events.append(sub._queue.get_nowait())
+    events.extend(sub.drain())
     barge = [e for e in events if isinstance(e, BargeIn)]
     assert len(barge) == 1 and barge[0].latency_ms >= 0
     metrics = [e for e in events if isinstance(e, TurnMetrics) and e.turn == 1]

@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 import pytest
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
 
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
 from voice import protocol
 from voice.bus import BotSentence, CallEnded, CallStarted, StateChanged, TranscriptEvent, TurnMetrics
 from voice.config import SUPPORTED_RATES

@@ -7,9 +7,9 @@ import asyncio
 import re
 
 import pytest
-from conftest import Bot
 
 from kcommon.errors import ConfigError
+from tests.voice.core.harness import Bot
 from voice import cli_bot
 from voice.cli_bot import _serve, add_arguments, overrides_from
 from voice.config import load_bot_settings

@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 import pytest
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, silence, voiced
 from voice import protocol
 
 

@@ -10,10 +10,10 @@ import os
 import time
 import wave
 
-from core_fakes import voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.voice.core.core_fakes import voiced
 from voice import protocol
 from voice.limits import AudioBudget, Coalescer, ThrottledLog
 from voice.recording import CallRecorder, RecordingStore

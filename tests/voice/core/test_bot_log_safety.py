@@ -14,10 +14,10 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from core_fakes import voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.voice.core.core_fakes import voiced
 from voice import protocol
 
 HOSTILE_IDS = [

@@ -8,12 +8,12 @@ import ssl
 
 import pytest
 import trustme
-from conftest import FAST, make_settings
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from kcommon.errors import ConfigError
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
+from tests.voice.core.harness import FAST, make_settings
 from voice.bus import parse_monitor_event
 from voice.server import BotServer
 

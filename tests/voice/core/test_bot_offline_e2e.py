@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import FAST, Bot, make_settings
 
+from tests.voice.core.harness import FAST, Bot, make_settings
 from voice.bus import BotSentence, TranscriptEvent
 from voice.clock import ScaledClock
 from voice.server import BotServer
@@ -57,8 +57,7 @@ async def test_offline_bot_understands_a_spoken_question(rate):
         answer = session.history[2].content
         assert "Monday" in answer or "nine" in answer, answer  # the script's hours intent, not its fallback
         events = []
-        while not sub._queue.empty():
-            events.append(sub._queue.get_nowait())
+        events.extend(sub.drain())
         finals = [e.text for e in events if isinstance(e, TranscriptEvent) and e.final]
         assert finals and any(w in finals[0].lower() for w in ("hours", "open"))
         spoken = [e.text for e in events if isinstance(e, BotSentence) and e.turn == 1]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, dominant_freq, voiced
-
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, dominant_freq, voiced
 from voice import protocol
 from voice.bus import StateChanged, Transferred
 from voice.providers.base import ProviderError, ToolCall, Transcript
@@ -55,8 +54,7 @@ async def test_transfer_tool_speaks_waits_then_transfers(bot_factory):
     # the Stream Node does not hang up: the bot closes the socket after the grace period
     await asyncio.wait_for(node.closed.wait(), 5)
     events = []
-    while not sub._queue.empty():
-        events.append(sub._queue.get_nowait())
+    events.extend(sub.drain())
     assert any(isinstance(e, Transferred) and e.destination == "+919999988888" for e in events)
     assert "transferring" in [e.state for e in events if isinstance(e, StateChanged)]
 

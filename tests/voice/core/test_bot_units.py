@@ -7,10 +7,10 @@ import math
 import wave
 
 import pytest
-from core_fakes import FakeTTS, click, noise_burst, silence, tone, voiced
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.voice.core.core_fakes import FakeTTS, click, noise_burst, silence, tone, voiced
 from voice.bus import StateChanged, TurnMetrics
 from voice.clock import ManualClock, ScaledClock
 from voice.config import SUPPORTED_RATES

@@ -13,10 +13,10 @@ import logging
 import re
 
 import pytest
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from voice.logs import CallLog, JsonLogFormatter
 
 GUIDE = re.compile(r"^\[call_id=[^\]]+\] \[(KNOWLARITY|DEEPGRAM|OPENAI|CARTESIA|BOT|VAD|MONITOR|SERVER|FAKESTT|FAKELLM|FAKETTS)\s*\] \S")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 
 from console.replay_source import ReplaySource
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 from voice.caller import Turn, place_call
 from voice.clock import MonotonicClock
 from voice.replay import find_recordings, load_recording, summarize

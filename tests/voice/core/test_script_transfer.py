@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import make_settings
-from core_fakes import FakeProviders
-
+from tests.voice.core.core_fakes import FakeProviders
+from tests.voice.core.harness import make_settings
 from voice.cli_bot import _transfer_line
 from voice.providers.script import load_script
 from voice.server import BotServer

@@ -9,9 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import make_settings
-from core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
 
+from tests.voice.core.core_fakes import FakeLLM, FakeProviders, FakeSTT, FakeTTS, voiced
+from tests.voice.core.harness import make_settings
 from voice import protocol
 from voice.bus import EventBus
 from voice.clock import ManualClock

@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import os
 import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,7 @@ import trustme
 from aiohttp import web
 from websockets.asyncio.server import serve
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the bot-core fakes
-
-from core_fakes import FakeProviders, FakeTTS
-
+from tests.voice.core.core_fakes import FakeProviders, FakeTTS
 from voice.config import BotSettings
 from voice.doctor.checks import (
     DoctorOptions,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_free_onset import onset_s
-from line_speech import rendered_speech
 
+from tests.voice.line.bench_free_onset import onset_s
+from tests.voice.line.line_speech import rendered_speech
 from voice.echo import EchoCanceller
 from voice.echo.farend import FarEnd, UplinkClock
 from voice.line import parse_line_spec

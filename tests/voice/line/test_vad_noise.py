@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_free_onset import onset_s
-from line_speech import rendered_speech
 
+from tests.voice.line.bench_free_onset import onset_s
+from tests.voice.line.line_speech import rendered_speech
 from voice.vad import SpeechStart, VoiceActivityDetector
 
 

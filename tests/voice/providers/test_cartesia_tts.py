@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-from provider_fakes.cartesia_server import FakeCartesia
 
+from tests.voice.providers.provider_fakes.cartesia_server import FakeCartesia
 from voice.audio import duration_ms
 from voice.providers.base import ProviderError
 from voice.providers.cartesia import CartesiaTTS

@@ -7,8 +7,8 @@ import logging
 
 import numpy as np
 import pytest
-from provider_fakes.deepgram_server import FakeDeepgram
 
+from tests.voice.providers.provider_fakes.deepgram_server import FakeDeepgram
 from voice.providers.base import ProviderError, Transcript
 from voice.providers.deepgram import DeepgramSTT
 

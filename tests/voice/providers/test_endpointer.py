@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from provider_fakes.speech import quiet, speechlike
 
+from tests.voice.providers.provider_fakes.speech import quiet, speechlike
 from voice.providers.endpoint import Endpointer
 
 

@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 import pytest
-from provider_fakes.speech import synth
 
+from tests.voice.providers.provider_fakes.speech import synth
 from voice.audio import duration_ms, rms_dbfs
 from voice.providers import local_tts
 from voice.providers.base import ProviderError

@@ -6,8 +6,8 @@ import asyncio
 import logging
 
 import pytest
-from provider_fakes.openai_server import FakeOpenAI
 
+from tests.voice.providers.provider_fakes.openai_server import FakeOpenAI
 from voice.providers.base import END_CALL_TOOL, TRANSFER_TOOL, ChatMessage, ProviderError, TextDelta, ToolCall
 from voice.providers.openai_llm import OpenAILLM
 

@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 import pytest
-from provider_fakes.openai_server import FakeOpenAI
 
+from tests.voice.providers.provider_fakes.openai_server import FakeOpenAI
 from voice.audio import duration_ms
 from voice.providers.base import ProviderError
 from voice.providers.openai_speech import OpenAISTT, OpenAITTS

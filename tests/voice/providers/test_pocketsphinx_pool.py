@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from provider_fakes.speech import quiet, synth_cached
-
+from tests.voice.providers.provider_fakes.speech import quiet, synth_cached
 from voice.providers.local_stt import PocketsphinxSTT
 from voice.providers.script import IntentMatcher, load_script
 
@@ -35,7 +34,7 @@ async def test_a_silent_call_holds_no_decoder():
     for s in streams:
         await _send(s, quiet(RATE, 1000))
     await asyncio.sleep(0.3)
-    pool = stt._pool
+    pool = stt.pool
     assert pool is not None and pool.leased == 0 and pool.live == 1
     for s in streams:
         assert s._decoder is None
@@ -50,7 +49,7 @@ async def test_utterances_beyond_the_pool_wait_and_are_all_recognised():
     pcms = [quiet(RATE, 300) + synth_cached(p, RATE) + quiet(RATE, 900) for p, _ in phrases]
     await asyncio.gather(*(_send(s, pcm) for s, pcm in zip(streams, pcms, strict=True)))
     results = [await _finals(s) for s in streams]
-    pool = stt._pool
+    pool = stt.pool
     assert pool is not None and pool.created <= 2 and pool.live <= 2
     for (phrase, intent), finals in zip(phrases, results, strict=True):
         assert finals, f"{phrase!r} was lost"
@@ -64,7 +63,7 @@ async def test_idle_decoders_of_a_burst_are_freed_but_one_is_kept():
     speech = synth_cached("i want to speak to a person", RATE)
     head, tail = quiet(RATE, 300) + speech[: len(speech) // 2], speech[len(speech) // 2 :] + quiet(RATE, 900)
     await asyncio.gather(*(_send(s, head) for s in streams))  # all three callers mid-sentence at once
-    pool = stt._pool
+    pool = stt.pool
     assert pool is not None
     for _ in range(500):
         if pool.leased == 3:

@@ -12,8 +12,8 @@ import asyncio
 import threading
 
 import pytest
-from provider_fakes.speech import quiet, speechlike, synth_cached
 
+from tests.voice.providers.provider_fakes.speech import quiet, speechlike, synth_cached
 from voice.providers import local_stt
 from voice.providers.base import Transcript
 from voice.providers.local_stt import PocketsphinxSTT
@@ -109,7 +109,7 @@ async def test_decoding_runs_off_the_event_loop_and_decoders_are_pooled(stt, mon
     monkeypatch.setattr(local_stt.PocketsphinxStream, "_process", spy)
     await recognise(stt, quiet(16000, 300) + synth_cached("thank you", 16000) + quiet(16000, 800), 16000)
     assert threads and all(name.startswith("pocketsphinx") for name in threads)
-    pool = stt._pool
+    pool = stt.pool
     assert pool is not None
     created = pool.created
     for _ in range(3):
@@ -122,14 +122,14 @@ async def test_backlog_is_bounded():
     stream = await small.open(sample_rate=16000, call_id="flood")
     for _ in range(50):  # 5 s at once (send never yields), faster than any decoder
         await stream.send(speechlike(16000, 100))
-    assert stream._backlog_bytes <= 16000 * 2 * 0.5
+    assert stream.backlog_bytes <= 16000 * 2 * 0.5
     await stream.close()
 
 
 async def test_warm_prepares_a_decoder():
     fresh = PocketsphinxSTT(["hello there", "goodbye"])
     await fresh.warm()
-    assert fresh._pool is not None and fresh._pool.idle() == 1
+    assert fresh.pool is not None and fresh.pool.idle() == 1
 
 
 def test_words_without_pronunciation_are_reported():

@@ -94,5 +94,5 @@ def test_custom_and_broken_scripts(tmp_path: Path):
 async def test_warm_loads_offline_engines():
     p = build_providers(settings())
     await p.warm()
-    assert isinstance(p.stt, PocketsphinxSTT) and p.stt._pool is not None and p.stt._pool.idle() >= 1
+    assert isinstance(p.stt, PocketsphinxSTT) and p.stt.pool is not None and p.stt.pool.idle() >= 1
     await p.aclose()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replay_fixtures import RATE, write_recording
 
 from console.replay_source import ReplaySource
 from console.state import ViewFilter
+from tests.voice.replay.replay_fixtures import RATE, write_recording
 from voice.replay import load_recording
 from voice.replay.cursor import ReplayCursor
 

@@ -7,9 +7,9 @@ import struct
 from pathlib import Path
 
 import pytest
-from replay_fixtures import RATE, write_recording
 
 from console.cli import main
+from tests.voice.replay.replay_fixtures import RATE, write_recording
 from voice.replay import find_recordings, load_recording, summarize
 from voice.replay.load import TRUNCATED_REASON
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replay_fixtures import write_recording
 from textual.widgets import Input
 
 from console.replay import build_replay_app
 from console.screens.replay import ReplayScreen, parse_position
 from console.widgets.timeline import timeline_text
+from tests.voice.replay.replay_fixtures import write_recording
 from voice.replay import load_recording
 from voice.replay.summary import levels_dbfs
 

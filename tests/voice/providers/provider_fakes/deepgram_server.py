@@ -55,7 +55,7 @@ class FakeDeepgram:
         self.drop_after_bytes: int | None = None
         self.reject = False
         self._server: Server | None = None
-        self._live: set[ServerConnection] = set()
+        self.live: set[ServerConnection] = set()
         self.port = 0
 
     @property
@@ -72,7 +72,7 @@ class FakeDeepgram:
             await self._server.wait_closed()
 
     async def drop_all(self, code: int = 1011) -> None:
-        for ws in list(self._live):
+        for ws in list(self.live):
             await ws.close(code, "NET-0001 fake drop")
 
     def _check(self, conn: ServerConnection, request: Request) -> Response | None:
@@ -104,7 +104,7 @@ class FakeDeepgram:
         burst_start: int | None = None
         burst_amp = 0
         quiet = 0
-        self._live.add(ws)
+        self.live.add(ws)
         await ws.send(json.dumps({"type": "Metadata", "request_id": "fake-1", "sha256": "x", "channels": 1}))
         try:
             async for msg in ws:
@@ -161,7 +161,7 @@ class FakeDeepgram:
                             last_word_end = None
                     pos += 1
         finally:
-            self._live.discard(ws)
+            self.live.discard(ws)
 
     def _text(self, start_f: int, end_f: int, amp: int, timeline: list[tuple[float, float, str]] | None,
               *, consume: bool) -> str:
