@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from voice.audio import duration_ms
@@ -28,6 +29,7 @@ class CallTap:
         self.bus = bus
         self.recorder = recorder
         self.log = log
+        self.reference: Callable[[bytes, float], None] | None = None  # the echo canceller hears the bot too
 
     def publish(self, event: Any) -> None:
         self.bus.publish(event)
@@ -41,6 +43,8 @@ class CallTap:
         self._monitor_audio("caller", pcm)
 
     def bot_audio(self, pcm: bytes, start: float, chunk_number: int) -> None:
+        if self.reference is not None:
+            self.reference(pcm, start)
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.debug("Chunk %d sent | b64_size=%d chars | %.0f ms", chunk_number,
                            4 * ((len(pcm) + 46) // 3), duration_ms(len(pcm), self.sample_rate))

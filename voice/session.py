@@ -19,11 +19,9 @@ silence; a TTS failure first switches the reply to the fallback (offline) voice.
 barge-in that turns out to be no turn at all (no transcript follows within
 `resume_after_s` of quiet) resumes the cut reply from the sentence that was cut.
 
-Supervisor commands. `say` interrupts whatever the bot is saying (a supervisor's line
-is urgent, and a reply continuing after it would be stale), speaks the line, and goes
-back to listening. `transfer` and `hangup` interrupt, speak their line (not
-interruptible by the caller), wait until it has played, then send transfer /
-disconnect. `listen` is per monitor subscription and handled by the server.
+Supervisor commands. `say` interrupts whatever the bot is saying (a reply continuing
+after a supervisor's line would be stale) and speaks the line; `transfer` and `hangup`
+interrupt and hand over to voice.handoff. `listen` is per monitor, in the server.
 """
 
 from __future__ import annotations
@@ -122,13 +120,15 @@ class CallSession:
         self.speaker = Speaker(
             self._send_text, sample_rate, self.clock,
             first_chunk_ms=settings.first_chunk_ms, chunk_ms=settings.audio_chunk_ms,
-            lead_ms=self.options.lead_ms, tap=self._bot_audio, on_kill=self._killed,
+            lead_ms=self.options.lead_ms, tap=lambda pcm, start: self.tap.bot_audio(pcm, start, self.speaker.chunks_sent),
+            on_kill=lambda at: self.uplink.cut(at),  # nothing queued after `at` reaches the caller, nor its echo
         )
         # the caller's audio: echo of the bot's playback removed, then the VAD (voice.uplink)
         self.uplink = Uplink(sample_rate, self.clock.now(), UplinkOptions(
             echo_cancel=self.options.echo_cancel, echo_guard=self.options.echo_guard,
             lead_s=self.options.lead_ms / 1000, vad=self.options.vad))
         self.vad = self.uplink.vad
+        self.tap.reference = self.uplink.play  # every chunk sent is the echo canceller's reference too
         self.state: BotState = "listening"  # what the bus last showed (follows the phase)
         self._phase = PhaseMachine(self.log, self._phase_changed)
         self.stt = SttLane(
@@ -344,11 +344,10 @@ class CallSession:
 
     def _speculate(self, text: str) -> None:
         """Start the answer to a probably-final transcript, held before its first audio."""
-        user_text = f"{self.memory.unanswered} {text}".strip()
-        reply = Reply(kind="answer", turn=self.turn + 1, epoch=self.speaker.epoch, timer=TurnTimer(turn=self.turn + 1),
-                      user_text=user_text)
-        messages = self.memory.prompt(self.settings.system_prompt, user_text)
-        reply.task = self._tasks.spawn(self._answer(reply, messages), f"speculative-{reply.turn}")
+        user_text, turn = f"{self.memory.unanswered} {text}".strip(), self.turn + 1
+        reply = Reply(kind="answer", turn=turn, epoch=self.speaker.epoch, timer=TurnTimer(turn=turn), user_text=user_text)
+        reply.task = self._tasks.spawn(self._answer(reply, self.memory.prompt(self.settings.system_prompt, user_text)),
+                                       f"speculative-{turn}")
         self.speculation.begin(text, reply)
 
     async def _start_turn(self, text: str, *, stt_final: float | None, caller_stopped: float | None) -> None:
@@ -422,14 +421,6 @@ class CallSession:
         if not player.stale:
             self._finalize(reply, cut_at=None)
             self._phase.to(Phase.LISTENING)
-
-    def _bot_audio(self, pcm: bytes, start: float) -> None:
-        """Every chunk sent: the echo canceller's reference, the recording, the monitors."""
-        self.uplink.play(pcm, start)
-        self.tap.bot_audio(pcm, start, self.speaker.chunks_sent)
-
-    def _killed(self, at: float) -> None:
-        self.uplink.cut(at)  # killAudio: nothing queued after `at` reaches the caller, nor its echo
 
     def _on_utterance_started(self, reply: Reply, utt: Utterance) -> None:
         self.uplink.speaking(utt)

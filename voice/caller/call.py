@@ -32,16 +32,15 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from kcommon.redact import register_secret
-from voice.audio import resample, rms_dbfs
+from voice.audio import resample
 from voice.bus import BotSentence, TranscriptEvent, parse_monitor_event
 from voice.caller import speech
 from voice.caller.connection import DialError, close_text, dial
 from voice.caller.errors import CallerError
 from voice.caller.line import CallerLine
 from voice.caller.options import FRAME_MS, CallerOptions
-from voice.caller.playback import Notifier, Playback, Voice
+from voice.caller.playback import Notifier, Playback, Voice, direct, send_frames, stream_mic
 from voice.caller.report import (
-    OK_OUTCOMES,
     BotReply,
     CallerEvent,
     CallReport,
@@ -67,8 +66,6 @@ from voice.protocol import (
 )
 
 log = logging.getLogger("voice.caller")
-
-SILENCE_DBFS = -60.0  # a reply quieter than this throughout is silence to the caller
 
 
 class Caller:
@@ -108,6 +105,7 @@ class Caller:
         self._barge: TurnReport | None = None
         self._rate_warned = False
         self._line = CallerLine(opts.line, opts.sample_rate, FRAME_MS / 1000) if opts.line is not None else None
+        self._line_send = self._line.send if self._line is not None else direct  # with --line, what it lets through
         self._transcriptions: list[asyncio.Task[None]] = []
         self._used = False
         self._finished = False
@@ -274,38 +272,11 @@ class Caller:
     async def _finalise(self) -> None:
         if self._transcriptions:
             await asyncio.gather(*self._transcriptions, return_exceptions=True)
-        self._judge()
+        self.report.judge(self.options.reply_timeout)
         self.report.bot_audio = bytes(self._bot_audio)
         self.report.duration_ms = self.now_ms()
         self.report.transcript.sort(key=lambda line: line.t_ms)
         self._emit("ended", self.report.describe_outcome())
-
-    def _fail(self, message: str) -> None:
-        if message not in self.report.failures:
-            self.report.failures.append(message)
-
-    def _unanswered(self, index: int) -> str:
-        turn = self.report.turns[index] if index < len(self.report.turns) else None
-        said = f' ("{turn.text[:40]}")' if turn is not None else ""
-        return f"turn {index + 1}{said} got no reply within {self.options.reply_timeout:g} s"
-
-    def _judge(self) -> None:
-        """A call that ended normally still fails if the bot left a turn unanswered or
-        answered in silence (a WAV of zeros is the guide's "caller hears silence")."""
-        if self.report.outcome not in OK_OUTCOMES:
-            return  # the outcome is the failure; what it cut short is not a second one
-        turns = self.report.turns
-        for turn in turns:
-            if turn.first_audio_ms is not None or not turn.expects_reply:
-                continue
-            last = turn is turns[-1]
-            if last and self.report.outcome in ("transferred", "disconnected"):
-                continue  # answered by transferring or hanging up
-            self._fail(self._unanswered(turn.index))
-        for i, reply in enumerate(self.report.replies):
-            if reply.pcm and reply.audio_ms > 0 and rms_dbfs(reply.pcm) < SILENCE_DBFS:
-                what = "the greeting" if i == 0 else f"the bot's reply at {reply.start_ms / 1000:.1f} s"
-                self._fail(f"{what} was silence ({reply.audio_ms:.0f} ms of audio with nothing in it)")
 
     def _emit(self, kind: EventKind, text: str = "", value_ms: float | None = None, turn: int | None = None) -> None:
         event = CallerEvent(kind=kind, t_ms=self.now_ms(), text=text, value_ms=value_ms, turn=turn)
@@ -443,58 +414,13 @@ class Caller:
     # -- sending ---------------------------------------------------------------------------
 
     async def _send_frames(self) -> None:
-        """One frame every 20 ms (÷ speed), on a deadline schedule so it never drifts.
-
-        Behind schedule (a slow loop), frames go out back to back to catch up, but
-        never more than 200 ms' worth: then the schedule restarts from now.
-        """
         assert self._ws is not None
-        loop = asyncio.get_running_loop()
-        period = FRAME_MS / 1000 / self.options.speed
-        start, n = loop.time(), 0
-        call_t0, sent = start, 0
-        while True:
-            frame, first, last = self._voice.next_frame()
-            sent += 1
-            try:
-                for out in self._through_line(frame, sent * FRAME_MS / 1000, (loop.time() - call_t0) * self.options.speed):
-                    await self._ws.send(out)
-            except ConnectionClosed:
-                return  # the receiver drains what the bot sent before closing and decides the outcome
-            if first or last:
-                self._voice.sent(self.now_ms(), first, last)
-            n += 1
-            delay = start + n * period - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -0.2:
-                start, n = loop.time(), 0
-
-    def _through_line(self, frame: bytes, due: float, now: float) -> list[bytes]:
-        """The frames to send now: this one, or with `--line` what the simulated line lets
-        through (echo, codec and noise added; held back by jitter, then a burst)."""
-        if self._line is None:
-            return [frame]
-        self._line.outgoing(frame, due)
-        return self._line.ready(max(now, due))
+        await send_frames(self._ws, self._voice, self.options.speed, self.now_ms, self._line_send)
 
     async def _stream_mic(self, mic: AsyncIterator[bytes]) -> None:
-        """The microphone paces itself (real time); frames are re-cut to exactly 20 ms."""
         assert self._ws is not None
-        buf = bytearray()
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        async for chunk in mic:
-            buf += chunk
-            while len(buf) >= self.frame_bytes:
-                now = loop.time() - t0
-                try:
-                    for out in self._through_line(bytes(buf[: self.frame_bytes]), now, now):
-                        await self._ws.send(out)
-                except ConnectionClosed:
-                    return  # the receiver decides the outcome
-                del buf[: self.frame_bytes]
-        self._finish("completed", None)
+        if await stream_mic(self._ws, mic, self.frame_bytes, self._line_send):
+            self._finish("completed", None)  # the microphone ended: the caller put the phone down
 
     # -- the script ------------------------------------------------------------------------
 
@@ -532,7 +458,7 @@ class Caller:
         if not started:
             if turn >= 0:
                 self._emit("no_reply", f"no reply within {self.options.reply_timeout:g} s", turn=turn)
-                self._fail(self._unanswered(turn))
+                self.report.fail(self.report.unanswered(turn, self.options.reply_timeout))
             return
         await self.notifier.wait_for(lambda: pb.reply is None and not pb.queue)
 

@@ -35,6 +35,12 @@ class CallerLine:
         played = self._speaker.pull(len(frame) // 2)
         self._held.append((self._jitter.release_at(due, self.frame_s), self._line.frame(frame, played)))
 
+    def send(self, frame: bytes, due: float, now: float) -> list[bytes]:
+        """The frames to send now: what the simulated line lets through once `frame` (due at
+        `due`) is on it (echo, codec and noise added; held back by jitter, then a burst)."""
+        self.outgoing(frame, due)
+        return self.ready(max(now, due))
+
     def ready(self, now: float) -> list[bytes]:
         """Frames whose time has come, in order."""
         out = []

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from voice.audio import chunk_bytes, duration_ms
 from voice.caller.options import FRAME_MS, CallerOptions
@@ -190,3 +193,65 @@ class Voice:
             self._started.set_result(t_ms)
         if last and self._done is not None and not self._done.done():
             self._done.set_result(t_ms)
+
+
+# What goes on the wire for one frame: the frame itself, or what a simulated phone line
+# lets through by now (args: frame, when it was due, now; seconds of call time).
+Line = Callable[[bytes, float, float], list[bytes]]
+
+
+def direct(frame: bytes, due: float, now: float) -> list[bytes]:
+    """No simulated line: the frame goes out as it is."""
+    return [frame]
+
+
+async def send_frames(
+    ws: ClientConnection, voice: Voice, speed: float, now_ms: Callable[[], float], line: Line = direct
+) -> None:
+    """One frame every 20 ms (÷ speed), on a deadline schedule so it never drifts.
+
+    Behind schedule (a slow loop), frames go out back to back to catch up, but never
+    more than 200 ms' worth: then the schedule restarts from now. Returns when the
+    connection closes (the receiver drains what the bot sent and decides the outcome).
+    """
+    loop = asyncio.get_running_loop()
+    period = FRAME_MS / 1000 / speed
+    start, n = loop.time(), 0
+    call_t0, sent = start, 0
+    while True:
+        frame, first, last = voice.next_frame()
+        sent += 1
+        try:
+            for out in line(frame, sent * FRAME_MS / 1000, (loop.time() - call_t0) * speed):
+                await ws.send(out)
+        except ConnectionClosed:
+            return
+        if first or last:
+            voice.sent(now_ms(), first, last)
+        n += 1
+        delay = start + n * period - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -0.2:
+            start, n = loop.time(), 0
+
+
+async def stream_mic(ws: ClientConnection, mic: AsyncIterator[bytes], frame_bytes: int, line: Line = direct) -> bool:
+    """The microphone paces itself (real time); frames are re-cut to exactly 20 ms.
+
+    True when the microphone ended (the caller hangs up), False if the connection closed.
+    """
+    buf = bytearray()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    async for chunk in mic:
+        buf += chunk
+        while len(buf) >= frame_bytes:
+            now = loop.time() - t0
+            try:
+                for out in line(bytes(buf[:frame_bytes]), now, now):
+                    await ws.send(out)
+            except ConnectionClosed:
+                return False
+            del buf[:frame_bytes]
+    return True

@@ -13,10 +13,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from voice.audio import duration_ms
+from voice.audio import duration_ms, rms_dbfs
 
 Outcome = Literal["completed", "transferred", "disconnected", "no-audio timeout", "protocol error", "error"]
 OK_OUTCOMES: frozenset[str] = frozenset({"completed", "transferred", "disconnected"})
+SILENCE_DBFS = -60.0  # a reply quieter than this throughout is silence to the caller
 
 
 EventKind = Literal[
@@ -113,6 +114,35 @@ class CallReport:
             out.append(f"protocol error: {message}" + (f" ({n} times)" if n > 1 else ""))
         out.extend(self.failures)
         return out
+
+    def fail(self, message: str) -> None:
+        """Record what went wrong on a call that otherwise ended normally (once each)."""
+        if message not in self.failures:
+            self.failures.append(message)
+
+    def unanswered(self, index: int, reply_timeout: float) -> str:
+        """The failure line for a caller turn the bot never answered."""
+        turn = self.turns[index] if index < len(self.turns) else None
+        said = f' ("{turn.text[:40]}")' if turn is not None else ""
+        return f"turn {index + 1}{said} got no reply within {reply_timeout:g} s"
+
+    def judge(self, reply_timeout: float) -> None:
+        """A call that ended normally still fails if the bot left a turn unanswered or
+        answered in silence (a WAV of zeros is the guide's "caller hears silence")."""
+        if self.outcome not in OK_OUTCOMES:
+            return  # the outcome is the failure; what it cut short is not a second one
+        turns = self.turns
+        for turn in turns:
+            if turn.first_audio_ms is not None or not turn.expects_reply:
+                continue
+            last = turn is turns[-1]
+            if last and self.outcome in ("transferred", "disconnected"):
+                continue  # answered by transferring or hanging up
+            self.fail(self.unanswered(turn.index, reply_timeout))
+        for i, reply in enumerate(self.replies):
+            if reply.pcm and reply.audio_ms > 0 and rms_dbfs(reply.pcm) < SILENCE_DBFS:
+                what = "the greeting" if i == 0 else f"the bot's reply at {reply.start_ms / 1000:.1f} s"
+                self.fail(f"{what} was silence ({reply.audio_ms:.0f} ms of audio with nothing in it)")
 
     def describe_outcome(self) -> str:
         if self.outcome == "transferred":
