@@ -32,34 +32,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from voice import protocol
 from voice.answer import AnswerPipeline
 from voice.barge_in import Interruptions
-from voice.bus import (
-    BotSentence,
-    BotState,
-    CallEnded,
-    CallStarted,
-    EventBus,
-    StateChanged,
-    TranscriptEvent,
-    Transferred,
-)
+from voice.bus import BotSentence, BotState, CallEnded, CallStarted, EventBus, StateChanged, TranscriptEvent
 from voice.call_tap import CallTap
 from voice.call_tasks import CallTasks
 from voice.clock import Clock, MonotonicClock
 from voice.config import BotSettings
+from voice.handoff import Handoff
 from voice.history import CallHistory
 from voice.logs import CallLog
 from voice.metrics import TurnTimer, describe
 from voice.phase import Phase, PhaseMachine, bot_state
 from voice.playback import Speaker, Utterance
 from voice.prompts import PromptCache
-from voice.providers.base import (
-    END_CALL_TOOL,
-    TRANSFER_TOOL,
-    ChatMessage,
-    ProviderError,
-    ToolSpec,
-    Transcript,
-)
+from voice.providers.base import END_CALL_TOOL, TRANSFER_TOOL, ChatMessage, ProviderError, ToolSpec, Transcript
 from voice.recording import CallRecorder
 from voice.reply import CallGone, Reply, Voices
 from voice.session_options import SessionOptions
@@ -161,6 +146,11 @@ class CallSession:
             utterance=self.utterance, resume_after_s=self.options.resume_after_s, log=self._vlog,
             control_log=self._klog, spawn=self._tasks.spawn, on_cut=self._cut_done, on_quiet=self._resume,
             current=lambda: self._reply, closed=lambda: self.closed,
+        )
+        self.handoff = Handoff(
+            call_id=call_id, clock=self.clock, speaker=self.speaker, voices=self.voices, tap=self.tap,
+            send_text=self._send_text, close_connection=close_connection, close_grace_s=self.options.close_grace_s,
+            closed=lambda: self.closed, log=self.log, control_log=self._klog,
         )
         self._pipeline = AnswerPipeline(
             llm=providers.llm, tools=self.tools, clock=self.clock, playback=self.speaker.playback,
@@ -472,30 +462,7 @@ class CallSession:
         self._phase.to(Phase.TRANSFERRING if action == "transfer" else Phase.HANGING_UP)
         reply.interruptible = False
         self.interruptions.cancel_resume()
-        try:
-            if line:
-                player = self.voices.player(reply)
-                try:
-                    await self.voices.line(reply, player, line)
-                except ProviderError as exc:
-                    self.log.error("could not speak %r: %s", line, exc)
-            await self.speaker.playback.wait_played(margin_s=0.05)
-            if not reply.finalized:
-                self._finalize(reply, cut_at=None)
-            if dest is not None:
-                await self._send_text(protocol.transfer(dest))
-                self._klog.info("transfer sent | destination=%s", dest)
-                self.tap.publish(Transferred(call_id=self.call_id, destination=dest))
-            else:
-                await self._send_text(protocol.DISCONNECT)
-                self._klog.info("disconnect sent")
-        except CallGone:
-            return
-        if self._close_connection is not None:  # the Stream Node should hang up; make sure it does
-            await self.clock.sleep(self.options.close_grace_s)
-            if not self.closed:
-                self.log.info("the Stream Node kept the socket open after %s; closing it", action)
-                await self._close_connection(f"{action} sent")
+        await self.handoff.run(reply, action, line, dest, heard=lambda r: self._finalize(r, cut_at=None))
 
     # ---- bookkeeping ---------------------------------------------------------------------
 
