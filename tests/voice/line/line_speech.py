@@ -1,6 +1,6 @@
 """Speech for the phone-line tests: the bot's voice and a caller's, synthesised offline.
 
-A helper module, not a conftest: a second conftest would shadow bot-core's `from conftest import`."""
+A helper module (tests.voice.line.line_speech), imported by the tests that need it."""
 
 from __future__ import annotations
 
