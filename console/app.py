@@ -295,7 +295,7 @@ class ConsoleApp(App[int]):
                     await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the feed fails on screen, the console goes on
             self.post_message(BotFeedChanged(FeedStatus("failed", reason=describe_error(exc))))
 
     def _on_bot_state(self, status: FeedStatus) -> None:

@@ -127,7 +127,7 @@ class MonitorWatcher:
 
     async def events(self, on_state: OnState | None = None) -> AsyncIterator[MonitorEvent]:
         from websockets.asyncio.client import connect  # noqa: PLC0415 - only this watcher needs it
-        from websockets.exceptions import InvalidStatus, WebSocketException  # noqa: PLC0415
+        from websockets.exceptions import InvalidStatus, WebSocketException  # noqa: PLC0415 - websockets only when a bot is watched
 
         def publish(status: FeedStatus) -> None:
             if on_state is not None:
@@ -189,7 +189,7 @@ class MonitorWatcher:
             return "not connected to the bot's monitor"
         try:
             await ws.send(command.model_dump_json())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any socket failure is shown as one line
             return f"could not reach the bot: {self._redact(exc)}"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._reply_timeout
@@ -214,7 +214,7 @@ class MonitorWatcher:
             return None if not on else "not connected to the bot's monitor yet; listening starts when it is"
         try:
             await ws.send(ListenCommand(call_id=call_id, on=on).model_dump_json())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any socket failure is shown as one line
             return f"could not reach the bot: {self._redact(exc)}"
         return None
 

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(message)s", stream=sys.stderr)
     if args.log_json:
-        from voice.logs import JsonLogFormatter  # noqa: PLC0415
+        from voice.logs import JsonLogFormatter  # noqa: PLC0415 - only with --log-json
 
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLogFormatter())

@@ -95,9 +95,9 @@ class DemoParts:
 async def start_parts(args: argparse.Namespace) -> DemoParts:
     """Start the sandbox, the bot and the Stream Node; on any failure stop what started."""
     from console.api.client import KnowlarityClient  # noqa: PLC0415 - heavy imports after arg parsing
-    from sandbox.server import SandboxServer  # noqa: PLC0415
-    from sandbox.streamnode import attach_to_sandbox  # noqa: PLC0415
-    from voice.server import BotServer  # noqa: PLC0415
+    from sandbox.server import SandboxServer  # noqa: PLC0415 - the sandbox and the bot only for kconsole demo
+    from sandbox.streamnode import attach_to_sandbox  # noqa: PLC0415 - the sandbox and the bot only for kconsole demo
+    from voice.server import BotServer  # noqa: PLC0415 - the sandbox and the bot only for kconsole demo
 
     sandbox = SandboxServer(seed=args.seed, traffic_rate=args.traffic, port=getattr(args, "sandbox_port", 0) or 0)
     await sandbox.start()
@@ -164,7 +164,7 @@ async def _pace_bot_calls(parts: DemoParts, every: float, traffic: float) -> Non
 
 async def stop_parts(parts: DemoParts) -> None:
     """Callers hang up, then the bot, the client and the sandbox stop. Never raises."""
-    from sandbox.streamnode import detach_from_sandbox  # noqa: PLC0415
+    from sandbox.streamnode import detach_from_sandbox  # noqa: PLC0415 - the sandbox and the bot only for kconsole demo
 
     if parts.pacer is not None:
         parts.pacer.cancel()

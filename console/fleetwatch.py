@@ -267,7 +267,7 @@ class FleetWatcher:
                 maxlen=1000, approximate=True,
             )
             reply = await self._redis.blpop([self.keys.reply(request)], timeout=self.reply_timeout)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any Redis failure is shown as one line
             return f"the fleet bus is unreachable: {_why(exc)}"
         if reply is None:
             return f"worker {worker} did not acknowledge within {self.reply_timeout:g} s"

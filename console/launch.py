@@ -154,7 +154,7 @@ def quiet_logging(verbose: int) -> Iterator[Path | None]:
 
 
 def make_stream_factory(settings: ConsoleSettings, client: Any) -> Any:
-    from console.api.stream import LiveStream  # noqa: PLC0415
+    from console.api.stream import LiveStream  # noqa: PLC0415 - each part loads only when used, and fails alone
 
     def factory(on_state: Any) -> Any:
         return LiveStream.from_settings(settings, client=client, on_state=on_state)
@@ -177,12 +177,12 @@ async def run_console(
     serve_bot: str | None = None,
     account: bool = True,
 ) -> int:
-    from console.api.client import KnowlarityClient  # noqa: PLC0415
+    from console.api.client import KnowlarityClient  # noqa: PLC0415 - each part loads only when used, and fails alone
 
     embedded = None
     if serve_bot:
-        from console.botwatch import BusWatcher  # noqa: PLC0415
-        from console.embedded_bot import start_embedded_bot  # noqa: PLC0415
+        from console.botwatch import BusWatcher  # noqa: PLC0415 - each part loads only when used, and fails alone
+        from console.embedded_bot import start_embedded_bot  # noqa: PLC0415 - each part loads only when used, and fails alone
 
         embedded = await start_embedded_bot(serve_bot)
         bot = BusWatcher(embedded.bus)
@@ -190,7 +190,7 @@ async def run_console(
     if account:
         client = KnowlarityClient.from_settings(settings)
     else:
-        from console.noaccount import account_less_client  # noqa: PLC0415
+        from console.noaccount import account_less_client  # noqa: PLC0415 - each part loads only when used, and fails alone
 
         client = account_less_client(settings)
     deps = ConsoleDeps(
@@ -233,7 +233,7 @@ def bot_watcher_from_args(args: argparse.Namespace) -> BotWatcher | None:
         except ValueError as exc:
             raise ConfigError(f"--bus: {exc}") from None
     if len(watchers) > 1:
-        from console.mergewatch import MergedWatcher  # noqa: PLC0415
+        from console.mergewatch import MergedWatcher  # noqa: PLC0415 - each part loads only when used, and fails alone
 
         return MergedWatcher(watchers)
     return watchers[0] if watchers else None
@@ -245,7 +245,7 @@ def main(args: argparse.Namespace) -> int:
     if serve_bot and (args.bot or getattr(args, "bus", None)):
         raise ConfigError("--serve-bot runs a bot here and --bot/--bus watch bots elsewhere: give one of them")
     if serve_bot:
-        from console.embedded_bot import parse_listen  # noqa: PLC0415
+        from console.embedded_bot import parse_listen  # noqa: PLC0415 - each part loads only when used, and fails alone
 
         parse_listen(serve_bot)  # a bad spec is one line before the screen opens
     bot = bot_watcher_from_args(args)

@@ -52,8 +52,8 @@ def load_all(path: Path) -> list[Recording]:
 def main(args: argparse.Namespace) -> int:
     recordings = load_all(args.dir)
     if args.report or args.json:
-        from voice.replay.report import render_json, render_text  # noqa: PLC0415
-        from voice.replay.summary import summarize  # noqa: PLC0415
+        from voice.replay.report import render_json, render_text  # noqa: PLC0415 - replay parts only for kconsole replay
+        from voice.replay.summary import summarize  # noqa: PLC0415 - replay parts only for kconsole replay
 
         summaries = [summarize(rec) for rec in recordings]
         print(render_json(summaries, indent=2) if args.json else render_text(summaries))
@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
     if not sys.stdout.isatty():
         print("kconsole replay: not a terminal; use --report or --json for a printed summary", file=sys.stderr)
         return 2
-    from console.launch import quiet_logging  # noqa: PLC0415
+    from console.launch import quiet_logging  # noqa: PLC0415 - replay parts only for kconsole replay
 
     with quiet_logging(getattr(args, "verbose", 0)):
         app = build_replay_app(recordings, source=str(args.dir), audio=args.audio, speed=args.speed,

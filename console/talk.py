@@ -31,7 +31,7 @@ def _microphone(sample_rate: int) -> Any:
 
 
 def _speaker(sample_rate: int) -> Any:
-    from voice import sound  # noqa: PLC0415
+    from voice import sound  # noqa: PLC0415 - PortAudio only when talking
 
     return sound.Player(sample_rate).start()
 

@@ -188,7 +188,7 @@ class StreamNode:
             on_event = None
             if self.on_event is not None:
                 callback, call_id = self.on_event, meta.callid
-                on_event = lambda event: callback(call_id, event)  # noqa: E731
+                on_event = lambda event: callback(call_id, event)  # noqa: E731 - a one-line closure over this call's id
             try:
                 caller = Caller(self.bot_url, self.options, metadata=meta, tts=tts, on_event=on_event)
             except CallerError as exc:

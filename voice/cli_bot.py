@@ -95,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
     settings = load_bot_settings(**overrides_from(args))
     fleet = FleetOptions.from_args(args)
     if fleet.workers > 1:
-        from voice.fleet.workers import run_workers  # noqa: PLC0415
+        from voice.fleet.workers import run_workers  # noqa: PLC0415 - the fleet's Redis client only with --workers/--fleet
 
         return run_workers(args, settings, fleet)
     if getattr(args, "verbose", 0) == 0:
@@ -230,12 +230,12 @@ async def _start_fleet(server: BotServer, fleet: FleetOptions) -> FleetRuntime:
     runtime = FleetRuntime()
     if not fleet.bus and fleet.metrics_port is None:
         return runtime
-    from voice.fleet.looplag import LoopLagMonitor  # noqa: PLC0415
+    from voice.fleet.looplag import LoopLagMonitor  # noqa: PLC0415 - the fleet's Redis client only with --workers/--fleet
 
     runtime.lag = LoopLagMonitor()
     runtime.lag.start()
     if fleet.metrics_port is not None:
-        from voice.fleet.metrics import WorkerMetrics  # noqa: PLC0415
+        from voice.fleet.metrics import WorkerMetrics  # noqa: PLC0415 - the fleet's Redis client only with --workers/--fleet
 
         runtime.metrics = WorkerMetrics(lambda: len(server.sessions))
         runtime.metrics.attach(server.bus)

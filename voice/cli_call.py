@@ -175,7 +175,7 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 def script_lines(script_path: Path | None = None) -> list[str]:
     """Every sentence a scripted bot may say: greeting, replies, fallbacks, goodbye."""
-    from voice.providers.script import load_script  # noqa: PLC0415
+    from voice.providers.script import load_script  # noqa: PLC0415 - the script and text helpers only with --transcribe
 
     script = load_script(script_path)
     lines = [script.greeting, script.goodbye, *script.fallback, *script.no_transfer]
@@ -190,7 +190,7 @@ def snap_to_script(heard: str, lines: list[str], *, threshold: float = 0.5) -> t
     The offline recogniser is rough on synthetic speech; naming the script line it
     matches makes a debugging transcript readable while the raw text stays available.
     """
-    from voice.providers.text import words  # noqa: PLC0415
+    from voice.providers.text import words  # noqa: PLC0415 - the script and text helpers only with --transcribe
 
     got = set(words(heard))
     if not got:
@@ -212,7 +212,7 @@ def _transcriber(out: TextIO, script_path: Path | None = None) -> Transcriber | 
     """Pocketsphinx on the bot's audio, constrained to (and snapped onto) the script's lines."""
     try:
         from voice.providers.local_stt import PocketsphinxSTT  # noqa: PLC0415 - heavy; only with --transcribe
-        from voice.providers.text import number_words  # noqa: PLC0415
+        from voice.providers.text import number_words  # noqa: PLC0415 - the script and text helpers only with --transcribe
 
         lines = script_lines(script_path)
         vocabulary = [line.replace("{number}", " ") for line in lines] + number_words()

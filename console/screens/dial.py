@@ -210,7 +210,7 @@ class OtpScreen(FormScreen):
             message = await self.actions.otp_call(values)
         except ActionError as exc:
             return str(exc)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash
             return describe_error(exc)
         self.app.notify(message, title="OTP call", timeout=6)
         return None

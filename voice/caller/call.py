@@ -161,7 +161,7 @@ class Caller:
                     raise CallerError(f"the offline TTS is unavailable: {exc}") from None
             try:
                 pcm = await render_speech(self._tts, turn.say, self.sample_rate)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - any TTS failure is one clear line
                 raise CallerError(f"could not synthesise {turn.say!r}: {exc}") from None
             if not pcm:
                 raise CallerError(f"the TTS produced no audio for {turn.say!r}")

@@ -60,7 +60,7 @@ async def check_deepgram(settings: BotSettings, timeout: float) -> CheckResult:
 async def check_openai(settings: BotSettings, timeout: float) -> CheckResult:
     import openai  # noqa: PLC0415 - only when the bot uses OpenAI
 
-    from voice.providers.openai_llm import endpoint_label, make_client  # noqa: PLC0415
+    from voice.providers.openai_llm import endpoint_label, make_client  # noqa: PLC0415 - vendor SDKs only for this check
 
     where = ("OpenAI" if not settings.openai_base_url
              else f"the OpenAI-compatible server at {endpoint_label(settings.openai_base_url)}")
@@ -86,7 +86,7 @@ async def check_openai(settings: BotSettings, timeout: float) -> CheckResult:
 
 async def check_cartesia(settings: BotSettings, timeout: float) -> CheckResult:
     assert settings.cartesia_api_key is not None
-    from voice.providers.cartesia import DEFAULT_VOICE_ID  # noqa: PLC0415
+    from voice.providers.cartesia import DEFAULT_VOICE_ID  # noqa: PLC0415 - vendor SDKs only for this check
 
     voice = settings.cartesia_voice_id or DEFAULT_VOICE_ID
     url = f"{settings.cartesia_url.rstrip('/')}/voices/{voice}"

@@ -301,7 +301,7 @@ class FleetPublisher:
                 attempt = 0
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - any Redis failure: retry with backoff
                 attempt += 1
                 await asyncio.sleep(_backoff(attempt))
                 continue

@@ -96,13 +96,13 @@ def choose(settings: BotSettings) -> tuple[str, str, str]:
 
 def build_providers(settings: BotSettings) -> ProviderSet:
     """Build the providers the settings select. Raises ConfigError for a bad choice or script."""
-    from voice.providers.local_tts import EspeakTTS  # noqa: PLC0415
-    from voice.providers.script import ScriptedLLM, ScriptError, load_script  # noqa: PLC0415
+    from voice.providers.local_tts import EspeakTTS  # noqa: PLC0415 - a vendor's SDK loads only when chosen
+    from voice.providers.script import ScriptedLLM, ScriptError, load_script  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
     stt_name, llm_name, tts_name = choose(settings)
     openai_at = ""
     if settings.openai_base_url:
-        from voice.providers.openai_llm import endpoint_label  # noqa: PLC0415
+        from voice.providers.openai_llm import endpoint_label  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         openai_at = f" at {endpoint_label(settings.openai_base_url)}"
 
@@ -117,14 +117,14 @@ def build_providers(settings: BotSettings) -> ProviderSet:
         script_label = settings.bot_script.name if settings.bot_script else "receptionist.toml"
         llm_desc = f"LLM script {script_label} ({len(script.intents)} intents)"
     else:
-        from voice.providers.openai_llm import OpenAILLM  # noqa: PLC0415
+        from voice.providers.openai_llm import OpenAILLM  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         llm = OpenAILLM(settings.openai_api_key, model=settings.openai_model, base_url=settings.openai_base_url)
         llm_desc = f"LLM openai {settings.openai_model}{openai_at}"
 
     stt: STTProvider
     if stt_name == "deepgram":
-        from voice.providers.deepgram import DeepgramSTT  # noqa: PLC0415
+        from voice.providers.deepgram import DeepgramSTT  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         assert settings.deepgram_api_key is not None
         stt = DeepgramSTT(
@@ -133,12 +133,12 @@ def build_providers(settings: BotSettings) -> ProviderSet:
         )
         stt_desc = f"STT deepgram {settings.deepgram_model}"
     elif stt_name == "openai":
-        from voice.providers.openai_speech import OpenAISTT  # noqa: PLC0415
+        from voice.providers.openai_speech import OpenAISTT  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         stt = OpenAISTT(settings.openai_api_key, model=settings.openai_stt_model, base_url=settings.openai_base_url)
         stt_desc = f"STT openai {settings.openai_stt_model}{openai_at}"
     else:
-        from voice.providers.local_stt import DEFAULT_MAX_DECODERS, PocketsphinxSTT  # noqa: PLC0415
+        from voice.providers.local_stt import DEFAULT_MAX_DECODERS, PocketsphinxSTT  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         vocabulary = script.vocabulary() if script is not None else None
         stt = PocketsphinxSTT(vocabulary, turn=settings.turn_config(),
@@ -149,7 +149,7 @@ def build_providers(settings: BotSettings) -> ProviderSet:
     tts: TTSProvider
     fallback: TTSProvider | None = espeak
     if tts_name == "cartesia":
-        from voice.providers.cartesia import CartesiaTTS  # noqa: PLC0415
+        from voice.providers.cartesia import CartesiaTTS  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         assert settings.cartesia_api_key is not None
         tts = CartesiaTTS(
@@ -158,7 +158,7 @@ def build_providers(settings: BotSettings) -> ProviderSet:
         )
         tts_desc = f"TTS cartesia {settings.cartesia_model}"
     elif tts_name == "openai":
-        from voice.providers.openai_speech import OpenAITTS  # noqa: PLC0415
+        from voice.providers.openai_speech import OpenAITTS  # noqa: PLC0415 - a vendor's SDK loads only when chosen
 
         tts = OpenAITTS(
             settings.openai_api_key, model=settings.openai_tts_model, voice=settings.openai_tts_voice,

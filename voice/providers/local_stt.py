@@ -197,7 +197,7 @@ def build_model(vocabulary: Sequence[str] | None) -> RecognizerModel:
             usable = [line for line in usable if line]
             if not usable:
                 raise ProviderError("none of the vocabulary's words has a known pronunciation")
-            from pocketsphinx.lm import ArpaBoLM  # noqa: PLC0415
+            from pocketsphinx.lm import ArpaBoLM  # noqa: PLC0415 - pocketsphinx's LM builder only for a custom vocabulary
 
             lm = ArpaBoLM(text="\n".join(usable), add_start=True, discount_mass=0.2)
             lm.compute()
@@ -441,7 +441,7 @@ class PocketsphinxSTT:
         def trim() -> None:
             self._trim_handle = None
             if pool.trim(self.idle_decoder_s * 0.99):
-                from voice.memory import give_back_memory  # noqa: PLC0415
+                from voice.memory import give_back_memory  # noqa: PLC0415 - voice.memory only when a pool is trimmed
 
                 loop.run_in_executor(_EXECUTOR, give_back_memory, True)
 
