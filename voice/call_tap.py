@@ -13,8 +13,11 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from voice.audio import duration_ms
-from voice.bus import AudioFrame, EventBus
+from voice.bus import AudioFrame, EventBus, TurnMetrics
+from voice.metrics import ServerStats, describe
 from voice.recording import CallRecorder
+
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
 class CallTap:
@@ -51,6 +54,13 @@ class CallTap:
         if self.recorder is not None:
             self.recorder.bot_audio(pcm, start)
         self._monitor_audio("bot", pcm)
+
+    def turn_done(self, metrics: TurnMetrics, stats: ServerStats | None, log: Logger) -> None:
+        """A turn's timings: to the bus, the recording, the server's figures and the log."""
+        self.publish(metrics)
+        if stats is not None:
+            stats.add_turn(metrics)
+        log.info(describe(metrics))
 
     def cut(self, at: float) -> None:
         """killAudio at `at`: the recording drops the bot audio not yet played."""

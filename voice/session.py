@@ -40,7 +40,7 @@ from voice.config import BotSettings
 from voice.handoff import Handoff
 from voice.history import CallHistory
 from voice.logs import CallLog
-from voice.metrics import TurnTimer, describe
+from voice.metrics import TurnTimer
 from voice.phase import Phase, PhaseMachine, bot_state
 from voice.playback import Speaker, Utterance
 from voice.prompts import PromptCache
@@ -345,8 +345,8 @@ class CallSession:
         reply = self._reply
         if self.phase.ending:
             return
-        held = self.speculation.take(text)
-        if held is not None and held.epoch == self.speaker.epoch and (reply is None or reply.finalized):
+        held = self.speculation.adopt(text, epoch=self.speaker.epoch, current=reply)
+        if held is not None:
             self.memory.take_question(text)  # the held answer already carries it
             self.turn += 1
             held.timer.caller_stopped, held.timer.stt_final = caller_stopped, stt_final or self.clock.now()
@@ -356,8 +356,6 @@ class CallSession:
             assert held.hold is not None
             held.hold.set()
             return
-        if held is not None and held.task is not None:
-            held.task.cancel()
         if reply is not None and not reply.finalized:
             if not reply.interruptible:
                 return
@@ -481,11 +479,7 @@ class CallSession:
         else:
             self.memory.said(heard)
         if reply.kind in ("greeting", "answer"):
-            metrics = reply.timer.finish(self.call_id)
-            self.tap.publish(metrics)
-            if self.stats is not None:
-                self.stats.add_turn(metrics)
-            self.log.info(describe(metrics))
+            self.tap.turn_done(reply.timer.finish(self.call_id), self.stats, self.log)
 
     def _phase_changed(self, old: Phase, new: Phase) -> None:
         state = bot_state(new)

@@ -72,6 +72,16 @@ class SpeculativeStart:
         self.confirmed += 1
         return reply
 
+    def adopt(self, text: str, *, epoch: int, current: Reply | None) -> Reply | None:
+        """The held reply for the confirmed turn `text`, if it still fits: same words, no kill
+        since it started (`epoch`), nothing else speaking (`current`). Else it is dropped."""
+        held = self.take(text)
+        if held is not None and held.epoch == epoch and (current is None or current.finalized):
+            return held
+        if held is not None and held.task is not None:
+            held.task.cancel()
+        return None
+
     def cancel(self, why: str) -> None:
         spec, self.current = self.current, None
         if spec is None:

@@ -40,15 +40,7 @@ from voice.caller.errors import CallerError
 from voice.caller.line import CallerLine
 from voice.caller.options import FRAME_MS, CallerOptions
 from voice.caller.playback import Notifier, Playback, Voice, direct, send_frames, stream_mic
-from voice.caller.report import (
-    BotReply,
-    CallerEvent,
-    CallReport,
-    EventKind,
-    Outcome,
-    TranscriptLine,
-    TurnReport,
-)
+from voice.caller.report import BotReply, CallerEvent, CallReport, EventKind, Outcome, TranscriptLine, TurnReport
 from voice.caller.script import Conversation, Turn
 from voice.caller.speech import render_speech
 from voice.caller.urls import build_url, redact_url

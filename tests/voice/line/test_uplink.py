@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from line_speech import rendered_speech
 
+from tests.voice.line.line_speech import rendered_speech
 from voice.line import JitterShaper, parse_line_spec
 from voice.line.offline import simulate_call
 from voice.playback import Utterance
