@@ -415,7 +415,8 @@ class CallSession:
         if reply.timer.first_audio is None:
             reply.timer.mark("first_audio", self.clock.now())
             if reply.kind == "greeting":
-                self._klog.info("greeting first playAudio sent (%s)", self._ms_since(reply.timer.metadata))
+                self._klog.info("greeting first playAudio sent (%.1f ms after metadata)",
+                                (self.clock.now() - (reply.timer.metadata or self.started_at)) * 1000)
         reply.spoke_text = True
         if not self.phase.ending:  # the last line of a transfer or hang-up keeps that phase
             self._phase.to(Phase.SPEAKING)
@@ -491,9 +492,6 @@ class CallSession:
         if self.closed:
             raise CallGone("call closed")
         await self._ws_send(text)
-
-    def _ms_since(self, t: float | None) -> str:
-        return "n/a" if t is None else f"{(self.clock.now() - t) * 1000:.1f} ms after metadata"
 
     @property
     def active_tasks(self) -> int:
