@@ -529,7 +529,20 @@ class PocketsphinxStream(TranscriptOutbox):
         loop = asyncio.get_running_loop()
         try:
             while True:
-                await self._wake.wait()
+                if self._turn_text and self._turn is not None:
+                    # a turn is open: if the audio stops coming (a caller that sends no silence),
+                    # the turn still ends, after the longest wait, by the wall clock
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self._turn.config.max_silence_ms / 1000)
+                    except TimeoutError:
+                        if self._turn_text and not self._in_utt:
+                            out: list[Transcript] = []
+                            self._end_turn(out, "no more audio")
+                            for t in out:
+                                self._out.put_nowait(t)
+                        continue
+                else:
+                    await self._wake.wait()
                 self._wake.clear()
                 last = self._closing
                 if not self._backlog and not last and not self._waiting:
