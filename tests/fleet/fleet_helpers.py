@@ -120,7 +120,7 @@ class Console:
     def of(self, kind: str, call_id: str | None = None) -> list[Any]:
         return [e for e in self.events if e.kind == kind and (call_id is None or e.call_id == call_id)]
 
-    async def wait_for(self, pred: Callable[[], Any], timeout: float = 10.0) -> Any:
+    async def wait_for(self, pred: Callable[[], Any], timeout: float = 20.0) -> Any:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:

@@ -13,7 +13,7 @@ from tests.fleet.fleet_helpers import call, start_worker, watch
 from voice.bus import HangupCommand, SayCommand, TransferCommand
 from voice.fleet.streams import FleetKeys
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(150)
 
 
 async def test_every_event_reaches_the_console_with_its_worker_and_a_command_reaches_the_owner(redis_server):

@@ -17,7 +17,7 @@ from console.noaccount import NO_ACCOUNT, account_less_client
 from tests.console.conftest import until
 from tests.fleet.fleet_helpers import call, start_worker
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(150)
 
 
 def _text(app: Any, selector: str) -> str:
@@ -38,11 +38,11 @@ async def test_the_bot_view_shows_the_fleet_and_needs_no_account(redis_server, m
     callers = []
     try:
         async with app.run_test(size=(160, 45)) as pilot:
-            await until(pilot, lambda: app.bot_status.status == "live", timeout=10)
+            await until(pilot, lambda: app.bot_status.status == "live", timeout=30)
             callers.append(await call(w1.server.url, "on-a"))
             callers.append(await call(w2.server.url, "on-b"))
-            await until(pilot, lambda: {"on-a", "on-b"} <= set(app.state.bot.calls), timeout=10)
-            await until(pilot, lambda: "Fleet: 2 workers" in _text(app, "#bot-fleet"), timeout=10)
+            await until(pilot, lambda: {"on-a", "on-b"} <= set(app.state.bot.calls), timeout=30)
+            await until(pilot, lambda: "Fleet: 2 workers" in _text(app, "#bot-fleet"), timeout=30)
             fleet = _text(app, "#bot-fleet")
             assert "bot-a" in fleet and "bot-b" in fleet
             await until(pilot, lambda: " on bot-" in _text(app, "#bot-head"))
@@ -53,11 +53,11 @@ async def test_the_bot_view_shows_the_fleet_and_needs_no_account(redis_server, m
             await pilot.press("h")
             await pilot.pause()
             app.screen.action_submit()
-            await until(pilot, lambda: shown.call_id not in owner.server.sessions, timeout=10)
-            await until(pilot, lambda: app.state.bot.get(shown.call_id).finished, timeout=10)
+            await until(pilot, lambda: shown.call_id not in owner.server.sessions, timeout=30)
+            await until(pilot, lambda: app.state.bot.get(shown.call_id).finished, timeout=30)
             # Another view says what it needs instead of failing obscurely.
             await pilot.press("2")
-            await until(pilot, lambda: "needs a Knowlarity account" in (app.state.agents.error or ""), timeout=10)
+            await until(pilot, lambda: "needs a Knowlarity account" in (app.state.agents.error or ""), timeout=30)
     finally:
         for c in callers:
             await c.hang_up()

@@ -21,7 +21,7 @@ from tests.fleet.conftest import free_port
 from tests.fleet.fleet_helpers import call, start_worker, watch, watch_live
 from voice.bus import SayCommand
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(180)
 REPO = Path(__file__).resolve().parents[2]
 
 
