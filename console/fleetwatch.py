@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from console.state import FeedStatus
+from kcommon.backoff import RECONNECT
 from voice.bus import CallEnded, CallStarted, MonitorCommand, MonitorEvent, WorkerStatus, parse_monitor_event
 from voice.fleet.streams import LOST_AFTER_S, FleetKeys, check_bus_url, describe_bus_url, loads
 
@@ -113,7 +114,7 @@ class FleetWatcher:
                 if self._closed:
                     return
                 attempt += 1
-                delay = min(5.0, 0.3 * 2 ** min(attempt - 1, 6)) * (0.5 + random.random() / 2)
+                delay = RECONNECT.delay(attempt, random.random())
                 publish(FeedStatus("retrying", retry_in=delay, reason=_why(exc), since=time.time()))
                 # While the bus is down, no heartbeat can arrive: that says nothing about the
                 # workers, so their silence is not counted against them.

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from kcommon.backoff import Backoff
 from voice.bus import (
     CallEnded,
     CallStarted,
@@ -347,9 +348,12 @@ class FleetPublisher:
             await pipe.execute()
 
 
+# 0.2 s, 0.4 s, ... capped at 5 s, with jitter: a Redis restart is noticed within seconds.
+BUS_RETRY = Backoff(base=0.2, factor=2.0, cap=5.0, jitter=0.5)
+
+
 def _backoff(attempt: int) -> float:
-    """0.2 s, 0.4 s, ... capped at 5 s, with jitter: a Redis restart is noticed within seconds."""
-    return min(5.0, 0.2 * 2 ** min(attempt - 1, 8)) * (0.5 + random.random() / 2)
+    return BUS_RETRY.delay(attempt, random.random())
 
 
 def _default_redis(url: str) -> Any:
