@@ -35,7 +35,7 @@ def _in_noise(speech: bytes, rate: int, snr_db: float | None, seed: int) -> tupl
     return np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes(), 1.0 + onset_s(speech, rate)
 
 
-@pytest.mark.parametrize("rate", [8000, 16000])
+@pytest.mark.parametrize("rate", [8000])  # the noisy-line voicing is on for narrowband lines only (vad.py)
 @pytest.mark.parametrize("snr", [0.0, 5.0])
 def test_a_voice_at_0_and_5_db_snr_in_white_noise_is_found(speech: dict, rate: int, snr: float) -> None:
     for seed, who in enumerate(("caller", "bot")):
