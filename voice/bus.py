@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from voice.outcome import CallOutcome, describe
+
 BotState = Literal["listening", "thinking", "speaking", "transferring", "ended"]
 
 
@@ -92,9 +94,19 @@ class AudioFrame(_Event):
 
 
 class CallEnded(_Event):
+    """The call is over. `outcome` says who ended it (see voice.outcome); `reason` is the same
+    in words. Events from older peers and recordings have no outcome: they parse as "unknown"."""
+
     kind: Literal["call_ended"] = "call_ended"
     reason: str = "hangup"
     duration_s: float = 0.0
+    outcome: CallOutcome = "unknown"
+    detail: str = ""
+
+    @property
+    def text(self) -> str:
+        """How this ending reads (the outcome's wording; the old reason for "unknown")."""
+        return describe(self.outcome, self.detail, self.reason)
 
 
 WorkerState = Literal["up", "draining", "stopped", "lost"]

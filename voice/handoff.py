@@ -17,6 +17,7 @@ from voice import protocol
 from voice.bus import Transferred
 from voice.call_tap import CallTap
 from voice.clock import Clock
+from voice.outcome import Ending
 from voice.playback import Speaker
 from voice.providers.base import ProviderError
 from voice.reply import CallGone, Reply, Voices
@@ -44,11 +45,18 @@ class Handoff:
         self._closed = closed
         self.log = log
         self.control_log = control_log
+        self.sent: Ending | None = None  # set once transfer / disconnect went out: who ended the call
 
     async def run(
-        self, reply: Reply, action: Action, line: str | None, dest: str | None, *, heard: Callable[[Reply], None]
+        self, reply: Reply, line: str | None, ending: Ending, *, heard: Callable[[Reply], None]
     ) -> None:
-        """Say `line` (if any), wait until it has played, call `heard(reply)`, then act."""
+        """Say `line` (if any), wait until it has played, call `heard(reply)`, then transfer
+        (a "transferred" ending: its detail is the destination) or disconnect.
+
+        `ending` (who asked) becomes the call's outcome only once the command is sent: a
+        caller who hangs up during the last line ended the call themselves."""
+        action: Action = "transfer" if ending.outcome == "transferred" else "disconnect"
+        dest = ending.detail if action == "transfer" else None
         try:
             if line:
                 try:
@@ -59,10 +67,12 @@ class Handoff:
             heard(reply)
             if dest is not None:
                 await self._send_text(protocol.transfer(dest))
+                self.sent = ending
                 self.control_log.info("transfer sent | destination=%s", dest)
                 self.tap.publish(Transferred(call_id=self.call_id, destination=dest))
             else:
                 await self._send_text(protocol.DISCONNECT)
+                self.sent = ending
                 self.control_log.info("disconnect sent")
         except CallGone:
             return

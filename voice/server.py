@@ -81,6 +81,7 @@ from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, descri
 from voice.logs import CallLog
 from voice.memory import give_back_memory
 from voice.metrics import ServerStats
+from voice.outcome import Ending
 from voice.prompts import PromptCache
 from voice.recording import CallRecorder, RecordingStore
 from voice.session import CallGone, CallSession, SessionOptions
@@ -185,6 +186,7 @@ class BotServer:
         self._give_back: asyncio.TimerHandle | None = None
         self.reuse_port = reuse_port  # several worker processes on one port (SO_REUSEPORT)
         self.draining = False
+        self._stopping: Ending | None = None  # set by close(): the sockets it closes were not the callers hanging up
         self._recorders: OrderedDict[str, CallRecorder] = OrderedDict()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -248,10 +250,11 @@ class BotServer:
         server, self._server = self._server, None
         if self._give_back is not None:
             self._give_back.cancel()
+        self._stopping = Ending("shutdown", "drain timed out" if self.draining else "")
         server.close()
         await server.wait_closed()
         for session in list(self.sessions.values()):
-            await session.close("server shutting down")
+            await session.close(self._stopping)
         if self.recordings is not None:
             await self.recordings.aclose()
         aclose = getattr(self._providers, "aclose", None)
@@ -505,7 +508,7 @@ class BotServer:
         )
         self.sessions[call_id] = session
         self.stats.calls += 1
-        reason = "caller hung up"
+        ending = Ending("caller_hangup")
         text_frames = 0
         words: asyncio.Task[None] | None = None
         # The ask comes right after the metadata, but the greeting is published at once: listen
@@ -543,8 +546,8 @@ class BotServer:
                         klog.warning("ignoring a text frame after the metadata (only audio is expected)")
                     continue
                 if len(msg) % 2:
-                    reason = f"odd-length audio frame ({len(msg)} bytes)"
-                    klog.warning("%s: not 16-bit PCM; closing the call", reason)
+                    ending = Ending("error", f"odd-length audio frame ({len(msg)} bytes)")
+                    klog.warning("%s: not 16-bit PCM; closing the call", ending.detail)
                     await ws.close(1007, "audio frames must hold whole 16-bit samples")
                     break
                 if not msg:
@@ -570,13 +573,13 @@ class BotServer:
                     klog.debug("Audio packet received | size=%d bytes", len(pcm))
                 await session.feed_audio(pcm)
             else:
-                reason = idle.reason or _closed_reason(ws)
+                ending = idle.ending or _closed_reason(ws)
         except ConnectionClosed as exc:
-            reason = idle.reason or _closed_why(exc, self.max_frame_bytes)  # session.close logs it
+            ending = idle.ending or _closed_why(exc, self.max_frame_bytes)  # session.close logs it
         except CallGone:
-            reason = idle.reason or _closed_reason(ws)
+            ending = idle.ending or _closed_reason(ws)
         except Exception as exc:  # noqa: BLE001 - a bug must end this call only
-            reason = f"internal error: {type(exc).__name__}"
+            ending = Ending("error", f"internal error: {type(exc).__name__}")
             klog.error("internal error; ending this call: %r", exc, exc_info=exc)
             await ws.close(1011, "internal error")
         finally:
@@ -589,11 +592,13 @@ class BotServer:
                 summary = describe_totals(budget.totals, rate)
                 if summary:
                     klog.warning("%s", summary)
-                await session.close(reason)
+                if self._stopping is not None and ending.outcome == "caller_hangup":  # our own close(), not the caller
+                    ending = self._stopping
+                await session.close(ending)
             finally:
                 if self.sessions.get(call_id) is session:
                     del self.sessions[call_id]
-                klog.info("%s", tally.summary(reason))
+                klog.info("%s", tally.summary((session.ending or ending).text))
 
     async def _send_words(self, sub: Any, send: Any) -> None:
         """`kconsole call` asked for this call's words: its bot sentences and the caller's
@@ -620,13 +625,13 @@ class BotServer:
             if left <= 0:
                 break
             await self.clock.sleep(left)
-        idle.reason = f"no audio for {limit:g} s"
+        idle.ending = Ending("limit", f"no audio for {limit:g} s")
         klog.warning("no audio for %g s (BOT_IDLE_TIMEOUT_S); ending the call", limit)
         try:  # tell the Stream Node to hang up the phone leg too, then close the socket
             await asyncio.wait_for(ws.send(protocol.DISCONNECT), 2.0)
         except (ConnectionClosed, TimeoutError):
             pass
-        await session.close(idle.reason)
+        await session.close(idle.ending)
         if self.sessions.get(session.call_id) is session:
             del self.sessions[session.call_id]
         await ws.close(1000, "no audio")
@@ -740,7 +745,7 @@ class BotServer:
 @dataclass(slots=True)
 class _IdleWatch:
     last_audio: float
-    reason: str | None = None
+    ending: Ending | None = None
 
 
 def _same(given: str | None, secret: str) -> bool:
@@ -754,20 +759,21 @@ def _peer(ws: ServerConnection) -> str:
     return str(addr)
 
 
-def _closed_reason(ws: ServerConnection) -> str:
+def _closed_reason(ws: ServerConnection) -> Ending:
+    """The socket closed cleanly: a normal close from the Stream Node is the caller hanging up."""
     code = ws.close_code
     if code in (1000, 1001, None):
-        return "caller hung up"
-    return f"connection closed ({code} {ws.close_reason or ''})".strip()
+        return Ending("caller_hangup")
+    return Ending("error", f"connection closed ({code} {ws.close_reason or ''})".strip())
 
 
-def _closed_why(exc: ConnectionClosed, max_size: int) -> str:
+def _closed_why(exc: ConnectionClosed, max_size: int) -> Ending:
     sent = exc.sent
     if exc.rcvd is None and sent is not None and sent.code == 1009:
-        return f"frame larger than {max_size} bytes"
+        return Ending("limit", f"frame larger than {max_size} bytes")
     if exc.rcvd is None and sent is None:
-        return "connection lost (no close frame)"
+        return Ending("error", "connection lost (no close frame)")
     if exc.rcvd is not None and exc.rcvd.code in (1000, 1001):
-        return "caller hung up"
+        return Ending("caller_hangup")
     code = exc.rcvd.code if exc.rcvd is not None else (sent.code if sent is not None else 0)
-    return f"connection closed ({code})"
+    return Ending("error", f"connection closed ({code})")

@@ -27,7 +27,7 @@ interrupt and hand over to voice.handoff. `listen` is per monitor, in the server
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from voice import protocol
 from voice.answer import AnswerPipeline
@@ -41,6 +41,7 @@ from voice.handoff import Handoff
 from voice.history import CallHistory
 from voice.logs import CallLog
 from voice.metrics import TurnTimer
+from voice.outcome import Ending
 from voice.phase import Phase, PhaseMachine, bot_state
 from voice.playback import Speaker, Utterance
 from voice.prompts import PromptCache
@@ -131,7 +132,7 @@ class CallSession:
         self.memory = CallHistory()
         self.history = self.memory.messages  # what the LLM is told (read by tests and tools)
         self.turn = 0
-        self.end_reason: str | None = None
+        self.ending: Ending | None = None  # who ended the call (its `.text` is the reason), once it is over
         self.started_at = self.clock.now()
         self._reply: Reply | None = None
         self._last_onset: float | None = None
@@ -180,13 +181,13 @@ class CallSession:
         self._begin(reply, self._speak_lines(reply, [self.settings.greeting]))
         self._tasks.spawn(self.stt.run(), "stt")
 
-    async def close(self, reason: str) -> None:
-        """End the call: cancel every task, close STT, publish CallEnded. Idempotent."""
+    async def close(self, reason: str | Ending) -> None:
+        """End the call: cancel tasks, close STT, publish CallEnded (a sent handoff decides who ended it). Idempotent."""
         if self.closed:
             return
         self._phase.to(Phase.CLOSING)
         self.stt.stop()
-        self.end_reason = reason
+        self.ending = end = self.handoff.sent or (reason if isinstance(reason, Ending) else Ending("unknown", reason))
         now = self.clock.now()
         reply = self._reply
         if reply is not None and not reply.finalized:
@@ -195,9 +196,10 @@ class CallSession:
         await self.stt.close()
         self._phase.to(Phase.ENDED)
         duration = self.clock.now() - self.started_at
-        self.tap.publish(CallEnded(call_id=self.call_id, reason=reason, duration_s=round(duration, 3)))
+        self.tap.publish(CallEnded(call_id=self.call_id, reason=end.text, duration_s=round(duration, 3),
+                                   outcome=end.outcome, detail=end.detail))
         self.tap.close(self.clock.now())
-        self.log.info("call ended: %s (%.1f s, %d turns)", reason, duration, self.turn)
+        self.log.info("call ended: %s (%.1f s, %d turns)", end.text, duration, self.turn)
 
     # ---- caller audio (the input path; control decisions happen here) --------------------
 
@@ -237,14 +239,14 @@ class CallSession:
             return f"not a phone number: {dest[:30]!r}"
         if error := await self._take_over():
             return error
-        self._run_final("transfer", self.options.transfer_line, clean)
+        self._run_final(self.options.transfer_line, Ending("transferred", clean))
         return None
 
     async def hangup(self, *, goodbye: bool = True) -> str | None:
         """Speak the goodbye line (unless not `goodbye`), then disconnect."""
         if error := await self._take_over():
             return error
-        self._run_final("disconnect", self.options.goodbye_line if goodbye else None)
+        self._run_final(self.options.goodbye_line if goodbye else None, Ending("supervisor_hangup"))
         return None
 
     async def say(self, text: str) -> str | None:
@@ -395,15 +397,15 @@ class CallSession:
             self._llm_log.info("tool call %s(%s)", call.name, call.arguments or "")
         names = [c.name for c in tool_calls]
         if "transfer_to_agent" in names and self.settings.transfer_number:
-            await self._final_action(reply, "transfer", None if reply.spoke_text else self.options.transfer_line,
-                                     self.settings.transfer_number)
+            await self._final_action(reply, None if reply.spoke_text else self.options.transfer_line,
+                                     Ending("transferred", self.settings.transfer_number))
             return
         if "transfer_to_agent" in names:
             self._llm_log.warning("transfer requested but no TRANSFER_NUMBER is configured")
             if not reply.spoke_text:
                 await self.voices.line(reply, player, self.options.no_transfer_line)
         if "end_call" in names:
-            await self._final_action(reply, "disconnect", None if reply.spoke_text else self.options.goodbye_line, None)
+            await self._final_action(reply, None if reply.spoke_text else self.options.goodbye_line, Ending("bot_ended"))
             return
         await self.speaker.playback.wait_played()
         if not player.stale:
@@ -448,20 +450,18 @@ class CallSession:
 
     # ---- transfer / hang-up --------------------------------------------------------------
 
-    def _run_final(self, action: Literal["transfer", "disconnect"], line: str | None, dest: str | None = None) -> None:
-        self._phase.to(Phase.TRANSFERRING if action == "transfer" else Phase.HANGING_UP)  # at once: no turn slips in
+    def _run_final(self, line: str | None, ending: Ending) -> None:
+        self._phase.to(Phase.TRANSFERRING if ending.outcome == "transferred" else Phase.HANGING_UP)  # no turn slips in
         reply = Reply(kind="final", turn=self.turn, epoch=self.speaker.epoch, timer=TurnTimer(turn=self.turn),
                       interruptible=False)
-        self._begin(reply, self._final_action(reply, action, line, dest))
+        self._begin(reply, self._final_action(reply, line, ending))
 
-    async def _final_action(
-        self, reply: Reply, action: Literal["transfer", "disconnect"], line: str | None, dest: str | None
-    ) -> None:
-        """Say the line (not interruptible), wait until it has played, then act."""
-        self._phase.to(Phase.TRANSFERRING if action == "transfer" else Phase.HANGING_UP)
+    async def _final_action(self, reply: Reply, line: str | None, ending: Ending) -> None:
+        """Say the line (not interruptible), wait until it has played, then transfer or disconnect (per `ending`)."""
+        self._phase.to(Phase.TRANSFERRING if ending.outcome == "transferred" else Phase.HANGING_UP)
         reply.interruptible = False
         self.interruptions.cancel_resume()
-        await self.handoff.run(reply, action, line, dest, heard=lambda r: self._finalize(r, cut_at=None))
+        await self.handoff.run(reply, line, ending, heard=lambda r: self._finalize(r, cut_at=None))
 
     # ---- bookkeeping ---------------------------------------------------------------------
 
