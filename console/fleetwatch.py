@@ -242,8 +242,8 @@ class FleetWatcher:
                     continue
                 self.owner.pop(call_id, None)
                 self.ended.add(call_id)
-                out.append(CallEnded(call_id=call_id, worker=seen.worker,
-                                     reason=f"lost: worker {seen.worker} stopped answering ({silent:.0f} s)"))
+                why = f"lost: worker {seen.worker} stopped answering ({silent:.0f} s)"
+                out.append(CallEnded(call_id=call_id, worker=seen.worker, reason=why, outcome="error", detail=why))
         return out
 
     # ---- commands ----------------------------------------------------------------------------

@@ -721,7 +721,8 @@ class BotCall:
     sample_rate: int = 16000
     state: str = "listening"
     ended: float | None = None
-    end_reason: str = ""
+    end_reason: str = ""               # who ended it, in the bot's words (CallEnded.text)
+    ended_by: str = ""                 # the typed outcome (voice.outcome.CallOutcome); "" while live
     lines: deque[Line] = field(default_factory=lambda: deque(maxlen=400))
     partial: str = ""             # the caller's words so far, not final yet
     partial_ts: float = 0.0
@@ -812,7 +813,9 @@ class BotCalls:
         elif isinstance(event, CallEnded):
             if call.ended is None:
                 call.ended = ts
-                call.end_reason = event.reason
+                call.end_reason, call.ended_by = event.text, event.outcome
+                if event.outcome == "unknown" and call.transferred_to:  # an older bot: its Transferred event is the truth
+                    call.end_reason, call.ended_by = f"transferred to {call.transferred_to}", "transferred"
                 call.state = "ended"
                 call.partial = ""
                 self._finished.append(call_id)

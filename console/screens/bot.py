@@ -78,7 +78,7 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
             text.append(f" killAudio in {call.barge_in_ms:.0f} ms", "#ff875f")
     elif call.barge_ins:
         text.append(f"  {call.barge_ins} barge-in{'s' * (call.barge_ins != 1)}", "#ff875f")
-    if call.transferred_to:
+    if call.transferred_to and not call.finished:  # once ended, the end reason says it
         text.append(f"  transferred to {call.transferred_to}", "#d7afff")
     if listening:
         text.append("  ♪ LISTENING", "bold #5fd75f")

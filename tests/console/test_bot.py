@@ -188,6 +188,11 @@ async def test_a_real_bot_watched_over_its_monitor_socket(console_factory) -> No
             await until(pilot, lambda: call.transferred_to == "+919811100009", timeout=10)
             await until(pilot, lambda: call.finished, timeout=10)
             await until(pilot, lambda: "transferred to +919811100009" in transcript(app))
+            # the pane says who ended it: the transfer, not "caller hung up ... transferred to"
+            await until(pilot, lambda: "ENDED" in str(app.screen.query_one("#bot-head").render()))
+            head = str(app.screen.query_one("#bot-head").render())
+            assert "ENDED  transferred to +919811100009" in head and "caller hung up" not in head
+            assert call.ended_by == "transferred"
     finally:
         if caller_task is not None:
             caller_task.cancel()
@@ -261,3 +266,41 @@ async def test_listen_plays_the_mixed_call_and_shows_a_meter(console_factory, mo
         await until(pilot, lambda: meter.display and "dBFS" in str(meter.render()))
         await pilot.press("l")
         await until(pilot, lambda: app.listen is None and not bus.wants_audio("c9"))
+
+
+async def test_the_pane_says_a_supervisor_hung_up(console_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.voice.core.core_fakes import FakeProviders, FakeSTT, FakeTTS
+    from voice.caller import Caller, Conversation, Turn
+    from voice.config import load_bot_settings
+    from voice.server import BotServer
+
+    settings = load_bot_settings(bot_host="127.0.0.1", bot_port=0, greeting="Hi.", monitor_token="watch-me")
+    bot = BotServer(settings, providers=FakeProviders(stt=FakeSTT(default_text="hello"),
+                                                      tts=FakeTTS(ms_per_char=5, min_ms=100)))
+    await bot.start()
+    watcher = MonitorWatcher(bot.monitor_url, token="watch-me")
+    app = console_factory(stream=False, bot=watcher)
+    caller_task: asyncio.Task[Any] | None = None
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("5")
+            await until(pilot, lambda: app.bot_status.status == "live")
+            caller = Caller(bot.url, tts=FakeTTS(ms_per_char=20), no_audio_timeout=5.0, hangup_grace=0.2)
+            caller_task = asyncio.create_task(caller.run(Conversation("hold", (Turn(say="hello", wait=8.0),))))
+            await until(pilot, lambda: len(app.state.bot.calls) == 1, timeout=8)
+            call = next(iter(app.state.bot.calls.values()))
+            await until(pilot, lambda: any(line.speaker == "bot" for line in call.lines), timeout=10)
+            await pilot.press("h")
+            await pilot.pause()
+            app.screen.action_submit()
+            await until(pilot, lambda: call.finished, timeout=10)
+            await until(pilot, lambda: "ENDED" in str(app.screen.query_one("#bot-head").render()))
+            head = str(app.screen.query_one("#bot-head").render())
+            assert "ENDED  hung up by supervisor" in head and "caller hung up" not in head
+            assert call.ended_by == "supervisor_hangup"
+    finally:
+        if caller_task is not None:
+            caller_task.cancel()
+            await asyncio.gather(caller_task, return_exceptions=True)
+        await watcher.aclose()
+        await bot.close()

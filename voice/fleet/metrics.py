@@ -36,9 +36,13 @@ LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 NOT_PROVIDERS = {"KNOWLARITY", "BOT", "VAD", "MONITOR", "SERVER", "FLEET", "-"}
 
 
-def outcome_of(reason: str) -> str:
-    """A CallEnded reason -> a small, fixed label set (labels must not grow without bound)."""
-    r = reason.lower()
+def outcome_of(event: CallEnded) -> str:
+    """A CallEnded -> its outcome label: the typed outcome the session recorded (a small,
+    fixed set: labels must not grow without bound). Only an event from an older peer, with
+    no outcome, is read from its words."""
+    if event.outcome != "unknown":
+        return event.outcome
+    r = event.reason.lower()
     if r.startswith("transferred") or "transfer" in r:
         return "transferred"
     if "supervisor" in r:
@@ -49,7 +53,7 @@ def outcome_of(reason: str) -> str:
         return "bot_ended"
     if "error" in r or "internal" in r or "lost" in r:
         return "error"
-    return "other"
+    return "unknown"
 
 
 class WorkerMetrics:
@@ -79,7 +83,7 @@ class WorkerMetrics:
 
     def observe(self, event: object) -> None:
         if isinstance(event, CallEnded):
-            self.calls.labels(outcome_of(event.reason)).inc()
+            self.calls.labels(outcome_of(event)).inc()
         elif isinstance(event, BargeIn):
             self.barge_in.observe(event.latency_ms / 1000.0)
         elif isinstance(event, TurnMetrics):

@@ -227,7 +227,7 @@ class FleetPublisher:
             pipe.hdel(self.keys.calls, event.call_id)
             pipe.hset(self.keys.recordings, event.call_id, dumps({
                 "worker": self.worker_id, "dir": self.server.recording_dir(event.call_id),
-                "outcome": event.reason, "ended": event.ts, "duration_s": event.duration_s,
+                "outcome": event.text, "who": event.outcome, "ended": event.ts, "duration_s": event.duration_s,
             }))
 
     def _went_down(self, exc: BaseException) -> None:

@@ -14,7 +14,7 @@ Redis database:
 ``{p}:worker:{id}``              String with a TTL: the worker's last heartbeat (JSON).
 ``{p}:cmd:{id}``                 Stream: supervisor commands for that worker.
 ``{p}:reply:{request}``          List with a TTL: the worker's one reply to a command.
-``{p}:recordings``               Hash: call id -> ``{"worker", "dir", "outcome", "ended"}``.
+``{p}:recordings``               Hash: call id -> ``{"worker", "dir", "outcome", "who", "ended"}``.
 ===============================  ==========================================================
 """
 

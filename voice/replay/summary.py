@@ -70,6 +70,7 @@ class CallSummary:
     bot_audio_s: float | None = None
     missing: list[str] = field(default_factory=list)
     truncated: bool = False
+    ended_by: str = "unknown"  # the typed outcome (voice.outcome); "unknown" for older recordings
 
     @property
     def answered_turns(self) -> int:
@@ -111,9 +112,13 @@ def voiced_seconds(pcm: bytes, rate: int) -> float:
     return float(np.count_nonzero(levels > SILENCE_DBFS)) * LEVEL_STEP_S
 
 
-def outcome_of(end_reason: str, transferred_to: str | None, truncated: bool) -> str:
+def outcome_of(ended: CallEnded | None, transferred_to: str | None, truncated: bool) -> str:
+    """The recorded CallEnded's own words; older recordings (no typed outcome) are read as before."""
     if truncated:
         return "unknown (recording cut)"
+    if ended is not None and ended.outcome != "unknown":
+        return ended.text
+    end_reason = ended.reason if ended else ""
     if transferred_to:
         return f"transferred to {transferred_to}"
     return end_reason or "ended"
@@ -178,7 +183,7 @@ def summarize(rec: Recording) -> CallSummary:
         started_ts=rec.start_ts,
         sample_rate=rec.sample_rate,
         duration_s=rec.duration_s,
-        outcome=outcome_of(end_reason, transferred.destination if transferred else None, rec.truncated),
+        outcome=outcome_of(ended, transferred.destination if transferred else None, rec.truncated),
         end_reason=end_reason,
         transferred_to=transferred.destination if transferred else None,
         greeting_ms=greeting.greeting_ms if greeting else None,
@@ -188,4 +193,5 @@ def summarize(rec: Recording) -> CallSummary:
         bot_audio_s=voiced_seconds(rec.bot.pcm, rec.bot.rate) if rec.bot else None,
         missing=list(rec.missing),
         truncated=rec.truncated,
+        ended_by=ended.outcome if ended else "unknown",
     )
