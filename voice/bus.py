@@ -16,9 +16,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
-from voice.outcome import CallOutcome, describe
+from voice.outcome import OUTCOMES, CallOutcome, describe
 
 BotState = Literal["listening", "thinking", "speaking", "transferring", "ended"]
 
@@ -102,6 +102,12 @@ class CallEnded(_Event):
     duration_s: float = 0.0
     outcome: CallOutcome = "unknown"
     detail: str = ""
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _newer_outcome(cls, value: object) -> object:
+        """An outcome this version does not know (a newer peer) reads as "unknown", not a bad frame."""
+        return value if value in OUTCOMES else "unknown"
 
     @property
     def text(self) -> str:

@@ -10,7 +10,7 @@ ends it. `reason` stays the human sentence; `outcome` + `detail` are what code r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 CallOutcome = Literal[
     "caller_hangup",      # the Stream Node closed the socket: the caller hung up
@@ -22,6 +22,7 @@ CallOutcome = Literal[
     "error",              # a bad frame, a lost connection or a bug; detail says which
     "unknown",            # an event from a peer or recording older than this field
 ]
+OUTCOMES: frozenset[str] = frozenset(get_args(CallOutcome))
 
 
 @dataclass(frozen=True, slots=True)
