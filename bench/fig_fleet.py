@@ -32,7 +32,7 @@ from bench.redisproc import RedisProc, free_port
 from bench.report import Figure, Table, percentile
 
 NAME = "fleet"
-TITLE = "Fleet (2 workers on one port, Redis Streams, one console)"
+TITLE = "12. Fleet (2 workers on one port, Redis Streams, one console)"
 
 
 class Redis(RedisProc):

@@ -34,7 +34,7 @@ from bench.report import Figure, Table, median, p95
 from bench.turn_corpus import COMPLETE, PAUSED, VOICES, Turn, build
 
 NAME = "turns"
-TITLE = "9. Turn-taking (caller stops -> first reply audio; replies inside mid-sentence pauses)"
+TITLE = "11. Turn-taking (caller stops -> first reply audio; replies inside mid-sentence pauses)"
 CONFIGS = [("offline", "adaptive"), ("offline", "fixed"), ("deepgram", "adaptive"), ("deepgram", "fixed")]
 LABELS = {("offline", "adaptive"): "offline, adaptive (now)", ("offline", "fixed"): "offline, fixed 600 ms (before)",
           ("deepgram", "adaptive"): "Deepgram, adaptive (now)",
