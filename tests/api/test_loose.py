@@ -172,13 +172,13 @@ def test_redactor_hides_keys_and_stream_path_keys() -> None:
 
 
 def test_httpx_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
-    register_secret("registered-key-xyz")
+    register_secret("Zq7-httpx-key-9xW")
     logsafe.install()
     logsafe.install()  # idempotent
     with caplog.at_level(logging.DEBUG):
-        logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "GET", "http://h/update-stream/abc/konnect", "registered-key-xyz")
-    assert "abc" not in caplog.text and "registered-key-xyz" not in caplog.text and "update-stream/***" in caplog.text
-    assert redact("x registered-key-xyz y") == "x *** y"
+        logging.getLogger("httpx").info('HTTP Request: %s %s "%s"', "GET", "http://h/update-stream/abc/konnect", "Zq7-httpx-key-9xW")
+    assert "abc" not in caplog.text and "Zq7-httpx-key-9xW" not in caplog.text and "update-stream/***" in caplog.text
+    assert redact("x Zq7-httpx-key-9xW y") == "x *** y"
 
 
 def test_time_delta_sanity() -> None:
