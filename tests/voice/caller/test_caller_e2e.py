@@ -23,7 +23,7 @@ from voice.clock import ScaledClock
 from voice.config import BotSettings
 from voice.server import BotServer
 
-SPEED = 6.0
+SPEED = 3.0  # six calls of real offline speech in one process: 6x starved the bot on a shared 2-core machine
 TRANSFER_TO = "+919000000001"
 PROVIDER_KEYS = ("DEEPGRAM_API_KEY", "OPENAI_API_KEY", "CARTESIA_API_KEY", "CARTESIA_VOICE_ID", "BOT_SCRIPT")
 
