@@ -53,11 +53,17 @@ CONVERGED_DB = 6.0  # ERLE (above the line's noise) from which the linear filter
 WIDE_RELEASE = 10 ** (-0.1 / 10)  # the any-delay envelope is the fallback: it falls 5 dB/s
 WIDE_MARGIN = 2.0  # and gets 3 dB of headroom
 GAMMA_MIN = 0.05  # once converged, the coupling bound is scaled by the filter's leakage, not below this
-_SMOOTH = np.ones(7) / 7  # powers are smoothed over 7 bins before they are compared
+_SMOOTH = np.ones(7, dtype=np.float32) / 7  # powers are smoothed over 7 bins before they are compared
 DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
 RESTART_QUIET_BLOCKS = 5  # 100 ms without reference: a new stretch of playback
 NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
 NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
+
+
+def _zeros(shape: int | tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
+    """A preallocated buffer (float32 / complex64; typed loosely: numpy's stubs say the FFTs'
+    `out=` takes 64-bit arrays only, where numpy 2 computes in single precision too)."""
+    return np.zeros(shape, dtype=dtype)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,31 +90,51 @@ class EchoCanceller:
         self.delay = DelayEstimator(rate, max_delay_ms=MAX_DELAY_MS)
         self.m = partitions
         bins = n + 1
-        self._X = np.zeros((partitions, bins), dtype=np.complex128)
-        self._Wf = np.zeros((partitions, bins), dtype=np.complex128)
-        self._Wb = np.zeros((partitions, bins), dtype=np.complex128)
-        self._P = np.full(bins, 1.0)
-        self._x_prev = np.zeros(n)
+        # float32 / complex64 throughout (int16 audio: 24 bits of mantissa are plenty, and the
+        # NLMS step is normalised by the reference's power). Every per-block array is made here
+        # once; the hot path writes into them.
+        # The reference's partitions in a ring (row `_xh` is the newest, the next rows older,
+        # wrapping): nothing is shifted; `_Xpow` is |X|^2 of the same rows.
+        self._Xring = _zeros((partitions, bins), np.complex64)
+        self._Xpow = _zeros((partitions, bins), np.float32)
+        self._xh = 0
+        # both filters in one array (foreground 0, background 1): one product, one inverse FFT
+        self._W = _zeros((2, partitions, bins), np.complex64)
+        self._P = np.full(bins, 1.0, dtype=np.float32)
+        self._xr = _zeros((2, 2 * n), np.float32)  # both transformed in one call:
+        self._xbuf = self._xr[0]  # [previous | this] reference block at the filter's lag
+        self._r0buf = self._xr[1]  # the same at lag 0
+        self._ebz = _zeros(2 * n, np.float32)  # [zeros | background error]: the gradient's input
+        self._eybuf = _zeros((2, 2 * n), np.float32)  # [previous | this] error and echo estimate
+        self._d = _zeros(n, np.float32)
+        self._out = _zeros(n, np.float32)
+        self._pcm = np.zeros(n, dtype=np.int16)
+        self._Y2 = _zeros((2, 2 * n), np.float32)  # both filters' outputs
+        self._prod = _zeros((partitions, bins), np.complex64)  # scratch: products, the gradient
+        self._acc = _zeros((2, bins), np.complex64)
+        self._G = _zeros(bins, np.complex64)
+        self._XR0 = _zeros((2, bins), np.complex64)  # the spectra of `_xbuf` and `_r0buf`
+        self._EY = _zeros((2, bins), np.complex64)
+        self._w = _zeros(2 * n, np.float32)
         self._start = 0  # the filter covers timeline positions [pos - start - tail, pos - start]
         self._pre = int(rate * PRE_MS / 1000)
         self._slack = (int(rate * SLACK_MS[0] / 1000), int(rate * SLACK_MS[1] / 1000))
         self._max_delay = int(rate * MAX_DELAY_MS / 1000)
         self._idle = int(rate * idle_after_s)
-        self._zeros = np.zeros(n)
+        self._zeros = _zeros(n, np.float32)
         self._pend = bytearray()
         self._pos = 0  # uplink samples consumed into blocks
-        self._d_prev = np.zeros(n)
-        self._e_prev = np.zeros(n)
-        self._y_prev = np.zeros(n)
         self._sounded = 0
-        self._c_unlocked = np.full(bins, COUPLING_BOUND)
+        self._c_unlocked = np.full(bins, COUPLING_BOUND, dtype=np.float32)
         self._delay_blocks = int(MAX_DELAY_MS / BLOCK_MS) + 1
-        self._avg_pd = np.zeros(bins)
-        self._avg_ref = np.zeros(bins)
-        self._noise = np.full(bins, -1.0)
-        self._ref_hist = np.zeros((self._max_delay // n + PARTITIONS + 2, bins), dtype=np.float32)  # at the filter's lag
-        self._wide = np.zeros_like(self._ref_hist)  # at lag 0: every plausible delay
-        self._ref0_prev = np.zeros(n)
+        self._avg_pd = _zeros(bins, np.float32)
+        self._avg_ref = _zeros(bins, np.float32)
+        self._noise = np.full(bins, -1.0, dtype=np.float32)
+        # reference power at the filter's lag: only its newest row and its filter's span are read
+        self._ref_hist = _zeros((partitions + 1, bins), np.float32)
+        # at lag 0, every plausible delay: only its maximum is read, so a ring in any order
+        self._wide = _zeros((self._max_delay // n + PARTITIONS + 2, bins), np.float32)
+        self._wide_at = 0
         self._sf = self._sb = self._sd = 1.0
         self._better = 0
         self._leak = 1.0
@@ -116,8 +142,8 @@ class EchoCanceller:
         self._quiet_blocks = 0
         self._moved = 0.0  # smoothed correlation of the error with the echo estimate
         self._path_moved = False
-        self._coupling = np.full(bins, COUPLING_BOUND)  # echo / reference in the filter's span
-        self._coupling_wide = np.full(bins, COUPLING_BOUND)  # echo / reference over every plausible delay
+        self._coupling = np.full(bins, COUPLING_BOUND, dtype=np.float32)  # echo / reference in the filter's span
+        self._coupling_wide = np.full(bins, COUPLING_BOUND, dtype=np.float32)  # ... over every plausible delay
         self.erle_db = 0.0
         self.converged = False
         self.double_talk = False
@@ -142,11 +168,14 @@ class EchoCanceller:
         self._pend += pcm[: len(pcm) - len(pcm) % 2]
         bb = 2 * self.block
         out = bytearray()
+        d, y16 = self._d, self._pcm
         while len(self._pend) >= bb:
-            d = np.frombuffer(bytes(self._pend[:bb]), dtype=np.int16).astype(np.float64)
+            d[:] = np.frombuffer(self._pend, dtype=np.int16, count=self.block)
             del self._pend[:bb]
-            y = self._block(d)
-            out += np.clip(np.round(y), -32768, 32767).astype(np.int16).tobytes()
+            y = np.round(self._block(d), out=self._out)
+            np.minimum(np.maximum(y, -32768, out=y), 32767, out=y)
+            y16[:] = y
+            out += y16.tobytes()
         return bytes(out)
 
     def arrived(self, samples: int, now: float) -> None:
@@ -174,7 +203,9 @@ class EchoCanceller:
         self.active_blocks += 1
         self.active = True
         # delay tracking on the unaligned reference
-        ref0 = self.far.read(pos, n)
+        r0 = self._r0buf
+        r0[:n] = r0[n:]  # (the previous block at lag 0)
+        ref0 = self.far.read(pos, n, out=r0[n:])
         if self.delay.push(d, ref0, audible) and self.delay.delay is not None:
             lag = self.delay.delay - self._start
             if self.delay.updates == 1:  # first lock: start from what the averages showed
@@ -183,7 +214,13 @@ class EchoCanceller:
             if self.delay.updates == 1 or not self._slack[0] <= lag <= self._slack[1]:
                 self._place(max(0, self.delay.delay - self._pre), pos)
         # the reference block the filter sees, and its partition history
-        x_new = self.far.read(pos - self._start, n)
+        xb = self._xbuf
+        xb[:n] = xb[n:]
+        x_new = xb[n:]
+        if self._start == 0:
+            x_new[:] = ref0  # the filter sits at lag 0: the same samples
+        else:
+            self.far.read(pos - self._start, n, out=x_new)
         if x_new.any():
             if self._quiet_blocks >= RESTART_QUIET_BLOCKS:
                 # the bot starts talking again after a pause: its playback may start a frame
@@ -195,24 +232,29 @@ class EchoCanceller:
             self._quiet_blocks = 0
         else:
             self._quiet_blocks += 1
-        X0 = np.fft.rfft(np.concatenate((self._x_prev, x_new)))
-        self._x_prev = x_new
-        self._X[1:] = self._X[:-1]
-        self._X[0] = X0
-        xpow = np.abs(X0) ** 2
+        at_zero = self.delay.delay is None  # the filter sits at lag 0: one history serves both
+        if at_zero:
+            X0 = np.fft.rfft(xb, out=self._XR0[0])
+        else:
+            X0, R0 = np.fft.rfft(self._xr, axis=1, out=self._XR0)
+        xpow = self._push_partition(X0)
         self._ref_hist[1:] = self._ref_hist[:-1]
         self._ref_hist[0] = xpow
-        if self.delay.delay is None:
-            self._wide[:] = self._ref_hist  # the filter sits at lag 0: one history serves both
+        self._wide_at = (self._wide_at + 1) % len(self._wide)
+        wide_row = self._wide[self._wide_at]
+        if at_zero:
+            wide_row[:] = xpow
         else:
-            self._wide[1:] = self._wide[:-1]
-            self._wide[0] = np.abs(np.fft.rfft(np.concatenate((self._ref0_prev, ref0)))) ** 2
-        self._ref0_prev = ref0
+            np.multiply(R0.real, R0.real, out=wide_row)
+            wide_row += R0.imag * R0.imag
         if not self._ref_hist[: self.m + 1, 1:].any():  # nothing in the filter's span
             return self._suppress(d, d, self._zeros)
-        # foreground (cancels) and background (learns)
-        yf = np.fft.irfft((self._Wf * self._X).sum(axis=0))[n:]
-        yb = np.fft.irfft((self._Wb * self._X).sum(axis=0))[n:]
+        # foreground (cancels) and background (learns), in one product and one inverse FFT
+        for i in (0, 1):
+            self._filter_product(self._W[i])
+            self._prod.sum(axis=0, out=self._acc[i])
+        Y2 = np.fft.irfft(self._acc, axis=1, out=self._Y2)
+        yf, yb = Y2[0, n:], Y2[1, n:]
         ef, eb = d - yf, d - yb
         self._adapt(eb)
         if self._two_path(d, ef, eb):
@@ -232,19 +274,44 @@ class EchoCanceller:
             ef, yf = d, self._zeros
         return self._suppress(d, ef, yf)
 
+    def _filter_product(self, W: np.ndarray) -> None:
+        """`_prod` = W * X partition by partition, X newest first (the ring in two runs)."""
+        k = self.m - self._xh
+        np.multiply(W[:k], self._Xring[self._xh :], out=self._prod[:k])
+        np.multiply(W[k:], self._Xring[: self._xh], out=self._prod[k:])
+
+    def _push_partition(self, X0: np.ndarray) -> np.ndarray:
+        """The newest partition in front, the oldest out; returns its power |X0|^2."""
+        m = self.m
+        h = self._xh = (self._xh - 1) % m
+        self._Xring[h] = X0
+        p = self._Xpow[h]
+        np.multiply(X0.real, X0.real, out=p)
+        p += X0.imag * X0.imag
+        return p
+
     def _adapt(self, eb: np.ndarray) -> None:
         n = self.block
-        self._P = 0.7 * self._P + 0.3 * (np.abs(self._X) ** 2).sum(axis=0)
-        if float(self._P.mean()) < 1e3 * n:  # reference (nearly) silent: nothing to learn from
+        P = self._P
+        P *= 0.7
+        P += 0.3 * self._Xpow.sum(axis=0)
+        if float(P.sum()) < 1e3 * n * len(P):  # reference (nearly) silent: nothing to learn from
             return
-        Eb = np.fft.rfft(np.concatenate((self._zeros, eb)))
-        self._Wb += MU * np.conj(self._X) * (Eb / (self._P + 1e4 * n))
+        self._ebz[n:] = eb
+        G = np.fft.rfft(self._ebz, out=self._G)
+        G *= MU / (P + 1e4 * n)
+        Wb, grad = self._W[1], self._prod
+        k = self.m - self._xh  # conj(X), newest first
+        np.conjugate(self._Xring[self._xh :], out=grad[:k])
+        np.conjugate(self._Xring[: self._xh], out=grad[k:])
+        grad *= G
+        Wb += grad
         # the gradient constraint (keep each partition causal, N taps), one partition per
         # block in turn as MDF does: all of them every block costs 2 FFTs a partition
         j = self.blocks % self.m
-        w = np.fft.irfft(self._Wb[j])
+        w = np.fft.irfft(Wb[j], out=self._w)
         w[n:] = 0.0
-        self._Wb[j] = np.fft.rfft(w)
+        np.fft.rfft(w, out=Wb[j])
 
     def _two_path(self, d: np.ndarray, ef: np.ndarray, eb: np.ndarray) -> bool:
         """Keep the better filter in front; True when the background was just copied."""
@@ -256,17 +323,17 @@ class EchoCanceller:
         if self._sb < 0.5 * self._sf and self._sb < 0.7 * self._sd:
             self._better += 1
             if self._better >= 2:
-                self._Wf = self._Wb.copy()
+                self._W[0] = self._W[1]
                 self._sf = self._sb
                 self._better = 0
                 copied = True
         else:
             self._better = 0
         if self._sb > 4 * self._sd and self._sb > 4 * self._sf:  # the background diverged (double talk)
-            self._Wb = self._Wf.copy()
+            self._W[1] = self._W[0]
             self._sb = self._sf
         if self._sf > 2 * self._sd:  # the echo path changed under the foreground: it makes things worse
-            self._Wf[:] = 0.0
+            self._W[0] = 0.0
             self._sf = self._sd
         return copied
 
@@ -277,22 +344,26 @@ class EchoCanceller:
             return
         self._start = start
         n = self.block
-        for name in ("_Wf", "_Wb"):
-            W = getattr(self, name)
-            w = np.fft.irfft(W, axis=1)[:, :n].reshape(-1)  # the filter in time, start..start+tail
-            moved = np.zeros_like(w)
-            if 0 < shift < len(w):
-                moved[: len(w) - shift] = w[shift:]
-            elif -len(w) < shift < 0:
-                moved[-shift:] = w[: len(w) + shift]
-            parts = np.concatenate((moved.reshape(self.m, n), np.zeros((self.m, n))), axis=1)
-            setattr(self, name, np.fft.rfft(parts, axis=1))
+        m = self.m
+        # both filters in time, start..start+tail each
+        w = np.fft.irfft(self._W, axis=2)[:, :, :n].reshape(2, -1)
+        moved = _zeros((2, m, 2 * n), np.float32)  # (rare: only when the delay moves)
+        flat = moved[:, :, :n]
+        taps = w.shape[1]
+        if 0 < shift < taps:
+            flat.reshape(2, -1)[:, : taps - shift] = w[:, shift:]
+        elif -taps < shift < 0:
+            flat.reshape(2, -1)[:, -shift:] = w[:, : taps + shift]
+        np.fft.rfft(moved, axis=2, out=self._W)
         # the reference history, re-read at the new alignment (this block is added after)
-        past = [self.far.read(pos - start - j * n, n) for j in range(self.m + 1, 0, -1)]
-        for row in range(self.m):
-            self._X[row] = np.fft.rfft(np.concatenate((past[self.m - row - 1], past[self.m - row])))
-            self._ref_hist[row + 1] = np.abs(self._X[row]) ** 2
-        self._x_prev = past[-1]
+        past = [self.far.read(pos - start - j * n, n) for j in range(m + 1, 0, -1)]
+        for row in range(m):
+            k = (self._xh + row) % m
+            X = np.fft.rfft(np.concatenate((past[m - row - 1], past[m - row])))
+            self._Xring[k] = X
+            self._Xpow[k] = X.real * X.real + X.imag * X.imag
+            self._ref_hist[row + 1] = self._Xpow[k]
+        self._xbuf[n:] = past[-1]
         self._path_moved = False
         if abs(shift) > n:
             self.erle_db = min(self.erle_db, 0.0)
@@ -300,10 +371,13 @@ class EchoCanceller:
 
     def _suppress(self, d: np.ndarray, e: np.ndarray, y: np.ndarray) -> np.ndarray:
         n = self.block
-        E = np.fft.rfft(np.concatenate((self._e_prev, e)))
-        Y = np.fft.rfft(np.concatenate((self._y_prev, y)))
+        ey = self._eybuf
+        ey[0, n:] = e
+        ey[1, n:] = y
+        EY = np.fft.rfft(ey, axis=1, out=self._EY)
+        ey[:, :n] = ey[:, n:]
+        E, Y = EY[0], EY[1]
         D = E + Y  # d = e + y, and the transform is linear
-        self._e_prev, self._y_prev = e, y
         pe = E.real * E.real + E.imag * E.imag
         py = Y.real * Y.real + Y.imag * Y.imag
         pd = np.convolve(D.real * D.real + D.imag * D.imag, _SMOOTH, mode="same")
@@ -354,10 +428,12 @@ class EchoCanceller:
         residual = np.maximum(self._leak * py, bound)
         gain = 1.0 - OVER_SUBTRACT * residual / (pe + 1e-9)
         floor = np.sqrt(NOISE_BIAS * self._noise / (pe + 1e-9))
-        gain = np.clip(np.maximum(gain, floor), 0.0, 1.0)
+        np.maximum(gain, floor, out=gain)
+        np.minimum(np.maximum(gain, 0.0, out=gain), 1.0, out=gain)
         if float(gain.min()) > 0.98:
             return e  # nothing to suppress: the block as it is, untouched
-        out = np.fft.irfft(E * gain)[n:]
+        E *= gain
+        out = np.fft.irfft(E, out=self._w)[n:]
         # what rings over from the previous block must not make this one louder than it was
         # (a click would leak into the silence after it and look like speech going on)
         eo, ei = float(np.dot(out, out)), float(np.dot(e, e))
@@ -381,8 +457,8 @@ class EchoCanceller:
         if self.double_talk:
             return c
         plausible = above <= 4 * c * span
-        self._avg_pd[plausible] = 0.95 * self._avg_pd[plausible] + 0.05 * above[plausible]
-        self._avg_ref[plausible] = 0.95 * self._avg_ref[plausible] + 0.05 * ref[plausible]
+        np.copyto(self._avg_pd, 0.95 * self._avg_pd + 0.05 * above, where=plausible)
+        np.copyto(self._avg_ref, 0.95 * self._avg_ref + 0.05 * ref, where=plausible)
         if self._sounded >= self._delay_blocks + 15:
             np.minimum(COUPLING_BOUND, 4 * self._avg_pd / (self._avg_ref + 1e3 * self.block), out=c)
         return c
@@ -398,23 +474,25 @@ class EchoCanceller:
         if not live.any():
             return
         if self.delay.delay is not None and min(self._sb, self._sf) < 0.5 * self._sd and not self.double_talk:
-            c[live] *= release or COUPLING_RELEASE
+            np.multiply(c, release or COUPLING_RELEASE, out=c, where=live)
             r = np.maximum(pd - 2.0 * self._noise, 0.0) / (span + 1e-9)
             up = live & (r > c) & (r < 4 * c) & (pd > 4.0 * self._noise)
-            c[up] = r[up]
-        np.clip(c, 1e-5, COUPLING_BOUND, out=c)
+            np.copyto(c, r, where=up)
+        np.maximum(np.minimum(c, COUPLING_BOUND, out=c), 1e-5, out=c)
 
     def _track_noise(self, pe: np.ndarray) -> None:
         if self._noise[0] < 0:
-            self._noise = pe.copy()
+            self._noise[:] = pe
         else:
-            self._noise = np.minimum(self._noise * NOISE_CREEP, np.maximum(pe, 1e-3))
+            self._noise *= NOISE_CREEP
+            np.minimum(self._noise, np.maximum(pe, 1e-3), out=self._noise)
 
     def _bypass(self, d: np.ndarray) -> np.ndarray:
         """Nothing played lately: the input as it is."""
         self.active = False
-        self._e_prev = d
-        self._y_prev = self._zeros
-        self._x_prev = self._zeros
+        n = self.block
+        self._eybuf[0, :n] = d
+        self._eybuf[1, :n] = 0.0
+        self._xbuf[n:] = 0.0
         self._sounded = 0
         return d

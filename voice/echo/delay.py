@@ -56,15 +56,19 @@ class DelayEstimator:
         d = self.decim
         if d == 1:
             return x
-        return x[: len(x) - len(x) % d].reshape(-1, d).mean(axis=1)
+        y = x[: len(x) - len(x) % d].reshape(-1, d).sum(axis=1, dtype=np.float32)
+        y *= 1.0 / d
+        return y
 
     def push(self, mic: np.ndarray, ref: np.ndarray, audible: bool) -> bool:
         """One block of uplink and of the reference at the same timeline position (no
         delay applied). Returns True when the accepted delay changed."""
         m, r = self._decimate(mic), self._decimate(ref)
         k = len(m)
-        self._mic = np.concatenate((self._mic[k:], m))
-        self._ref = np.concatenate((self._ref[k:], r))
+        self._mic[:-k] = self._mic[k:]  # (in place: one block in, the oldest out)
+        self._mic[-k:] = m
+        self._ref[:-k] = self._ref[k:]
+        self._ref[-k:] = r
         self._since += k
         every = self._every if self.delay is None else 3 * self._every  # found: track it at a third of the cost
         if not audible or self._since < every:

@@ -66,9 +66,13 @@ class FarEnd:
             self.last_sound_end = min(self.last_sound_end, i)
         self._next = min(self._next, i)
 
-    def read(self, start: int, n: int) -> np.ndarray:
-        """Samples [start, start + n) of the timeline; zeros outside what was played."""
-        out = np.zeros(n)
+    def read(self, start: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Samples [start, start + n) of the timeline; zeros outside what was played.
+        Into `out` (n long) when given: the canceller reads every block into its own buffers."""
+        if out is None:
+            out = np.zeros(n)
+        else:
+            out[:] = 0.0
         lo = max(start, self.written_until - self._size, 0)
         hi = min(start + n, self.written_until)
         if hi > lo:
