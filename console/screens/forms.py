@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from console.actions import describe_error
@@ -35,6 +36,30 @@ class FormField:
     required: bool = False
     choices: Sequence[tuple[str, str]] = field(default_factory=tuple)   # (label, value): a Select
     check: bool = False                                                  # a Checkbox ("true"/"false")
+
+
+def read_fields(screen: Screen[Any], fields: Sequence[FormField]) -> Values:
+    """Each field's widget (`#field-NAME`) as text: selects by value, checkboxes "true"/"false"."""
+    out: Values = {}
+    for f in fields:
+        widget = screen.query_one(f"#field-{f.name}")
+        if isinstance(widget, Select):
+            out[f.name] = "" if widget.value is Select.BLANK else str(widget.value)
+        elif isinstance(widget, Checkbox):
+            out[f.name] = "true" if widget.value else "false"
+        elif isinstance(widget, Input):
+            out[f.name] = widget.value.strip()
+    return out
+
+
+def focus_first_empty(screen: Screen[Any], fields: Sequence[FormField]) -> None:
+    """Focus the first empty text field, else the submit button (`#form-submit`)."""
+    for f in fields:
+        widget = screen.query_one(f"#field-{f.name}")
+        if isinstance(widget, Input) and not widget.value:
+            widget.focus()
+            return
+    screen.query_one("#form-submit", Button).focus()
 
 
 class FormScreen(ModalScreen[Values | None]):
@@ -90,24 +115,10 @@ class FormScreen(ModalScreen[Values | None]):
         if self.danger:
             self.query_one("#form-cancel", Button).focus()
             return
-        for f in self.fields:
-            widget = self.query_one(f"#field-{f.name}")
-            if isinstance(widget, Input) and not widget.value:
-                widget.focus()
-                return
-        self.query_one("#form-submit", Button).focus()
+        focus_first_empty(self, self.fields)
 
     def values(self) -> Values:
-        out: Values = {}
-        for f in self.fields:
-            widget = self.query_one(f"#field-{f.name}")
-            if isinstance(widget, Select):
-                out[f.name] = "" if widget.value is Select.BLANK else str(widget.value)
-            elif isinstance(widget, Checkbox):
-                out[f.name] = "true" if widget.value else "false"
-            elif isinstance(widget, Input):
-                out[f.name] = widget.value.strip()
-        return out
+        return read_fields(self, self.fields)
 
     def show_error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(plain(message))

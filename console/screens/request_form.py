@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from console.actions import describe_error
-from console.screens.forms import FormField
+from console.screens.forms import FormField, focus_first_empty, read_fields
 from console.widgets.plain import plain
 
 T = TypeVar("T")
@@ -112,24 +112,10 @@ class RequestForm(ModalScreen[T | None], Generic[T]):
                 yield Button("Cancel", id="form-cancel", compact=True)
 
     def on_mount(self) -> None:
-        for f in self.fields:
-            widget = self.query_one(f"#field-{f.name}")
-            if isinstance(widget, Input) and not widget.value:
-                widget.focus()
-                return
-        self.query_one("#form-submit", Button).focus()
+        focus_first_empty(self, self.fields)
 
     def values(self) -> Values:
-        out: Values = {}
-        for f in self.fields:
-            widget = self.query_one(f"#field-{f.name}")
-            if isinstance(widget, Select):
-                out[f.name] = "" if widget.value is Select.BLANK else str(widget.value)
-            elif isinstance(widget, Checkbox):
-                out[f.name] = "true" if widget.value else "false"
-            elif isinstance(widget, Input):
-                out[f.name] = widget.value.strip()
-        return out
+        return read_fields(self, self.fields)
 
     def show_error(self, message: str) -> None:
         self.query_one("#form-error", Static).update(plain(message))
