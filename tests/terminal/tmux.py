@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 TMUX = shutil.which("tmux")
+ESCAPE_GAP = 0.6  # seconds; well above Textual's ESCDELAY (100 ms) to survive a starved input thread
 
 
 class ScreenTimeout(AssertionError):
@@ -86,10 +87,14 @@ class TmuxTerminal:
     # ---- typing ---------------------------------------------------------------------------
 
     def keys(self, *keys: str, pause: float = 0.15) -> None:
-        """Press keys by tmux name ("Escape", "Enter", "Tab", "C-p", "j") one after another."""
+        """Press keys by tmux name ("Escape", "Enter", "Tab", "C-p", "j") one after another.
+
+        An Escape is followed by at least ESCAPE_GAP: a key that reaches the app's input thread
+        together with it is read as one Alt sequence ("\x1b8" is "bullet", not "8"), and on a
+        loaded machine that thread can be late by more than a short pause."""
         for key in keys:
             self._tmux("send-keys", "-t", self.target, key)
-            time.sleep(pause)
+            time.sleep(max(pause, ESCAPE_GAP) if key == "Escape" else pause)
 
     def type(self, text: str, pause: float = 0.15) -> None:
         """Type literal text as a person would (one burst)."""
