@@ -94,9 +94,17 @@ async def _json_line(proc: asyncio.subprocess.Process, timeout: float) -> dict[s
     return json.loads(await asyncio.wait_for(proc.stdout.readline(), timeout))
 
 
+# SO_REUSEPORT spreads calls by a hash of the caller's address, not evenly: 400 calls over two
+# workers land 180-220 on each. BOT_MAX_CALLS is per worker, so a fleet sized for N calls on W
+# workers needs headroom over N / W (README, "Running a fleet"); at the default 200 the busier
+# worker refused ~20 calls of the 400.
+PER_WORKER_MAX_CALLS = 300
+
+
 class Fleet:
     def __init__(self, bus: str, port: int) -> None:
-        self.workers = [BotProcess(providers="instant", lag_probe=True, port=port, bus=bus, worker_id=f"w{i}")
+        self.workers = [BotProcess(providers="instant", lag_probe=True, port=port, bus=bus, worker_id=f"w{i}",
+                                   env={"BOT_MAX_CALLS": str(PER_WORKER_MAX_CALLS)})
                         for i in (1, 2)]
         self.port = port
 
@@ -230,6 +238,7 @@ async def run(ctx) -> Figure:
               f"{kill['seconds']:.1f} s, {kill['others_ended']} others ended",
               kill["marked"] == kill["victims"] and kill["seconds"] <= 6 and kill["others_ended"] == 0)
     fig.check("Redis stopped 10 s: 0 calls dropped", f"{out['done']['dropped']} dropped", out["done"]["dropped"] == 0)
+    fig.note(f"BOT_MAX_CALLS={PER_WORKER_MAX_CALLS} per worker: SO_REUSEPORT does not split calls evenly")
     fig.note("instant providers (as in the capacity figure): the figure measures the bus and the bots, not a "
              "recogniser; the callers and this console share the same 2 cores with both workers and Redis")
     return fig
