@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import sysinfo
 from bench.harness import ROOT, BotProcess
 from bench.redisproc import RedisProc, free_port
 from bench.report import Figure, Table, percentile
@@ -82,6 +83,25 @@ class ConsoleSide:
             await asyncio.gather(self.task, return_exceptions=True)
 
 
+class CpuMeter:
+    """Cores each process used between construction and `cores()`, and the rest of the machine's:
+    on two shared cores, whether the fleet or something else ate the CPU decides what a lag means."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.t0 = time.monotonic()
+        self.cpu0 = {name: sysinfo.cpu_seconds(pid) for name, pid in pids.items()}
+        self.busy0 = sysinfo.machine_busy()
+
+    def cores(self) -> dict[str, float]:
+        wall = time.monotonic() - self.t0
+        used = {name: (sysinfo.cpu_seconds(pid) - self.cpu0[name]) / wall for name, pid in self.pids.items()}
+        busy1 = sysinfo.machine_busy()
+        machine = (busy1[0] - self.busy0[0]) / max(1.0, busy1[1] - self.busy0[1]) * (os.cpu_count() or 1)
+        used["others"] = max(0.0, machine - sum(used.values()))
+        return used
+
+
 async def _loadgen(url: str, n: int, seconds: float) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return await asyncio.create_subprocess_exec(
@@ -132,14 +152,18 @@ async def load_phase(redis: Redis, n: int, seconds: float) -> dict[str, Any]:
         for w in fleet.workers:
             await w.reset()
         console.latency_ms.clear()
+        assert redis.proc is not None
+        meter = CpuMeter({"w1": fleet.workers[0].pid, "w2": fleet.workers[1].pid, "callers": gen.pid,
+                          "console": os.getpid(), "redis": redis.proc.pid})
         done = await _json_line(gen, seconds + 60)
+        cores = meter.cores()
         stats = [await w.stats() for w in fleet.workers]
         await asyncio.wait_for(gen.wait(), 60)
         await asyncio.sleep(1.0)
         await console.close()
     return {"calls": n, "connected": connected, "done": done, "seen": len(console.started),
             "by_worker": {w: sum(1 for v in console.started.values() if v == w) for w in ("w1", "w2")},
-            "latency_ms": console.latency_ms, "lag_ms": [s["lag_ms"] for s in stats],
+            "latency_ms": console.latency_ms, "lag_ms": [s["lag_ms"] for s in stats], "cores": cores,
             "bus_dropped": sum(s["bus_dropped"] for s in stats) + console.dropped_reported}
 
 
@@ -219,7 +243,8 @@ async def run(ctx) -> Figure:
               f"w2 {load['by_worker']['w2']}); bus latency p50 {percentile(lat, 50):.1f} ms, p99 "
               f"{percentile(lat, 99):.1f} ms; loop lag p99 w1 {percentile(lags[0], 99):.1f} ms, "
               f"w2 {percentile(lags[1], 99):.1f} ms; dropped {load['done']['dropped']}; "
-              f"events lost {load['bus_dropped']}")
+              f"events lost {load['bus_dropped']}; CPU (cores) "
+              + ", ".join(f"{k} {v:.2f}" for k, v in load["cores"].items()))
     table.add("worker killed", str(kill["victims"] + kill["others"]),
               f"{kill['marked']}/{kill['victims']} of its calls marked lost after {kill['seconds']:.1f} s; "
               f"the other worker's calls ended: {kill['others_ended']}/{kill['others']}")
