@@ -54,6 +54,7 @@ def call_cells(call: BotCall, now: float) -> tuple[Text | str, ...]:
         Text(str(turns), justify="right"),
         Text(("↯" + str(call.barge_ins)) if call.barge_ins else "", style="bold #ff5f5f" if flash else "#ff875f"),
         Text(("→ " + call.transferred_to) if call.transferred_to else (call.end_reason if call.finished else ""), style="dim"),
+        Text(call.worker or "", style="dim"),
     )
 
 
@@ -117,9 +118,9 @@ class BotScreen(ViewScreen):
                 yield Static("", id="bot-fleet", classes="pane-title")
                 yield VimTable(
                     [("caller", "Caller", 14), ("state", "State", 13), ("time", "Time", 5), ("turns", "Turns", 5),
-                     ("barge", "Barge", 5), ("note", "Ended", 14)],
+                     ("barge", "Barge", 5), ("note", "Ended", 14), ("worker", "Worker", 12)],
                     id="bot-calls",
-                    priorities={"turns": 4, "barge": 3, "time": 2, "note": 1},
+                    priorities={"worker": 5, "turns": 4, "barge": 3, "time": 2, "note": 1},
                 )
             with Vertical(id="bot-detail-pane"):
                 yield Static("", id="bot-head")
@@ -150,6 +151,10 @@ class BotScreen(ViewScreen):
         view = self.view
         table = self.query_one("#bot-calls", VimTable)
         calls = bot.rows(view)
+        # Which worker holds a call matters only on a fleet (the header names it too).
+        on_fleet = any(c.worker for c in calls)
+        self.set_class(on_fleet, "-fleet")
+        table.hide_columns(() if on_fleet else ("worker",))
         table.sync_rows([(c.call_id, call_cells(c, now)) for c in calls])
         selected = bot.get(self._selected_id) if self._selected_id else None
         if (self._follow and calls and not calls[0].finished and (selected is None or selected.finished)

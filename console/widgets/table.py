@@ -15,7 +15,7 @@ the view's own order).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -58,6 +58,8 @@ class VimTable(DataTable[Any]):
         self._columns_spec = tuple(columns)
         self._priorities = dict(priorities or {})
         self._shown: tuple[int, ...] = tuple(range(len(self._columns_spec)))
+        self._hidden: frozenset[str] = frozenset()
+        self._fit_width = 0  # the last real width fitted to (a hidden screen reports 0)
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._view_order: list[str] = []
         self.sortable = sortable
@@ -88,22 +90,34 @@ class VimTable(DataTable[Any]):
 
     # ---- columns by priority ------------------------------------------------------------
 
+    def hide_columns(self, keys: Iterable[str]) -> None:
+        """Columns that carry nothing in this setting (a worker column outside a fleet) are
+        never shown, whatever the width; the others are fitted again."""
+        hidden = frozenset(keys)
+        if hidden != self._hidden:
+            self._hidden = hidden
+            self.fit_columns(self.size.width - 1)
+
     def fit_columns(self, width: int) -> None:
-        """Show the most important columns that fit in `width` cells."""
-        if width <= 0 or not self._columns_spec:
+        """Show the most important columns that fit in `width` cells (before the first layout,
+        when the width is unknown, all that are not hidden)."""
+        if not self._columns_spec:
             return
-        shown = list(range(len(self._columns_spec)))
+        width = width if width > 0 else self._fit_width
+        self._fit_width = width
+        shown = [i for i, (key, _, _) in enumerate(self._columns_spec) if key not in self._hidden]
 
         def cost(indices: list[int]) -> int:
             return sum((self._columns_spec[i][2] or 8) + 2 * self.cell_padding for i in indices) + 1
 
         droppable = sorted((i for i in shown if self._priorities.get(self._columns_spec[i][0], 0) > 0),
                            key=lambda i: (-self._priorities[self._columns_spec[i][0]], -i))
-        while cost(shown) > width and droppable:
+        while width > 0 and cost(shown) > width and droppable:
             shown.remove(droppable.pop(0))
         if tuple(shown) != self._shown:
             self._shown = tuple(shown)
-            self._relayout()
+            if self.is_mounted:
+                self._relayout()
 
     def on_resize(self) -> None:
         self.fit_columns(self.size.width - 1)

@@ -101,6 +101,7 @@ async def test_listen_without_sound_says_so_and_carries_on(console_factory, monk
         await until(pilot, lambda: bus.subscriber_count == 1)
         bus.publish(CallStarted(call_id="c2", caller="9811100002"))
         await until(pilot, lambda: app.screen.query_one("#bot-calls").row_count == 1)
+        assert "worker" not in app.screen.query_one("#bot-calls").shown_columns  # one bot, not a fleet
         await pilot.pause(0.2)
         await pilot.press("l")
         await pilot.pause()

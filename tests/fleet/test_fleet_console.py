@@ -14,6 +14,7 @@ from console.fleetwatch import FleetWatcher
 from console.launch import bot_watcher_from_args
 from console.mergewatch import MergedWatcher
 from console.noaccount import NO_ACCOUNT, account_less_client
+from console.screens.forms import FormScreen
 from tests.console.conftest import until
 from tests.fleet.fleet_helpers import call, start_worker
 
@@ -46,12 +47,17 @@ async def test_the_bot_view_shows_the_fleet_and_needs_no_account(redis_server, m
             fleet = _text(app, "#bot-fleet")
             assert "bot-a" in fleet and "bot-b" in fleet
             await until(pilot, lambda: " on bot-" in _text(app, "#bot-head"))
-            shown = app.state.bot.get(app.screen._selected_id or "")
+            shown = app.screen.selected_call()
             assert shown is not None and f"on {shown.worker}" in _text(app, "#bot-head")
+            # On a fleet the call list names each call's worker in its own column.
+            table = app.screen.query_one("#bot-calls")
+            assert "worker" in table.shown_columns
+            workers = {str(table.get_row(key)[table.shown_columns.index("worker")]) for key in ("on-a", "on-b")}
+            assert workers == {"bot-a", "bot-b"}
             # Hang up the shown call: the command must reach the worker holding it.
             owner = {"bot-a": w1, "bot-b": w2}[shown.worker]
             await pilot.press("h")
-            await pilot.pause()
+            await until(pilot, lambda: isinstance(app.screen, FormScreen))
             app.screen.action_submit()
             await until(pilot, lambda: shown.call_id not in owner.server.sessions, timeout=30)
             await until(pilot, lambda: app.state.bot.get(shown.call_id).finished, timeout=30)
