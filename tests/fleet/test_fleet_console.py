@@ -51,7 +51,7 @@ async def test_the_bot_view_shows_the_fleet_and_needs_no_account(redis_server, m
             assert shown is not None and f"on {shown.worker}" in _text(app, "#bot-head")
             # On a fleet the call list names each call's worker in its own column.
             table = app.screen.query_one("#bot-calls")
-            assert "worker" in table.shown_columns
+            await until(pilot, lambda: "worker" in table.shown_columns)  # after the pane has widened
             workers = {str(table.get_row(key)[table.shown_columns.index("worker")]) for key in ("on-a", "on-b")}
             assert workers == {"bot-a", "bot-b"}
             # Hang up the shown call: the command must reach the worker holding it.
