@@ -235,11 +235,11 @@ class VimTable(DataTable[Any]):
         columns = self.column_keys
         for key, cells in rows:
             old = self._cells.get(key)
-            if old == cells:
+            if old is not None and len(old) == len(cells) and all(map(_same_cell, old, cells)):
                 continue
             for i in self._shown:
                 value = cells[i] if i < len(cells) else Text("")
-                if old is None or i >= len(old) or old[i] != value:
+                if old is None or i >= len(old) or not _same_cell(old[i], value):
                     self.update_cell(key, columns[i], value)
             self._cells[key] = cells
 
@@ -249,6 +249,15 @@ class VimTable(DataTable[Any]):
         index = self.get_row_index(key)
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False, scroll=False)
+
+
+def _same_cell(a: Cell, b: Cell) -> bool:
+    """Shown alike. Rich's `Text ==` compares the characters and spans only, not the style of the
+    whole text: a call's row dimmed when it ends, or a status recoloured by a theme change,
+    would otherwise keep its old look."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a == b and a.style == b.style and a.justify == b.justify
+    return a == b
 
 
 def _sort_key(cell: Cell) -> tuple[int, float, str]:
