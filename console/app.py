@@ -37,6 +37,7 @@ from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import repair_spaces, set_time_zone, time_format
 from console.listen import ListenSession
+from console.look import use_theme
 from console.preferences import Preferences, preferences_path
 from console.replay_source import ReplaySource
 from console.screens.account import AccountScreen
@@ -177,6 +178,7 @@ class ConsoleApp(App[int]):
     async def on_mount(self) -> None:
         if self.prefs.theme and self.prefs.theme in self.available_themes:
             self.theme = self.prefs.theme
+        use_theme(self.get_css_variables())
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.prefs.problem:
             self.notify(self.prefs.problem, title="preferences", severity="warning", timeout=8)
@@ -207,8 +209,11 @@ class ConsoleApp(App[int]):
             self.notify(error, title="preferences", severity="warning", timeout=6)
 
     def _theme_changed(self, theme: Any) -> None:
+        """Another theme: Rich text is restyled from it (every view redraws) and it is remembered."""
+        use_theme(self.get_css_variables())
         self.prefs.theme = getattr(theme, "name", "") or str(self.theme)
         self.save_preferences()
+        self._refresh_tick()
 
     def action_toggle_time_zone(self) -> None:
         """Show every time in IST, or in this machine's zone (the default)."""

@@ -20,6 +20,7 @@ from textual.widgets import Label
 
 from console.actions import ActionError, fmt_dt
 from console.display import number_kind
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
 from console.widgets.plain import plain
@@ -29,7 +30,7 @@ from console.widgets.table import VimTable
 def yes_no(value: object, yes: str = "yes", no: str = "no") -> Text:
     if value is None:
         return Text("—", style="dim")
-    return Text(yes, style="#5fd75f") if value else Text(no, style="dim")
+    return Text(yes, style=look("good")) if value else Text(no, style="dim")
 
 
 class AccountScreen(ViewScreen):
@@ -49,7 +50,7 @@ class AccountScreen(ViewScreen):
         self.registrations: dict[str, Any] = {}
         self.errors: list[str] = []
         self._version = 0
-        self._shown: tuple[int, str] | None = None
+        self._shown: tuple[int, str, int] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="account-pane"):
@@ -78,7 +79,7 @@ class AccountScreen(ViewScreen):
 
     def refresh_view(self, now: float) -> None:
         view = self.view
-        key = (self._version, view.text)
+        key = (self._version, view.text, generation())
         if key == self._shown:
             return
         self._shown = key

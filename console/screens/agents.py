@@ -16,18 +16,19 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from console.actions import ActionError
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import AgentRow
 from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
-STATUS_STYLES = {
-    "available": "bold #5fd75f",
-    "online": "bold #5fd75f",
-    "busy": "bold #ffaf00",
-    "on call": "bold #ffaf00",
-    "away": "#d7af5f",
+STATUS_STYLES = {  # console.look roles
+    "available": "bold good",
+    "online": "bold good",
+    "busy": "bold warn",
+    "on call": "bold warn",
+    "away": "warn",
     "logged out": "dim",
     "offline": "dim",
 }
@@ -36,14 +37,14 @@ STATUS_STYLES = {
 def agent_cells(agent: AgentRow, on_call: bool) -> tuple[Text | str, ...]:
     # The live stream knows sooner than the agents API (polled) that an agent is on a call.
     status = "On Call" if on_call else agent.status
-    style = STATUS_STYLES.get(status.lower(), "")
+    style = look(STATUS_STYLES.get(status.lower(), ""))
     return (
         Text(agent.name, style="bold" if on_call else ""),
         Text(("● " if on_call else "") + status, style=style),
         agent.role,
         ", ".join(agent.call_groups) or Text("—", style="dim"),
         agent.number or Text("—", style="dim"),
-        Text("on a call", style="bold #ffaf00") if on_call else Text("", style="dim"),
+        Text("on a call", style=look("bold warn")) if on_call else Text("", style="dim"),
         Text(agent.id, style="dim"),
     )
 
@@ -58,7 +59,7 @@ class AgentsScreen(ViewScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._seen: tuple[int, int, str, bool] | None = None
+        self._seen: tuple[int, int, str, bool, int] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="agents-pane"):
@@ -82,7 +83,7 @@ class AgentsScreen(ViewScreen):
         state = self.capp.state
         view = self.view
         busy = {r.agent for r in state.board.active.values() if not r.finished and r.agent}
-        key = (state.agents.version, len(busy), view.text, view.mine_only)
+        key = (state.agents.version, len(busy), view.text, view.mine_only, generation())
         if key == self._seen and not busy:
             return
         self._seen = key

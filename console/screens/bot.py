@@ -20,6 +20,7 @@ from textual.widgets import Label, Static
 
 from console.actions import ActionError
 from console.connection import explain_bot
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
 from console.state import BotCall
@@ -30,12 +31,12 @@ from console.widgets.transcript import TranscriptView
 
 BARGE_IN_FLASH_S = 1.5
 
-STATE_STYLES = {
-    "listening": "bold #1c1c1c on #5fd7ff",
-    "thinking": "bold #1c1c1c on #d7d75f",
-    "speaking": "bold #1c1c1c on #5fd75f",
-    "transferring": "bold #1c1c1c on #d7afff",
-    "ended": "bold white on #585858",
+STATE_STYLES = {  # console.look roles
+    "listening": "badge-listening",
+    "thinking": "badge-thinking",
+    "speaking": "badge-speaking",
+    "transferring": "badge-transferring",
+    "ended": "bold badge-ended",
 }
 
 
@@ -49,10 +50,10 @@ def call_cells(call: BotCall, now: float) -> tuple[Text | str, ...]:
     turns = sum(1 for line in call.lines if line.speaker == "caller")
     return (
         Text(call.caller or "unknown", style="dim" if call.finished else "bold"),
-        Text(f" {call.state} ", style=STATE_STYLES.get(call.state, "")),
+        Text(f" {call.state} ", style=look(STATE_STYLES.get(call.state, ""))),
         Text(fmt_secs(call.duration(now)), justify="right", style="dim" if call.finished else ""),
         Text(str(turns), justify="right"),
-        Text(("↯" + str(call.barge_ins)) if call.barge_ins else "", style="bold #ff5f5f" if flash else "#ff875f"),
+        Text(("↯" + str(call.barge_ins)) if call.barge_ins else "", style=look("bold bad" if flash else "bad")),
         Text(("→ " + call.transferred_to) if call.transferred_to else (call.end_reason if call.finished else ""), style="dim"),
         Text(call.worker or "", style="dim"),
     )
@@ -65,7 +66,7 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
     text.append(f" {call.caller or 'unknown caller'} ", "bold")
     if call.virtual_number:
         text.append(f"→ {call.virtual_number} ", "dim")
-    text.append(f" {call.state.upper()} ", STATE_STYLES.get(call.state, "reverse"))
+    text.append(f" {call.state.upper()} ", look(STATE_STYLES.get(call.state, "reverse")))
     if call.worker:
         text.append(f" on {call.worker}", "dim")
     if call.finished:
@@ -74,15 +75,15 @@ def head_text(call: BotCall | None, now: float, listening: bool) -> Text:
     text.append(f"  {fmt_secs(call.duration(now))}", "")
     if call.barge_in_at is not None and now - call.barge_in_at < BARGE_IN_FLASH_S and not call.finished:
         text.append("  ")
-        text.append(" ↯ BARGE-IN ", "bold white on #d70000")
+        text.append(" ↯ BARGE-IN ", look("badge-alert"))
         if call.barge_in_ms is not None:
-            text.append(f" killAudio in {call.barge_in_ms:.0f} ms", "#ff875f")
+            text.append(f" killAudio in {call.barge_in_ms:.0f} ms", look("bad"))
     elif call.barge_ins:
-        text.append(f"  {call.barge_ins} barge-in{'s' * (call.barge_ins != 1)}", "#ff875f")
+        text.append(f"  {call.barge_ins} barge-in{'s' * (call.barge_ins != 1)}", look("bad"))
     if call.transferred_to and not call.finished:  # once ended, the end reason says it
-        text.append(f"  transferred to {call.transferred_to}", "#d7afff")
+        text.append(f"  transferred to {call.transferred_to}", look("other"))
     if listening:
-        text.append("  ♪ LISTENING", "bold #5fd75f")
+        text.append("  ♪ LISTENING", look("bold good"))
     return text
 
 
@@ -109,7 +110,7 @@ class BotScreen(ViewScreen):
         self._seen: tuple[int, str, bool, int] | None = None
         self._selected_id: str | None = None
         self._follow = True              # jump to a new live call when the watched one ends
-        self._turns_seen: tuple[str | None, int] = (None, -1)
+        self._turns_seen: tuple[str | None, int, int] = (None, -1, -1)
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="bot-main"):
@@ -190,10 +191,10 @@ class BotScreen(ViewScreen):
         fleet = self.query_one("#bot-fleet", Static)
         fleet_line = bot.fleet_line(now)
         fleet.display = bool(fleet_line)
-        fleet.update(Text(fleet_line, style="bold #ff5f5f" if "LOST" in fleet_line else ""))
+        fleet.update(Text(fleet_line, style=look("bold bad") if "LOST" in fleet_line else ""))
 
     def _show_turns(self, call: BotCall | None) -> None:
-        key = (call.call_id if call else None, len(call.metrics) if call else 0)
+        key = (call.call_id if call else None, len(call.metrics) if call else 0, generation())
         if key == self._turns_seen:
             return
         self._turns_seen = key
@@ -207,7 +208,7 @@ class BotScreen(ViewScreen):
                 rows.append((f"t{m.turn}-{len(rows)}", (
                     Text(str(m.turn)), ms(m.stt_final_ms), ms(m.llm_first_token_ms), ms(m.first_sentence_ms),
                     ms(m.tts_first_byte_ms), ms(m.first_audio_ms), ms(m.total_ms),
-                    Text("interrupted", style="#ff875f") if m.interrupted else Text(""),
+                    Text("interrupted", style=look("bad")) if m.interrupted else Text(""),
                 )))
         table = self.query_one("#bot-turns", VimTable)
         table.sync_rows(rows)

@@ -30,6 +30,7 @@ from console.actions import (
     fmt_dt,
 )
 from console.display import time_format
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.widgets.plain import plain
@@ -54,21 +55,21 @@ TEXT_FIELDS = (
 FORM_ORDER = ("start", "end", "customer", "agent", "call_status", "solution_type", "min_duration", "max_duration",
               "campaign_id", "disposition", "agent_status", "customer_status", "action", "agent_device", "buttons")
 
-STATUS_STYLES = {"connected": "#5fd75f", "missed": "bold #ff875f", "abandoned": "#ffaf00", "failed": "#ff5f5f"}
+STATUS_STYLES = {"connected": "good", "missed": "bold bad", "abandoned": "warn", "failed": "bad"}  # console.look roles
 
 
 def record_cells(record: CallLogRecord) -> tuple[Text | str, ...]:
     status = record.call_status or ""
     return (
         fmt_dt(record.start_time),
-        Text("in" if record.inbound else "out", style="#87d7ff" if record.inbound else "#d7afff"),
+        Text("in" if record.inbound else "out", style=look("inbound" if record.inbound else "outbound")),
         record.customer_number or Text("—", style="dim"),
         record.agent_number or Text("—", style="dim"),
-        Text(status, style=STATUS_STYLES.get(status.lower(), "")),
+        Text(status, style=look(STATUS_STYLES.get(status.lower(), ""))),
         Text(f"{record.duration or 0} s", justify="right"),
         record.solution_type or "",
         record.disposition or "",
-        Text("♪" if record.recording_url else "", style="#87afff"),
+        Text("♪" if record.recording_url else "", style=look("info")),
         Text((record.uuid or "")[:8], style="dim"),
     )
 
@@ -95,6 +96,7 @@ class CallLogScreen(ViewScreen):
         self.searching = False
         self.pages = 0
         self._generation = 0
+        self._look = generation()
         self._status = "s edits the search form · enter or ctrl+s runs it · esc back to the results"
 
     def compose_body(self) -> ComposeResult:
@@ -222,6 +224,11 @@ class CallLogScreen(ViewScreen):
 
     def filter_changed(self) -> None:
         self._show_rows()
+
+    def refresh_view(self, now: float) -> None:
+        if generation() != self._look:  # another theme: the loaded rows in its colours
+            self._look = generation()
+            self._show_rows()
 
     def _update_status(self) -> None:
         count = len(self.records)

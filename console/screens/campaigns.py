@@ -34,6 +34,7 @@ from console.form_models import (
     OrderForm,
     default_start,
 )
+from console.look import generation, look
 from console.phonelist import parse_phone_text
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
@@ -43,12 +44,12 @@ from console.state import CampaignRow, campaign_status_key
 from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
-STATUS_STYLES = {
-    "pending": "yellow",
-    "in progress": "bold green",
-    "paused": "dark_orange",
+STATUS_STYLES = {  # console.look roles
+    "pending": "warn",
+    "in progress": "bold good",
+    "paused": "accent",
     "stopped": "dim",
-    "completed": "dim cyan",
+    "completed": "dim info",
 }
 TIMEZONES = [(z, z) for z in ("Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "UTC")]
 
@@ -57,7 +58,7 @@ def campaign_cells(c: Any) -> tuple[Text | str, ...]:
     status = c.order_status or "?"
     return (
         Text(str(c.order_id or "?"), style="bold"),
-        Text(status, style=STATUS_STYLES.get(campaign_status_key(status), "")),
+        Text(status, style=look(STATUS_STYLES.get(campaign_status_key(status), ""))),
         c.ivr or str(c.ivr_id or ""),
         str(c.phonebook_id or ""),
         fmt_dt(c.start_time),
@@ -93,7 +94,7 @@ class CampaignsScreen(ViewScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown: tuple[int, str] | None = None
+        self._shown: tuple[int, str, int] | None = None
         self._filters = CampaignFilterForm()
 
     @property
@@ -129,7 +130,7 @@ class CampaignsScreen(ViewScreen):
 
     def refresh_view(self, now: float) -> None:
         state, view = self.capp.state.campaigns, self.view
-        key = (state.version, view.text)
+        key = (state.version, view.text, generation())
         if key == self._shown:
             return
         self._shown = key

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, Static
 
 from console.display import time_format, when
+from console.look import look
 from console.state import EVENT_LABELS, CallRow
 from console.widgets.plain import plain, safe_text
 
@@ -60,10 +61,10 @@ class DetailScreen(ModalScreen[None]):
         text = Text()
         width = max((len(label) for label, _ in self.fields), default=8)
         for label, value in self.fields:
-            text.append(f"{label:>{width}}  ", "bold #87afd7")
+            text.append(f"{label:>{width}}  ", look("bold label"))
             text.append(f"{value}\n")
         if self.recording:
-            text.append(f"{'recording':>{width}}  ", "bold #87afd7")
+            text.append(f"{'recording':>{width}}  ", look("bold label"))
             # A style built from text would parse it ("link x y" fails): the URL goes in as data.
             text.append(self.recording + "\n", Style(underline=True, link=self.recording))
         if self.note:

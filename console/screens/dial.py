@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from console.actions import ActionError, Actions, DialFlow, describe_error
+from console.look import look
 from console.screens.forms import FormField, FormScreen
 from console.state import EVENT_LABELS
 from console.widgets.plain import safe_cell, safe_text
@@ -111,7 +112,7 @@ class DialScreen(ModalScreen[None]):
             try:
                 request = self.flow.prepare(self._values())
             except ActionError as exc:
-                self._set_status(Text(str(exc), "#ff875f"))
+                self._set_status(Text(str(exc), look("bad")))
                 return
             self._lock_inputs(True)
             self._set_status(Text.assemble(
@@ -134,11 +135,11 @@ class DialScreen(ModalScreen[None]):
         await self.flow.place()
         button = self.query_one("#dial-go", Button)
         if self.flow.state == "placed":
-            self._set_status(Text.assemble(("✓ ", "bold #5fd75f"), (self.flow.outcome, ""),
+            self._set_status(Text.assemble(("✓ ", look("bold good")), (self.flow.outcome, ""),
                                            ("  — following the call below", "dim")))
             button.label = "Placed"
         else:
-            self._set_status(Text.assemble(("✕ ", "bold #ff5f5f"), (self.flow.outcome, "#ff875f")))
+            self._set_status(Text.assemble(("✕ ", look("bold bad")), (self.flow.outcome, look("bad"))))
             button.label = "Failed"
         self.query_one("#dial-cancel", Button).label = "Close"
 

@@ -10,16 +10,18 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from console.look import look
+
 Sections = list[tuple[str, list[tuple[str, str, str]]]]
 
 
 def help_table(sections: Sections) -> Table:
     table = Table.grid(padding=(0, 2))
-    table.add_column(justify="right", style="bold #ffd75f", no_wrap=True)
+    table.add_column(justify="right", style=look("bold key"), no_wrap=True)
     table.add_column()
     table.add_column(style="dim")
     for title, rows in sections:
-        table.add_row(Text(title, style="bold #87afff underline"), "", "")
+        table.add_row(Text(title, style=look("bold underline heading")), "", "")
         for key, description, binding_id in rows:
             table.add_row(key, description, binding_id)
         table.add_row("", "", "")

@@ -22,6 +22,7 @@ from textual.widgets import Label
 
 from console.actions import ActionError, fmt_dt
 from console.form_models import NewPhonebook, NewSound, PhonebookForm, SoundForm
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField
 from console.screens.request_form import RequestForm
@@ -33,7 +34,7 @@ def sound_state(status: int | None) -> Text:
     words = {0: "under approval", 1: "approved", 2: "rejected"}
     if status is None:
         return Text("unknown", style="dim")
-    return Text(words.get(status, f"unknown ({status})"), style={0: "yellow", 1: "green", 2: "red"}.get(status, "dim"))
+    return Text(words.get(status, f"unknown ({status})"), style=look({0: "warn", 1: "good", 2: "bad"}.get(status, "dim")))
 
 
 def count(value: int | None) -> Text:
@@ -56,7 +57,7 @@ class LibraryScreen(ViewScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown: tuple[int, int, str] | None = None
+        self._shown: tuple[int, int, str, int] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="library-pane"):
@@ -83,7 +84,7 @@ class LibraryScreen(ViewScreen):
 
     def refresh_view(self, now: float) -> None:
         books, sounds, view = self.capp.state.phonebooks, self.capp.state.sounds, self.view
-        key = (books.version, sounds.version, view.text)
+        key = (books.version, sounds.version, view.text, generation())
         if key == self._shown:
             return
         self._shown = key

@@ -20,10 +20,11 @@ from textual.widgets import Label, Static
 
 from console.actions import CallerContext, describe_error
 from console.connection import explain_stream
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.state import CallRow, ScreenPop
-from console.widgets.feed import FeedLog
+from console.widgets.feed import EVENT_ROLES, FeedLog
 from console.widgets.plain import plain, safe_text
 from console.widgets.table import VimTable
 
@@ -35,16 +36,8 @@ COST_FACTOR = 6.0
 REBUILD_HOLD_S = 0.5
 MAX_HOLD_S = 1.0
 
-STATE_STYLES = {
-    "ORIGINATE": "#87afff",
-    "AGENT_CALL": "bold #d7af5f",
-    "AGENT_ANSWER": "#5fd7af",
-    "CUSTOMER_CALL": "bold #d7af5f",
-    "CUSTOMER_ANSWER": "#5fd7af",
-    "BRIDGE": "bold #5fd75f",
-    "HANGUP": "#ff875f",
-    "CDR": "#af87ff",
-}
+# The feed's colours by event, with a ringing call in bold: it is what a board is read for.
+STATE_STYLES = {**EVENT_ROLES, "AGENT_CALL": "bold warn", "CUSTOMER_CALL": "bold warn"}
 
 
 def fmt_duration(seconds: float) -> str:
@@ -57,8 +50,9 @@ def fmt_duration(seconds: float) -> str:
 def board_cells(row: CallRow, now: float) -> tuple[Text | str, ...]:
     inbound = row.direction.lower().startswith("in")
     dim = "dim" if row.finished else ""
-    arrow = Text("in" if inbound else "out" if row.direction else "·", style=f"{dim} {'#87d7ff' if inbound else '#d7afff'}")
-    state = Text(row.state_label, style=dim or STATE_STYLES.get(row.event, ""))
+    side = "inbound" if inbound else "outbound"
+    arrow = Text("in" if inbound else "out" if row.direction else "·", style=look(f"{dim} {side}"))
+    state = Text(row.state_label, style=dim or look(STATE_STYLES.get(row.event, "")))
     customer = Text(row.customer or "—", style=dim)
     agent = Text((row.agent or "—") + (" ★" if row.mine else ""), style=dim or ("bold" if row.mine else ""))
     return (
@@ -86,14 +80,14 @@ class PopPanel(Vertical):
 
     def show_pop(self, pop: ScreenPop, context: CallerContext | None, error: str | None) -> None:
         head = Text()
-        head.append(" ☎ INCOMING ", "bold black on #ffd75f")
+        head.append(" ☎ INCOMING ", look("badge-ringing"))
         head.append(f"  {pop.customer or 'unknown number'}", "bold")
         head.append("  calling you", "")
         head.append("    c call back · x dismiss · enter details", "dim")
         self.query_one("#pop-head", Static).update(safe_text(head))
         body = Text()
         if error:
-            body.append(f"could not load this caller's history: {error}", "#ff875f")
+            body.append(f"could not load this caller's history: {error}", look("bad"))
         elif context is None:
             body.append("loading previous calls and open tasks …", "dim italic")
         else:
@@ -124,6 +118,7 @@ class LiveScreen(ViewScreen):
     def __init__(self) -> None:
         super().__init__()
         self._seen_version = -1
+        self._look = generation()
         self._last_second = -1
         self._hold_until = 0.0  # time.monotonic(): no board redraw before this
         self._pop: ScreenPop | None = None
@@ -155,6 +150,10 @@ class LiveScreen(ViewScreen):
     def refresh_view(self, now: float) -> None:
         board = self.capp.state.board
         second = int(now)
+        if generation() != self._look:
+            # Another theme: every row and every feed line again, in its colours.
+            self._look, self._seen_version = generation(), -1
+            self.query_one("#feed", FeedLog).restart()
         if board.version == self._seen_version and second == self._last_second:
             return
         started = time.monotonic()

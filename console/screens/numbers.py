@@ -25,6 +25,7 @@ from console.actions import ActionError, describe_error, fmt_dt
 from console.catalog import COUNTRIES, RATING_NAMES, RATINGS
 from console.display import number_kind
 from console.form_models import AvailableFilterForm, BuyNumber, BuyNumberForm, PlanChoice, plan_default_expiry
+from console.look import generation
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField
 from console.screens.request_form import RequestForm
@@ -65,7 +66,7 @@ class NumbersScreen(ViewScreen):
         self.circle_id: str | None = None
         self.status = ""
         self._version = 0
-        self._shown: tuple[int, str] | None = None
+        self._shown: tuple[int, str, int] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="numbers-pane"):
@@ -169,7 +170,7 @@ class NumbersScreen(ViewScreen):
 
     def refresh_view(self, now: float) -> None:
         view = self.view
-        key = (self._version, view.text)
+        key = (self._version, view.text, generation())
         if key == self._shown:
             return
         self._shown = key

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
+from console.look import generation, look
 from console.screens.base import PaletteCommand
 from console.screens.bot import BotScreen
 from console.screens.forms import FormField, FormScreen
@@ -94,7 +95,7 @@ class ReplayScreen(BotScreen):
 
     def show_bar(self, info: BarInfo) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(" kconsole ", "bold #1c1c1c on #87afff")
+        text.append(" kconsole ", look("badge-brand"))
         text.append("  REPLAY ", "bold reverse")
         text.append(f"  {info.source}", "dim")
         self.query_one(TopBar).update(text)
@@ -108,17 +109,17 @@ class ReplayScreen(BotScreen):
         n = len(src.calls)
         title = f"Recorded calls: {n} · replaying {call.summary.caller or call.key}"
         self.query_one("#bot-list-title", Label).update(plain(title))
-        if self._changed("missing", call.key):
+        if self._changed("missing", (call.key, generation())):
             missing = self.query_one("#replay-missing", Static)
             missing.display = bool(call.rec.missing)
-            missing.update(Text("missing: " + " · ".join(call.rec.missing), style="#ffaf00"))
+            missing.update(Text("missing: " + " · ".join(call.rec.missing), style=look("warn")))
         pos = src.cursor.position
         strip = self.query_one("#replay-timeline", TimelineStrip)
-        if self._changed("timeline", (call.key, round(pos, 1), strip.size.width)):
+        if self._changed("timeline", (call.key, round(pos, 1), strip.size.width, generation())):
             strip.show(call.caller_levels, call.bot_levels, step_s=LEVEL_STEP_S, duration=call.rec.duration_s,
                        position=pos, cuts=call.cuts)
         transport = self.transport_text(pos)
-        if self._changed("transport", transport.plain):
+        if self._changed("transport", (transport.plain, generation())):
             self.query_one("#replay-transport", Static).update(transport)
 
     def transport_text(self, pos: float) -> Text:
@@ -126,15 +127,15 @@ class ReplayScreen(BotScreen):
         cur = src.cursor
         text = Text(no_wrap=True, overflow="ellipsis")
         if cur.playing:
-            text.append(" ▶ PLAYING ", "bold #1c1c1c on #5fd75f")
+            text.append(" ▶ PLAYING ", look("badge-speaking"))
         elif cur.at_end:
-            text.append(" ■ END ", "bold white on #585858")
+            text.append(" ■ END ", look("bold badge-ended"))
         else:
-            text.append(" ❚❚ PAUSED ", "bold white on #af005f")
+            text.append(" ❚❚ PAUSED ", look("badge-paused"))
         text.append(f" {clock(pos)} / {clock(cur.duration)}  ", "bold")
-        text.append(f"{cur.speed:g}x", "bold #d7d75f")
+        text.append(f"{cur.speed:g}x", look("bold warn"))
         if cur.at_end:
-            text.append(f"  outcome: {src.current.summary.outcome}", "#d7afff")
+            text.append(f"  outcome: {src.current.summary.outcome}", look("other"))
         text.append(f"  audio: {src.audio_side}", "")
         if src.audio_note:
             text.append(f" ({src.audio_note})", "dim")

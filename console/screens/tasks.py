@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from console.actions import ActionError
+from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.screens.forms import FormScreen
@@ -26,7 +27,7 @@ def task_cells(task: TaskRow, done: bool | None = None, agent: str | None = None
     missed = task.is_missed and not done
     return (
         Text("✓ done" if done else "open", style="dim" if done else "bold"),
-        Text(task.type, style="bold #ff875f" if missed else ""),
+        Text(task.type, style=look("bold bad") if missed else ""),
         task.phone or Text("—", style="dim"),
         task.due or Text("—", style="dim"),
         task.missed_at or Text("—", style="dim"),
@@ -47,7 +48,7 @@ class TasksScreen(ViewScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._seen: tuple[int, int, str, bool] | None = None
+        self._seen: tuple[int, int, str, bool, int] | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="tasks-pane"):
@@ -71,7 +72,7 @@ class TasksScreen(ViewScreen):
     def refresh_view(self, now: float) -> None:
         state = self.capp.state
         view = self.view
-        key = (state.tasks.version, state.agents.version, view.text, view.mine_only)
+        key = (state.tasks.version, state.agents.version, view.text, view.mine_only, generation())
         if key == self._seen:
             return
         self._seen = key

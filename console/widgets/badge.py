@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
+from console.look import generation, look
 from console.state import FeedStatus
 from console.widgets.plain import safe_text
 
@@ -38,17 +39,17 @@ def stream_badge(status: FeedStatus, label: str = "stream", *, short: bool = Fal
     (the view itself explains it)."""
     s = status.status
     if s == "live":
-        return Text.assemble((f" ● {label}{'' if short else ' live'} ", "bold #0b1f0b on #5fd75f"))
+        return Text.assemble((f" ● {label}{'' if short else ' live'} ", look("badge-live")))
     if s == "connecting":
-        return Text.assemble((f" ◌ {label} {'…' if short else 'connecting'} ", "bold black on #d7d75f"))
+        return Text.assemble((f" ◌ {label} {'…' if short else 'connecting'} ", look("badge-connecting")))
     if s == "retrying":
         wait = f" {status.retry_in:.{0 if status.retry_in >= 1 else 1}f} s" if status.retry_in is not None else ""
         return Text.assemble((f" ↻ {label}{wait if short else ' retrying' + (' in' + wait if wait else '')} ",
-                              "bold black on #ffaf00"))
+                              look("badge-retrying")))
     if s == "failed":
         reason = f": {status.reason}" if status.reason and not short else ""
-        return Text.assemble((f" ✕ {label} failed{reason} "[:80], "bold white on #d70000"))
-    return Text.assemble((f" – {label} off ", "white on #444444"))
+        return Text.assemble((f" ✕ {label} failed{reason} "[:80], look("badge-failed")))
+    return Text.assemble((f" – {label} off ", look("badge-off")))
 
 
 def render_bar(info: BarInfo, width: int = 200) -> Text:
@@ -69,7 +70,7 @@ def render_bar(info: BarInfo, width: int = 200) -> Text:
 def _bar(info: BarInfo, *, compact: bool, tight: bool) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     if not compact:
-        text.append(" kconsole ", "bold #1c1c1c on #87afff")
+        text.append(" kconsole ", look("badge-brand"))
         text.append(" ")
     for key, title in info.views:
         if title == info.current:
@@ -79,7 +80,7 @@ def _bar(info: BarInfo, *, compact: bool, tight: bool) -> Text:
         else:
             text.append(f" {key}{'' if compact else ' ' + title} ", "dim")
     text.append(" ")
-    text.append(f" {info.who} ", "bold #1c1c1c on #d7afff")
+    text.append(f" {info.who} ", look("badge-who"))
     text.append(" ")
     text.append_text(stream_badge(info.stream, short=tight))
     if info.bot is not None:
@@ -88,7 +89,7 @@ def _bar(info: BarInfo, *, compact: bool, tight: bool) -> Text:
     if info.paused:
         more = f" +{info.paused_new}" if info.paused_new else ""
         text.append(" ")
-        text.append(f" ❚❚ PAUSED{more} ", "bold white on #af005f")
+        text.append(f" ❚❚ PAUSED{more} ", look("badge-paused"))
     if info.clock:
         clock = info.clock.split(" · ")[0] if tight else info.clock
         text.append(f"  {clock}", "")
@@ -104,10 +105,11 @@ class TopBar(Static):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
-        self._last: tuple[BarInfo, int] | None = None
+        self._last: tuple[BarInfo, int, int] | None = None
 
     def show(self, info: BarInfo) -> None:
         width = self.size.width or 200
-        if (info, width) != self._last:
-            self._last = (info, width)
+        key = (info, width, generation())
+        if key != self._last:
+            self._last = key
             self.update(safe_text(render_bar(info, width), keep_newlines=False))  # stream reasons are server text

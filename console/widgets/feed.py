@@ -12,18 +12,20 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from console.display import time_format
+from console.look import look
 from console.state import FeedLine
 from console.widgets.plain import safe_text
 
-EVENT_STYLES = {
-    "ORIGINATE": "#87afff",
-    "AGENT_CALL": "#d7af5f",
-    "AGENT_ANSWER": "#5fd7af",
-    "CUSTOMER_CALL": "#d7af5f",
-    "CUSTOMER_ANSWER": "#5fd7af",
-    "BRIDGE": "bold #5fd75f",
-    "HANGUP": "#ff875f",
-    "CDR": "#af87ff",
+# A live event's kind -> its console.look role (the Live board colours its state the same way).
+EVENT_ROLES = {
+    "ORIGINATE": "info",
+    "AGENT_CALL": "warn",
+    "AGENT_ANSWER": "good",
+    "CUSTOMER_CALL": "warn",
+    "CUSTOMER_ANSWER": "good",
+    "BRIDGE": "bold good",
+    "HANGUP": "bad",
+    "CDR": "accent",
 }
 
 MAX_LINES_PER_BATCH = 120
@@ -33,7 +35,7 @@ def feed_text(line: FeedLine) -> Text:
     stamp = time_format().when(line.ts, seconds=True, date=False)
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(stamp + " ", "dim")
-    text.append(f"{line.kind:<15.15}", EVENT_STYLES.get(line.kind, "italic #bcbcbc"))
+    text.append(f"{line.kind:<15.15}", look(EVENT_ROLES.get(line.kind, "italic dim strong")))
     text.append(" " + line.summary)
     if line.uuid:
         text.append(f" {line.uuid[:8]}", "dim")
@@ -45,6 +47,11 @@ class FeedLog(RichLog):
 
     def __init__(self, *, max_lines: int = 400, **kwargs: object) -> None:
         super().__init__(max_lines=max_lines, min_width=20, wrap=False, markup=False, auto_scroll=True, **kwargs)  # type: ignore[arg-type]
+        self.last_seq = 0
+
+    def restart(self) -> None:
+        """Empty it, so the next batch rewrites every line still held (in the theme's colours now)."""
+        self.clear()
         self.last_seq = 0
 
     def append_lines(self, lines: Sequence[FeedLine]) -> None:

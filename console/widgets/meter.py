@@ -7,11 +7,13 @@ import math
 from rich.text import Text
 from textual.widgets import Static
 
+from console.look import look
+
 FLOOR_DB = -60.0
 
 
 def meter_text(level_dbfs: float, *, width: int = 24, label: str = "level") -> Text:
-    """A bar from -60 dBFS (empty) to 0 dBFS (full); green, then yellow, then red."""
+    """A bar from -60 dBFS (empty) to 0 dBFS (full): the theme's good, then warning, then bad colour."""
     if math.isinf(level_dbfs) or level_dbfs < FLOOR_DB:
         fraction = 0.0
     else:
@@ -21,8 +23,7 @@ def meter_text(level_dbfs: float, *, width: int = 24, label: str = "level") -> T
     for i in range(width):
         if i < filled:
             pos = i / width
-            style = "#5fd75f" if pos < 0.7 else "#ffd700" if pos < 0.9 else "#ff5f5f"
-            text.append("█", style)
+            text.append("█", look("good" if pos < 0.7 else "warn" if pos < 0.9 else "bad"))
         else:
             text.append("·", "dim")
     db = "-∞" if fraction == 0.0 else f"{level_dbfs:.0f}"

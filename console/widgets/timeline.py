@@ -15,6 +15,8 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
+from console.look import look
+
 BARS = " ▁▂▃▄▅▆▇█"
 FLOOR_DB = -60.0
 LABEL = 7  # "caller " / "   bot "
@@ -59,8 +61,9 @@ def timeline_text(
     duration = max(duration, step_s)
     here = min(cols - 1, int(position / duration * cols))
     text = Text(no_wrap=True, overflow="crop")
-    for label, levels, style in (("caller ", caller, "#87d7ff"), ("   bot ", bot, "#d7af87")):
-        text.append(label, f"bold {style}")
+    for label, levels, role in (("caller ", caller, "caller"), ("   bot ", bot, "bot")):
+        style = look(role)
+        text.append(label, look(f"bold {role}"))
         if levels is None:
             text.append("(no audio recorded)", "dim italic")
         else:
@@ -74,11 +77,11 @@ def timeline_text(
     text.append(" " * LABEL)
     for i, ch in enumerate(marks):
         if i == here:
-            text.append("▲", "bold #ffffff")
+            text.append("▲", look("bold strong"))
         elif ch == "✂":
-            text.append(ch, "bold #ff5f5f")
+            text.append(ch, look("bold bad"))
         else:
-            text.append(ch, "#5f5f5f" if i > here else "#87afff")
+            text.append(ch, "dim" if i > here else look("info"))
     return text
 
 

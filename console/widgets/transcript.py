@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from console.look import look
 from console.state import BotCall, Line
 from console.widgets.plain import safe_text
 
@@ -46,21 +47,21 @@ def transcript_text(call: BotCall, now: float) -> Text:
             break
     for line in call.lines:
         if line.speaker == "caller":
-            text.append("caller ", "bold #87d7ff")
+            text.append("caller ", look("bold caller"))
             text.append(line.text + "\n")
         elif line.speaker == "bot":
             shown, struck = _bot_words(line, now, line is last_bot and call.state == "speaking")
-            text.append("   bot ", "bold #d7af87")
+            text.append("   bot ", look("bold bot"))
             text.append(shown)
             if struck:
                 text.append(" " + struck, "strike dim")
-                text.append("  (cut off)", "italic #ff875f")
+                text.append("  (cut off)", look("italic bad"))
             text.append("\n")
         else:
             text.append("     · ", "dim")
             text.append(line.text + "\n", "italic dim")
     if call.partial:
-        text.append("caller ", "bold dim #87d7ff")
+        text.append("caller ", look("bold dim caller"))
         text.append(call.partial + " …\n", "italic dim")
     if not call.lines and not call.partial:
         text.append("(nothing said yet)", "dim italic")
