@@ -143,6 +143,8 @@ async def serve(args: argparse.Namespace) -> None:
                     "gc_ms": [[g, round(ms, 3)] for g, ms in gc_pauses.pauses],
                     "finals": list(getattr(stt, "finals", [])),
                     "sessions": len(server.sessions),
+                    # audio frames the live calls have handled: CPU time per frame, whatever the load
+                    "audio_frames": sum(session.audio_frames for session in server.sessions.values()),
                     "calls": server.stats.calls,
                     "greeting_ms": list(server.stats.greeting.values),
                     "barge_in_ms": list(server.stats.barge_in.values),
