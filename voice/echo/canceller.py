@@ -28,6 +28,16 @@ Pipeline per 20 ms block (before the VAD and the STT see the caller's audio):
 
 What is left is speech the echo does not explain. With nothing played for `idle_after_s`,
 the canceller is bypassed (the input as it is): a caller talking alone costs nothing.
+
+A line with no measurable echo is only watched. When the bot's playback has been loud for
+a while with the uplink at the line's own noise floor and the delay estimator found no
+coherent path, the filters and the suppressor stop (the input passes as it is) and only the
+delay estimator (at a third of its rate) and a level check run: a tenth of the cost. The
+canceller wakes, its reference history re-read from the timeline, on the first block 3 dB
+above the floor while the bot is audible (an echo that loud or louder appears, or the
+caller talks), or when the estimator finds a path. 3 dB is well under the VAD's 9 dB over
+the noise: an echo that could pass the VAD's energy gate always wakes it, and one the
+level check cannot see is under the noise for the VAD and the recogniser too.
 """
 
 from __future__ import annotations
@@ -58,6 +68,11 @@ DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
 RESTART_QUIET_BLOCKS = 5  # 100 ms without reference: a new stretch of playback
 NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
 NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
+# A line with no measurable echo (many handsets, and every headset) is only watched:
+WATCH_AFTER_BLOCKS = 75  # 1.5 s of the bot's playback with the uplink at the line's floor...
+WATCH_LOUD_BLOCKS = 25  # ...0.5 s of it with the reference loud, and no delay found: watch only
+WATCH_RISE = 2.0  # an uplink block 3 dB above the floor while the bot is audible wakes the canceller
+LOUD_REFERENCE = (32768 * 10 ** (-40 / 20)) ** 2  # mean square of a -40 dBFS block
 
 
 def _zeros(shape: int | tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
@@ -73,6 +88,7 @@ class EchoStats:
     converged: bool
     double_talk: bool
     active: bool
+    watching: bool = False  # no measurable echo on the line: only watched (see the module doc)
 
 
 class EchoCanceller:
@@ -150,6 +166,12 @@ class EchoCanceller:
         self.active = False
         self.blocks = 0
         self.active_blocks = 0
+        self.full_blocks = 0  # blocks the filters and the suppressor ran on
+        self.watching = False
+        self.wakes = 0
+        self._floor = -1.0  # the uplink's noise floor: mean square per sample of its quietest blocks
+        self._clear_blocks = 0  # consecutive blocks of playback with the uplink at its floor
+        self._loud_blocks = 0  # of which the reference was loud
 
     # ---- send side ----
 
@@ -171,11 +193,15 @@ class EchoCanceller:
         d, y16 = self._d, self._pcm
         while len(self._pend) >= bb:
             d[:] = np.frombuffer(self._pend, dtype=np.int16, count=self.block)
+            cleaned = self._block(d)
+            if cleaned is None:  # bypassed or only watched: the input as it is
+                out += self._pend[:bb]
+            else:
+                y = np.round(cleaned, out=self._out)
+                np.minimum(np.maximum(y, -32768, out=y), 32767, out=y)
+                y16[:] = y
+                out += y16.tobytes()
             del self._pend[:bb]
-            y = np.round(self._block(d), out=self._out)
-            np.minimum(np.maximum(y, -32768, out=y), 32767, out=y)
-            y16[:] = y
-            out += y16.tobytes()
         return bytes(out)
 
     def arrived(self, samples: int, now: float) -> None:
@@ -187,22 +213,41 @@ class EchoCanceller:
         return len(self._pend) / 2 / self.rate
 
     def stats(self) -> EchoStats:
-        return EchoStats(self.delay.delay_ms, round(self.erle_db, 1), self.converged, self.double_talk, self.active)
+        return EchoStats(self.delay.delay_ms, round(self.erle_db, 1), self.converged, self.double_talk, self.active,
+                         self.watching)
 
     # ---- one block ----
 
-    def _block(self, d: np.ndarray) -> np.ndarray:
+    def _block(self, d: np.ndarray) -> np.ndarray | None:
+        """One block cleaned, or None when it is to pass as it is."""
         n = self.block
         pos = self.clock.offset + self._pos  # timeline index of this block's first sample
         self._pos += n
         self.blocks += 1
         lookback = self._max_delay + self.m * n
+        energy = float(np.dot(d, d)) / n
+        self._track_floor(energy)
         audible = self.far.sounding(pos - lookback, pos + n)
         if not audible and not self.far.sounding(pos - lookback - self._idle, pos + n):
-            return self._bypass(d)
+            self._bypass(d)
+            return None
         self.active_blocks += 1
         self.active = True
-        # delay tracking on the unaligned reference
+        ref0 = self._track_delay(d, pos, audible)
+        risen = audible and energy > WATCH_RISE * self._floor
+        if self.watching:
+            if not risen and self.delay.delay is None:
+                self._sounded += 1
+                self._watch(d)
+                return None
+            self._wake(pos)
+        self._watch_or_not(risen, ref0)
+        return self._cancel(d, pos, ref0)
+
+    def _track_delay(self, d: np.ndarray, pos: int, audible: bool) -> np.ndarray:
+        """The delay estimate on the unaligned reference (the filter placed where it says);
+        returns this block of the reference at lag 0."""
+        n = self.block
         r0 = self._r0buf
         r0[:n] = r0[n:]  # (the previous block at lag 0)
         ref0 = self.far.read(pos, n, out=r0[n:])
@@ -213,6 +258,12 @@ class EchoCanceller:
                 self._coupling_wide = self._c_unlocked.copy()
             if self.delay.updates == 1 or not self._slack[0] <= lag <= self._slack[1]:
                 self._place(max(0, self.delay.delay - self._pre), pos)
+        return ref0
+
+    def _cancel(self, d: np.ndarray, pos: int, ref0: np.ndarray) -> np.ndarray:
+        """The filters and the suppressor on one block."""
+        n = self.block
+        self.full_blocks += 1
         # the reference block the filter sees, and its partition history
         xb = self._xbuf
         xb[:n] = xb[n:]
@@ -337,6 +388,63 @@ class EchoCanceller:
             self._sf = self._sd
         return copied
 
+    # ---- a line with no measurable echo ----
+
+    def _track_floor(self, energy: float) -> None:
+        if self._floor < 0:
+            self._floor = max(energy, 1.0)
+        else:
+            self._floor = min(self._floor * NOISE_CREEP, max(energy, 1.0))
+
+    def _watch_or_not(self, risen: bool, ref0: np.ndarray) -> None:
+        """Count the blocks that show no echo; enough of them in a row and the line is only watched."""
+        if self.delay.delay is not None or self._sounded <= self._delay_blocks:
+            return  # a path is known, or the echo of this stretch may still be on its way
+        if risen:
+            self._clear_blocks = self._loud_blocks = 0
+            return
+        self._clear_blocks += 1
+        if float(np.dot(ref0, ref0)) > LOUD_REFERENCE * self.block:
+            self._loud_blocks += 1
+        if self._clear_blocks >= WATCH_AFTER_BLOCKS and self._loud_blocks >= WATCH_LOUD_BLOCKS:
+            self.watching = True
+            self.delay.slow = True
+
+    def _watch(self, d: np.ndarray) -> None:
+        """Nothing to cancel: the input as it is (the next block's overlap is this one)."""
+        n = self.block
+        self._eybuf[0, :n] = d
+        self._eybuf[1, :n] = 0.0
+        self._quiet_blocks = 0
+
+    def _wake(self, pos: int) -> None:
+        """Back to the full canceller: its reference history re-read from the timeline."""
+        self.watching = False
+        self.delay.slow = False
+        self.wakes += 1
+        self._clear_blocks = self._loud_blocks = 0
+        self._reload(pos)
+        n = self.block
+        rows = len(self._wide)
+        # every plausible delay's reference power at lag 0, from the blocks before this one
+        past = np.stack([self.far.read(pos - (j + 2) * n, 2 * n) for j in range(rows)]).astype(np.float32)
+        R = np.fft.rfft(past, axis=1)
+        self._wide[:] = R.real * R.real + R.imag * R.imag
+        self._P[:] = self._Xpow.sum(axis=0)
+
+    def _reload(self, pos: int) -> None:
+        """The reference's partitions and power history, re-read at the filter's lag (the
+        block at `pos` is added after)."""
+        n, m, start = self.block, self.m, self._start
+        past = [self.far.read(pos - start - j * n, n) for j in range(m + 1, 0, -1)]
+        for row in range(m):
+            k = (self._xh + row) % m
+            X = np.fft.rfft(np.concatenate((past[m - row - 1], past[m - row])))
+            self._Xring[k] = X
+            self._Xpow[k] = X.real * X.real + X.imag * X.imag
+            self._ref_hist[row] = self._Xpow[k]  # (shifted one row down when this block's comes in)
+        self._xbuf[n:] = past[-1]
+
     def _place(self, start: int, pos: int) -> None:
         """Move the filter to begin at timeline lag `start`, keeping what it learnt."""
         shift = start - self._start
@@ -355,15 +463,7 @@ class EchoCanceller:
         elif -taps < shift < 0:
             flat.reshape(2, -1)[:, -shift:] = w[:, : taps + shift]
         np.fft.rfft(moved, axis=2, out=self._W)
-        # the reference history, re-read at the new alignment (this block is added after)
-        past = [self.far.read(pos - start - j * n, n) for j in range(m + 1, 0, -1)]
-        for row in range(m):
-            k = (self._xh + row) % m
-            X = np.fft.rfft(np.concatenate((past[m - row - 1], past[m - row])))
-            self._Xring[k] = X
-            self._Xpow[k] = X.real * X.real + X.imag * X.imag
-            self._ref_hist[row + 1] = self._Xpow[k]
-        self._xbuf[n:] = past[-1]
+        self._reload(pos)  # the reference history at the new alignment
         self._path_moved = False
         if abs(shift) > n:
             self.erle_db = min(self.erle_db, 0.0)
@@ -487,7 +587,7 @@ class EchoCanceller:
             self._noise *= NOISE_CREEP
             np.minimum(self._noise, np.maximum(pe, 1e-3), out=self._noise)
 
-    def _bypass(self, d: np.ndarray) -> np.ndarray:
+    def _bypass(self, d: np.ndarray) -> None:
         """Nothing played lately: the input as it is."""
         self.active = False
         n = self.block
@@ -495,4 +595,3 @@ class EchoCanceller:
         self._eybuf[1, :n] = 0.0
         self._xbuf[n:] = 0.0
         self._sounded = 0
-        return d

@@ -47,6 +47,7 @@ class DelayEstimator:
         self.quality = 0.0
         self._candidate: int | None = None
         self.updates = 0
+        self.slow = False  # set while the line is only watched for an echo: estimate at a third of the rate
 
     @property
     def delay_ms(self) -> float | None:
@@ -70,7 +71,8 @@ class DelayEstimator:
         self._ref[:-k] = self._ref[k:]
         self._ref[-k:] = r
         self._since += k
-        every = self._every if self.delay is None else 3 * self._every  # found: track it at a third of the cost
+        # found (or only watched for): track it at a third of the cost
+        every = self._every if self.delay is None and not self.slow else 3 * self._every
         if not audible or self._since < every:
             return False
         self._since = 0

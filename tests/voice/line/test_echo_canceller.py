@@ -14,7 +14,7 @@ from voice.echo import EchoCanceller
 from voice.echo.farend import FarEnd, UplinkClock
 from voice.line import parse_line_spec
 from voice.line.offline import simulate_call
-from voice.uplink import UplinkOptions
+from voice.uplink import Uplink, UplinkOptions
 
 OFF = UplinkOptions(echo_cancel=False)
 
@@ -160,3 +160,71 @@ def test_uplink_clock_ignores_bursts() -> None:
     assert shaper.bursts > 2
     assert abs(steady.offset - bursty.offset) <= 8 and bursty.jumps <= 1
     assert abs(bursty.stream_time() - steady.stream_time()) < 0.005
+
+
+def _call_with_line_change(bot: bytes, rate: int, before: str, after: str, at: float, seconds: float,
+                           options: UplinkOptions | None = None) -> tuple[Uplink, int, list[bool]]:
+    """The bot talking while the line changes at `at` (the caller takes the phone off a headset,
+    or the carrier's echo canceller gives up): returns the front end, onsets, and whether the
+    canceller was only watching, block by block."""
+    from voice.line import PhoneLine, Playout
+    from voice.vad import SpeechStart
+
+    up = Uplink(rate, 0.0, options)
+    lines = [PhoneLine(parse_line_spec(before), rate), PhoneLine(parse_line_spec(after), rate)]
+    playout, n = Playout(), rate // 50
+    sched, sent, onsets, watching = 0.3, 0, 0, []
+    for k in range(int(seconds / 0.02)):
+        t = k * 0.02
+        while t >= 0.3 and sent < len(bot) and sched - t < 0.8:
+            piece = bot[sent : sent + rate // 5]
+            playout.push(piece)
+            up.play(piece, sched)
+            sched += len(piece) / 2 / rate
+            sent += len(piece)
+        frame = lines[0 if t < at else 1].frame(bytes(2 * n), playout.pull(n))
+        onsets += sum(1 for ev in up.push(frame, t + 0.02).events if isinstance(ev, SpeechStart))
+        watching.append(up.aec is not None and up.aec.watching)
+    return up, onsets, watching
+
+
+def test_a_line_without_echo_is_only_watched(speech: dict) -> None:
+    rate = 16000
+    call = simulate_call(parse_line_spec("noise=-50dBFS"), rate, bot=speech[("bot", rate)][: rate * 2 * 6])
+    aec = call.uplink.aec if call.uplink is not None else None
+    assert aec is not None and aec.watching and aec.stats().watching
+    assert aec.delay.delay is None and call.onsets == []
+    assert aec.full_blocks < aec.active_blocks / 3  # the filters ran only until the line had shown it has no echo
+    tail = rate * 2 * 2
+    assert bytes(call.uplink_clean)[-tail:] == bytes(call.uplink_raw)[-tail:]  # watched: the caller's audio untouched
+
+
+@pytest.mark.parametrize(("rate", "before", "after"), [
+    (16000, "noise=-55dBFS", "echo=-20dB@150ms,noise=-55dBFS,seed=2"),
+    (8000, "codec=ulaw,noise=-50dBFS", "echo=-20dB@300ms,codec=ulaw,noise=-50dBFS,seed=2"),
+])
+def test_an_echo_appearing_later_wakes_the_canceller(speech: dict, rate: int, before: str, after: str) -> None:
+    bot = speech[("bot", rate)]
+    bot = (bot * 2)[: rate * 2 * 9]
+    _, bare, _ = _call_with_line_change(bot, rate, before, after, 4.5, 9.0, OFF)
+    assert bare > 0, "the new echo should fool a bare VAD (else this test proves nothing)"
+    up, onsets, watching = _call_with_line_change(bot, rate, before, after, 4.5, 9.0)
+    assert watching[int(4.4 / 0.02)], "the line without echo should have been only watched"
+    assert onsets == 0
+    aec = up.aec
+    assert aec is not None and aec.wakes >= 1 and not aec.watching
+    delay_ms = float(after.split("@")[1].split("ms")[0])
+    assert aec.delay.delay_ms is not None and abs(aec.delay.delay_ms - delay_ms) < 15
+
+
+def test_the_caller_over_the_bot_on_a_watched_line_is_heard_at_once(speech: dict) -> None:
+    rate = 8000
+    bot, caller = speech[("bot", rate)], speech[("caller", rate)]
+    at = 4.0
+    call = simulate_call(parse_line_spec("codec=ulaw,noise=-50dBFS"), rate, bot=bot, caller=caller, caller_at=at,
+                         seconds=at + 1.5, stop_bot_on_onset=True)
+    aec = call.uplink.aec if call.uplink is not None else None
+    assert aec is not None and aec.wakes >= 1  # it was watching, and the caller's voice woke it
+    true_onset = at + onset_s(caller, rate)
+    assert len(call.onsets) == 1
+    assert 0 <= call.onsets[0].confirmed - true_onset <= 0.15
