@@ -42,6 +42,7 @@ level check cannot see is under the noise for the VAD and the recogniser too.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ CONVERGED_DB = 6.0  # ERLE (above the line's noise) from which the linear filter
 WIDE_RELEASE = 10 ** (-0.1 / 10)  # the any-delay envelope is the fallback: it falls 5 dB/s
 WIDE_MARGIN = 2.0  # and gets 3 dB of headroom
 GAMMA_MIN = 0.05  # once converged, the coupling bound is scaled by the filter's leakage, not below this
-_SMOOTH = np.ones(7, dtype=np.float32) / 7  # powers are smoothed over 7 bins before they are compared
+SMOOTH_BINS = 7  # powers are smoothed over 7 bins before they are compared
 DOUBLE_TALK_MAX_BLOCKS = 15  # 300 ms
 RESTART_QUIET_BLOCKS = 5  # 100 ms without reference: a new stretch of playback
 NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
@@ -120,17 +121,38 @@ class EchoCanceller:
         self._xr = _zeros((2, 2 * n), np.float32)  # both transformed in one call:
         self._xbuf = self._xr[0]  # [previous | this] reference block at the filter's lag
         self._r0buf = self._xr[1]  # the same at lag 0
-        self._ebz = _zeros(2 * n, np.float32)  # [zeros | background error]: the gradient's input
-        self._eybuf = _zeros((2, 2 * n), np.float32)  # [previous | this] error and echo estimate
+        # [zeros | background error] (the gradient's input), [previous | this] error, and echo
+        # estimate: one transform (`_spec` rows 0-2; row 3 is the uplink's, their sum)
+        self._rows = _zeros((3, 2 * n), np.float32)
+        self._spec = _zeros((4, bins), np.complex64)
+        self._pow = _zeros((3, bins), np.float32)  # |E|^2, |Y|^2, |D|^2
+        self._pow_tmp = _zeros((3, bins), np.float32)
+        # the suppressor's work rows: smoothed uplink power, reference power in the filter's span,
+        # at every plausible delay, newest reference power, uplink power above its floor
+        self._work = _zeros((5, bins), np.float32)
+        self._bins = bins
+        self._pad = SMOOTH_BINS // 2 + 1  # [0 | 3 zeros | bins | 3 zeros]: a box sum from one cumulative sum
+        self._zin = _zeros((4, bins + SMOOTH_BINS), np.float32)
+        self._zsum = _zeros((4, bins + SMOOTH_BINS), np.float64)
+        self._bounds = _zeros((2, bins), np.float32)
+        self._residual = _zeros(bins, np.float32)
+        self._inv = _zeros(bins, np.float32)
+        self._gain = _zeros(bins, np.float32)
+        self._tmp = _zeros(bins, np.float32)
+        self._tmp2 = _zeros((2, bins), np.float32)
+        self._ratio = _zeros((2, bins), np.float32)
+        self._mask = np.zeros(bins, dtype=bool)
+        self._live = np.zeros((2, bins), dtype=bool)
+        self._up = np.zeros((2, bins), dtype=bool)
+        self._up2 = np.zeros((2, bins), dtype=bool)
+        self._release = np.array([[COUPLING_RELEASE], [WIDE_RELEASE]], dtype=np.float32)
         self._d = _zeros(n, np.float32)
         self._out = _zeros(n, np.float32)
         self._pcm = np.zeros(n, dtype=np.int16)
         self._Y2 = _zeros((2, 2 * n), np.float32)  # both filters' outputs
-        self._prod = _zeros((partitions, bins), np.complex64)  # scratch: products, the gradient
+        self._prod = _zeros((2, partitions, bins), np.complex64)  # scratch: both filters' products, the gradient
         self._acc = _zeros((2, bins), np.complex64)
-        self._G = _zeros(bins, np.complex64)
         self._XR0 = _zeros((2, bins), np.complex64)  # the spectra of `_xbuf` and `_r0buf`
-        self._EY = _zeros((2, bins), np.complex64)
         self._w = _zeros(2 * n, np.float32)
         self._start = 0  # the filter covers timeline positions [pos - start - tail, pos - start]
         self._pre = int(rate * PRE_MS / 1000)
@@ -143,8 +165,7 @@ class EchoCanceller:
         self._sounded = 0
         self._c_unlocked = np.full(bins, COUPLING_BOUND, dtype=np.float32)
         self._delay_blocks = int(MAX_DELAY_MS / BLOCK_MS) + 1
-        self._avg_pd = _zeros(bins, np.float32)
-        self._avg_ref = _zeros(bins, np.float32)
+        self._avg = _zeros((2, bins), np.float32)  # the reference's power and the uplink's above its floor
         self._noise = np.full(bins, -1.0, dtype=np.float32)
         # reference power at the filter's lag: only its newest row and its filter's span are read
         self._ref_hist = _zeros((partitions + 1, bins), np.float32)
@@ -158,8 +179,8 @@ class EchoCanceller:
         self._quiet_blocks = 0
         self._moved = 0.0  # smoothed correlation of the error with the echo estimate
         self._path_moved = False
-        self._coupling = np.full(bins, COUPLING_BOUND, dtype=np.float32)  # echo / reference in the filter's span
-        self._coupling_wide = np.full(bins, COUPLING_BOUND, dtype=np.float32)  # ... over every plausible delay
+        # echo / reference power: in the filter's span (row 0), and over every plausible delay (row 1)
+        self._C2 = np.full((2, bins), COUPLING_BOUND, dtype=np.float32)
         self.erle_db = 0.0
         self.converged = False
         self.double_talk = False
@@ -225,7 +246,8 @@ class EchoCanceller:
         self._pos += n
         self.blocks += 1
         lookback = self._max_delay + self.m * n
-        energy = float(np.dot(d, d)) / n
+        dd = float(np.dot(d, d))
+        energy = dd / n
         self._track_floor(energy)
         audible = self.far.sounding(pos - lookback, pos + n)
         if not audible and not self.far.sounding(pos - lookback - self._idle, pos + n):
@@ -242,7 +264,7 @@ class EchoCanceller:
                 return None
             self._wake(pos)
         self._watch_or_not(risen, ref0)
-        return self._cancel(d, pos, ref0)
+        return self._cancel(d, pos, ref0, dd)
 
     def _track_delay(self, d: np.ndarray, pos: int, audible: bool) -> np.ndarray:
         """The delay estimate on the unaligned reference (the filter placed where it says);
@@ -254,13 +276,12 @@ class EchoCanceller:
         if self.delay.push(d, ref0, audible) and self.delay.delay is not None:
             lag = self.delay.delay - self._start
             if self.delay.updates == 1:  # first lock: start from what the averages showed
-                self._coupling = self._c_unlocked.copy()  # pessimistic (4x the average); it decays
-                self._coupling_wide = self._c_unlocked.copy()
+                self._C2[:] = self._c_unlocked  # pessimistic (4x the average); it decays
             if self.delay.updates == 1 or not self._slack[0] <= lag <= self._slack[1]:
                 self._place(max(0, self.delay.delay - self._pre), pos)
         return ref0
 
-    def _cancel(self, d: np.ndarray, pos: int, ref0: np.ndarray) -> np.ndarray:
+    def _cancel(self, d: np.ndarray, pos: int, ref0: np.ndarray, dd: float) -> np.ndarray:
         """The filters and the suppressor on one block."""
         n = self.block
         self.full_blocks += 1
@@ -298,38 +319,45 @@ class EchoCanceller:
         else:
             np.multiply(R0.real, R0.real, out=wide_row)
             wide_row += R0.imag * R0.imag
-        if not self._ref_hist[: self.m + 1, 1:].any():  # nothing in the filter's span
-            return self._suppress(d, d, self._zeros)
+        if not self._ref_hist[:, 1:].any():  # nothing in the filter's span
+            self._spectra(self._zeros, d, self._zeros)
+            return self._suppress(d, self._zeros)
         # foreground (cancels) and background (learns), in one product and one inverse FFT
-        for i in (0, 1):
-            self._filter_product(self._W[i])
-            self._prod.sum(axis=0, out=self._acc[i])
+        k = self.m - self._xh  # X newest first: the ring in two runs
+        prod = self._prod
+        np.multiply(self._W[:, :k], self._Xring[self._xh :], out=prod[:, :k])
+        np.multiply(self._W[:, k:], self._Xring[: self._xh], out=prod[:, k:])
+        prod.sum(axis=1, out=self._acc)
         Y2 = np.fft.irfft(self._acc, axis=1, out=self._Y2)
         yf, yb = Y2[0, n:], Y2[1, n:]
         ef, eb = d - yf, d - yb
-        self._adapt(eb)
-        if self._two_path(d, ef, eb):
-            ef, yf = eb, yb
+        ee_f, ee_b = float(np.dot(ef, ef)), float(np.dot(eb, eb))
+        copy, keep_fg, drop_fg = self._two_path(dd, ee_f, ee_b)
+        ee = ee_f
+        if copy:
+            ef, yf, ee = eb, yb, ee_b
             if self._path_moved:  # a re-learnt filter: its leakage and ERLE are to be measured anew
                 self._path_moved = False
                 self._leak, self.erle_db, self.converged = 1.0, 0.0, False
-        ee, yy = float(np.dot(ef, ef)), float(np.dot(yf, yf))
+        yy = float(np.dot(yf, yf))
         # a moved echo path leaves the old estimate in the error with its sign flipped (e = d - y
         # holds -y); the caller talking over the bot is just uncorrelated with y
         if yy > 1e2 * n and ee < 4 * yy:  # (a caller much louder than the estimate says nothing)
-            rho = float(np.dot(ef, yf)) / (np.sqrt(ee * yy) + 1e-9)
+            rho = float(np.dot(ef, yf)) / (math.sqrt(ee * yy) + 1e-9)
             self._moved = 0.6 * self._moved + 0.4 * rho
             if self._moved < -0.5:
                 self._path_moved = True  # until the filter has re-learnt or been moved
-        if ee > float(np.dot(d, d)):  # the filter now adds echo: leave it out
+        if ee > dd:  # the filter now adds echo: leave it out
             ef, yf = d, self._zeros
-        return self._suppress(d, ef, yf)
-
-    def _filter_product(self, W: np.ndarray) -> None:
-        """`_prod` = W * X partition by partition, X newest first (the ring in two runs)."""
-        k = self.m - self._xh
-        np.multiply(W[:k], self._Xring[self._xh :], out=self._prod[:k])
-        np.multiply(W[k:], self._Xring[: self._xh], out=self._prod[k:])
+        self._spectra(eb, ef, yf)  # the gradient's and the suppressor's transforms in one call
+        self._adapt()
+        if copy:  # (after the background learnt from this block, as it is what is copied)
+            self._W[0] = self._W[1]
+        if keep_fg:
+            self._W[1] = self._W[0]
+        if drop_fg:
+            self._W[0] = 0.0
+        return self._suppress(ef, yf)
 
     def _push_partition(self, X0: np.ndarray) -> np.ndarray:
         """The newest partition in front, the oldest out; returns its power |X0|^2."""
@@ -341,17 +369,27 @@ class EchoCanceller:
         p += X0.imag * X0.imag
         return p
 
-    def _adapt(self, eb: np.ndarray) -> None:
+    def _spectra(self, eb: np.ndarray, e: np.ndarray, y: np.ndarray) -> None:
+        """One transform of three rows: [zeros | background error] (the gradient), and
+        [previous | this] of the error and of the echo estimate (the suppressor)."""
+        n = self.block
+        rows = self._rows
+        rows[0, n:] = eb
+        rows[1, n:] = e
+        rows[2, n:] = y
+        np.fft.rfft(rows, axis=1, out=self._spec[:3])
+        rows[1:, :n] = rows[1:, n:]
+
+    def _adapt(self) -> None:
         n = self.block
         P = self._P
         P *= 0.7
         P += 0.3 * self._Xpow.sum(axis=0)
         if float(P.sum()) < 1e3 * n * len(P):  # reference (nearly) silent: nothing to learn from
             return
-        self._ebz[n:] = eb
-        G = np.fft.rfft(self._ebz, out=self._G)
+        G = self._spec[0]
         G *= MU / (P + 1e4 * n)
-        Wb, grad = self._W[1], self._prod
+        Wb, grad = self._W[1], self._prod[0]
         k = self.m - self._xh  # conj(X), newest first
         np.conjugate(self._Xring[self._xh :], out=grad[:k])
         np.conjugate(self._Xring[: self._xh], out=grad[k:])
@@ -364,29 +402,30 @@ class EchoCanceller:
         w[n:] = 0.0
         np.fft.rfft(w, out=Wb[j])
 
-    def _two_path(self, d: np.ndarray, ef: np.ndarray, eb: np.ndarray) -> bool:
-        """Keep the better filter in front; True when the background was just copied."""
+    def _two_path(self, dd: float, ee_f: float, ee_b: float) -> tuple[bool, bool, bool]:
+        """Keep the better filter in front. Returns what to do with the filters once the
+        background has learnt from this block: (copy it to the front, reset it to the
+        front (it diverged in double talk), clear the front (the path changed under it))."""
         a = 0.6
-        self._sd = a * self._sd + (1 - a) * float(np.dot(d, d))
-        self._sf = a * self._sf + (1 - a) * float(np.dot(ef, ef))
-        self._sb = a * self._sb + (1 - a) * float(np.dot(eb, eb))
-        copied = False
+        self._sd = a * self._sd + (1 - a) * dd
+        self._sf = a * self._sf + (1 - a) * ee_f
+        self._sb = a * self._sb + (1 - a) * ee_b
+        copied = diverged = spoilt = False
         if self._sb < 0.5 * self._sf and self._sb < 0.7 * self._sd:
             self._better += 1
             if self._better >= 2:
-                self._W[0] = self._W[1]
                 self._sf = self._sb
                 self._better = 0
                 copied = True
         else:
             self._better = 0
         if self._sb > 4 * self._sd and self._sb > 4 * self._sf:  # the background diverged (double talk)
-            self._W[1] = self._W[0]
             self._sb = self._sf
+            diverged = True
         if self._sf > 2 * self._sd:  # the echo path changed under the foreground: it makes things worse
-            self._W[0] = 0.0
             self._sf = self._sd
-        return copied
+            spoilt = True
+        return copied, diverged, spoilt
 
     # ---- a line with no measurable echo ----
 
@@ -413,8 +452,8 @@ class EchoCanceller:
     def _watch(self, d: np.ndarray) -> None:
         """Nothing to cancel: the input as it is (the next block's overlap is this one)."""
         n = self.block
-        self._eybuf[0, :n] = d
-        self._eybuf[1, :n] = 0.0
+        self._rows[1, :n] = d
+        self._rows[2, :n] = 0.0
         self._quiet_blocks = 0
 
     def _wake(self, pos: int) -> None:
@@ -469,25 +508,27 @@ class EchoCanceller:
             self.erle_db = min(self.erle_db, 0.0)
             self.converged = False
 
-    def _suppress(self, d: np.ndarray, e: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _suppress(self, e: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The residual echo suppressor on this block's error `e` and echo estimate `y`, whose
+        spectra `_spectra` left in `_spec` (rows 1 and 2)."""
         n = self.block
-        ey = self._eybuf
-        ey[0, n:] = e
-        ey[1, n:] = y
-        EY = np.fft.rfft(ey, axis=1, out=self._EY)
-        ey[:, :n] = ey[:, n:]
-        E, Y = EY[0], EY[1]
-        D = E + Y  # d = e + y, and the transform is linear
-        pe = E.real * E.real + E.imag * E.imag
-        py = Y.real * Y.real + Y.imag * Y.imag
-        pd = np.convolve(D.real * D.real + D.imag * D.imag, _SMOOTH, mode="same")
+        spec = self._spec
+        np.add(spec[1], spec[2], out=spec[3])  # D = E + Y: d = e + y, and the transform is linear
+        V, pw = spec[1:], self._pow
+        np.multiply(V.real, V.real, out=pw)
+        np.multiply(V.imag, V.imag, out=self._pow_tmp)
+        pw += self._pow_tmp
+        pe, py = pw[0], pw[1]
+        self._smooth(pw[2])
+        work = self._work
+        pd, wide = work[0], work[2]
         self._track_noise(pd)
         # leakage of the linear filter: residual / estimate, learnt while that ratio is
         # plausible for echo alone; far above it is double talk (or a changed path)
         # energies above the line's noise: a -50 dBFS hiss must not read as a poor filter
         noise = NOISE_BIAS * float(self._noise.sum())
-        sy, se = float(py.sum()), max(float(pe.sum()) - noise, 0.0)
-        sd = max(float(D.real @ D.real + D.imag @ D.imag) - noise, 0.0)
+        se_all, sy, sd_all = (float(v) for v in pw.sum(axis=1))
+        se, sd = max(se_all - noise, 0.0), max(sd_all - noise, 0.0)
         if sy > 1e4 * n:
             ratio = se / sy
             self.double_talk = ratio > 4 * self._leak
@@ -502,83 +543,129 @@ class EchoCanceller:
                 self._dt_blocks = 0
             if not self.double_talk:
                 self._leak = min(1.0, max(0.003, 0.8 * self._leak + 0.2 * ratio))
-                erle = 10 * np.log10((sd + 1e3 * n) / (se + 1e3 * n))
-                self.erle_db = 0.9 * self.erle_db + 0.1 * float(erle)
+                erle = 10 * math.log10((sd + 1e3 * n) / (se + 1e3 * n))
+                self.erle_db = 0.9 * self.erle_db + 0.1 * erle
                 self.converged = self.erle_db > CONVERGED_DB
         self._leak = min(1.0, self._leak * 1.003)
-        wide = np.convolve(self._wide.max(axis=0), _SMOOTH, mode="same")
-        ceiling = self._unlocked_coupling(pd, wide)  # the long-term bound, at any delay
+        above = work[4]  # the uplink's power above twice its noise floor
+        np.multiply(self._noise, 2.0, out=above)
+        np.subtract(pd, above, out=above)
+        np.maximum(above, 0.0, out=above)
+        ceiling = self._unlocked_coupling(wide)  # the long-term bound, at any delay
+        bound = self._bounds[0]
         if self.delay.delay is not None:
-            span = np.convolve(self._ref_hist[: self.m + 1].max(axis=0), _SMOOTH, mode="same")
-            self._learn_coupling(self._coupling, pd, span)
-            self._learn_coupling(self._coupling_wide, pd, wide, WIDE_RELEASE)
-            np.minimum(self._coupling, ceiling, out=self._coupling)
-            np.minimum(self._coupling_wide, ceiling, out=self._coupling_wide)
+            C2 = self._C2
+            self._learn_coupling()
+            np.minimum(C2, ceiling, out=C2)
             # a converged filter's leakage scales the bound down; while it is not converged,
             # or the echo path seems to have moved, the whole echo envelope is assumed to be
             # there, at any plausible delay (double talk alone does not distrust the filter:
             # that would hide the very caller it is about)
             trusted = self.converged and not self._path_moved
-            trust = min(1.0, max(GAMMA_MIN, 4 * self._leak)) if trusted else 1.0
-            bound = self._coupling * span * trust
-            if not trusted:
-                bound = np.maximum(bound, WIDE_MARGIN * self._coupling_wide * wide)
+            np.multiply(C2, work[1:3], out=self._bounds)  # coupling x span, wide coupling x wide
+            if trusted:
+                bound *= min(1.0, max(GAMMA_MIN, 4 * self._leak))
+            else:
+                wide_bound = self._bounds[1]
+                wide_bound *= WIDE_MARGIN
+                np.maximum(bound, wide_bound, out=bound)
         else:
-            bound = ceiling * wide
-        residual = np.maximum(self._leak * py, bound)
-        gain = 1.0 - OVER_SUBTRACT * residual / (pe + 1e-9)
-        floor = np.sqrt(NOISE_BIAS * self._noise / (pe + 1e-9))
-        np.maximum(gain, floor, out=gain)
-        np.minimum(np.maximum(gain, 0.0, out=gain), 1.0, out=gain)
+            np.multiply(ceiling, wide, out=bound)
+        residual = np.multiply(py, self._leak, out=self._residual)
+        np.maximum(residual, bound, out=residual)
+        inv = np.add(pe, 1e-9, out=self._inv)
+        np.reciprocal(inv, out=inv)
+        gain = np.multiply(residual, inv, out=self._gain)
+        gain *= -OVER_SUBTRACT
+        gain += 1.0
+        floor = np.multiply(self._noise, inv, out=self._residual)  # (the residual is spent)
+        floor *= NOISE_BIAS
+        np.sqrt(floor, out=floor)
+        np.maximum(gain, floor, out=gain)  # (the floor is >= 0)
+        np.minimum(gain, 1.0, out=gain)
         if float(gain.min()) > 0.98:
             return e  # nothing to suppress: the block as it is, untouched
+        E = spec[1]
         E *= gain
         out = np.fft.irfft(E, out=self._w)[n:]
         # what rings over from the previous block must not make this one louder than it was
         # (a click would leak into the silence after it and look like speech going on)
         eo, ei = float(np.dot(out, out)), float(np.dot(e, e))
         if eo > ei:
-            out *= np.sqrt(ei / eo)
+            out *= math.sqrt(ei / eo)
         return out
 
-    def _unlocked_coupling(self, pd: np.ndarray, span: np.ndarray) -> np.ndarray | float:
+    def _smooth(self, pd: np.ndarray) -> None:
+        """Rows 0-3 of `_work`: the uplink's power `pd`, the reference's in the filter's span,
+        at every plausible delay, and its newest block's, each smoothed over 7 bins (one
+        cumulative sum for all four, in double precision: the bins span 10 decades)."""
+        pad, bins = self._pad, self._bins
+        z = self._zin
+        z[0, pad : pad + bins] = pd
+        np.maximum.reduce(self._ref_hist, axis=0, out=z[1, pad : pad + bins])
+        np.maximum.reduce(self._wide, axis=0, out=z[2, pad : pad + bins])
+        z[3, pad : pad + bins] = self._ref_hist[0]
+        c = np.cumsum(z, axis=1, dtype=np.float64, out=self._zsum)
+        w = SMOOTH_BINS
+        smoothed = self._work[:4]
+        np.subtract(c[:, w:], c[:, :-w], out=smoothed)
+        smoothed *= 1.0 / w
+
+    def _unlocked_coupling(self, span: np.ndarray) -> np.ndarray:
         """The long-term ceiling on the coupling at any delay (and the whole bound before the
         delay is known): 4x the ratio of the uplink's power above its noise floor to the
         reference's power, averaged from the moment the reference has sounded for the
         longest delay, used 0.3 s later (until then an echo may still be on its way, or the
         average is too young: only the worst case is safe). Bins far louder than that bound
         allows (the caller talking), and double talk, are not averaged."""
-        ref = np.convolve(self._ref_hist[0], _SMOOTH, mode="same")
-        above = np.maximum(pd - 2.0 * self._noise, 0.0)
         c = self._c_unlocked
         self._sounded += 1
         if self._sounded <= self._delay_blocks:  # an echo may still be on its way
             return c
         if self.double_talk:
             return c
-        plausible = above <= 4 * c * span
-        np.copyto(self._avg_pd, 0.95 * self._avg_pd + 0.05 * above, where=plausible)
-        np.copyto(self._avg_ref, 0.95 * self._avg_ref + 0.05 * ref, where=plausible)
+        tmp = self._tmp
+        np.multiply(c, span, out=tmp)
+        tmp *= 4
+        plausible = np.less_equal(self._work[4], tmp, out=self._mask)
+        # [reference, above the floor] averaged, both in one go (rows 3-4 of `_work`)
+        avg, new, t = self._avg, self._work[3:5], self._tmp2
+        np.subtract(avg, new, out=t)
+        t *= 0.95
+        t += new  # 0.95 avg + 0.05 new
+        np.copyto(avg, t, where=plausible)
         if self._sounded >= self._delay_blocks + 15:
-            np.minimum(COUPLING_BOUND, 4 * self._avg_pd / (self._avg_ref + 1e3 * self.block), out=c)
+            np.add(avg[0], 1e3 * self.block, out=tmp)
+            np.divide(avg[1], tmp, out=tmp)
+            tmp *= 4
+            np.minimum(tmp, COUPLING_BOUND, out=c)
         return c
 
-    def _learn_coupling(self, c: np.ndarray, pd: np.ndarray, span: np.ndarray, release: float = 0.0) -> None:
+    def _learn_coupling(self) -> None:
         """Echo power / reference power per bin, an upper envelope: a peak hold that jumps to
         what echo-dominated blocks show and releases by `COUPLING_RELEASE` on each of them
         (every syllable of the bot's renews it). Only blocks the linear filters mostly
         explain teach it, up or down: not the caller talking (the filters' error rises), not
         a moved echo path (the same); a line whose echo is lost in its noise never teaches
-        it, and the long-term ceiling keeps it small there."""
-        live = span > 1e3 * self.block
+        it, and the long-term ceiling keeps it small there. Both envelopes at once: in the
+        filter's span (row 0) and at every plausible delay (row 1, released more slowly)."""
+        C2, spans = self._C2, self._work[1:3]
+        live = np.greater(spans, 1e3 * self.block, out=self._live)
         if not live.any():
             return
-        if self.delay.delay is not None and min(self._sb, self._sf) < 0.5 * self._sd and not self.double_talk:
-            np.multiply(c, release or COUPLING_RELEASE, out=c, where=live)
-            r = np.maximum(pd - 2.0 * self._noise, 0.0) / (span + 1e-9)
-            up = live & (r > c) & (r < 4 * c) & (pd > 4.0 * self._noise)
-            np.copyto(c, r, where=up)
-        np.maximum(np.minimum(c, COUPLING_BOUND, out=c), 1e-5, out=c)
+        if min(self._sb, self._sf) < 0.5 * self._sd and not self.double_talk:
+            np.multiply(C2, self._release, out=C2, where=live)
+            r = np.add(spans, 1e-9, out=self._ratio)
+            np.divide(self._work[4], r, out=r)
+            up = np.greater(r, C2, out=self._up)
+            t = np.multiply(C2, 4, out=self._tmp2)
+            up &= np.less(r, t, out=self._up2)
+            up &= live
+            loud = np.multiply(self._noise, 4.0, out=self._tmp)
+            up &= np.greater(self._work[0], loud, out=self._mask)
+            np.copyto(C2, r, where=up)
+        np.minimum(C2, COUPLING_BOUND, out=C2)
+        np.maximum(C2, 1e-5, out=C2)
 
     def _track_noise(self, pe: np.ndarray) -> None:
         if self._noise[0] < 0:
@@ -591,7 +678,7 @@ class EchoCanceller:
         """Nothing played lately: the input as it is."""
         self.active = False
         n = self.block
-        self._eybuf[0, :n] = d
-        self._eybuf[1, :n] = 0.0
+        self._rows[1, :n] = d
+        self._rows[2, :n] = 0.0
         self._xbuf[n:] = 0.0
         self._sounded = 0
