@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -437,6 +437,14 @@ class Actions:
     async def search_call_log(self, query: CallLogQuery) -> CallLogPage:
         try:
             return await self.client.search_call_log(query)
+        except Exception as exc:
+            raise ActionError(describe_error(exc)) from None
+
+    async def call_log_pages(self, query: CallLogQuery, *, max_pages: int = 500) -> AsyncIterator[CallLogPage]:
+        """Every page of a search (an export walks it to its end), each call once; errors in words."""
+        try:
+            async for page in self.client.iter_call_log(query, max_pages=max_pages):
+                yield page
         except Exception as exc:
             raise ActionError(describe_error(exc)) from None
 

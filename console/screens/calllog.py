@@ -4,13 +4,15 @@ The form maps one to one onto `CallLogQuery` (date range, customer, agent, statu
 solution type, duration range, campaign, disposition, agent/customer status, action,
 device). The first page comes from a search (asking for the total count); further pages
 are asked for by `offset` when the cursor or the scroll position nears the end. Searches run in an exclusive worker: a
-new search cancels the one in flight. enter opens the detailed call log and recording.
+new search cancels the one in flight. enter opens the detailed call log and recording; `e`
+writes every row the search matched (all pages, as `console.calllog_csv` explains) to a CSV file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -29,10 +31,19 @@ from console.actions import (
     build_call_log_query,
     fmt_dt,
 )
+from console.calllog_csv import (
+    ExportError,
+    default_export_name,
+    default_export_path,
+    export_call_log,
+    export_query,
+    resolve_export_path,
+)
 from console.display import time_format
 from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
+from console.screens.forms import FormField, FormScreen, Values
 from console.widgets.plain import plain
 from console.widgets.table import VimTable
 
@@ -82,12 +93,15 @@ class CallLogScreen(ViewScreen):
         Binding("s", "focus_form", "search form", id="calllog.form"),
         Binding("n", "more", "next page", id="calllog.more"),
         Binding("ctrl+s", "search", "search", id="calllog.search"),
+        Binding("e", "export", "export CSV", id="calllog.export"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.records: dict[str, CallLogRecord] = {}
         self.query_used: CallLogQuery | None = None
+        self.searched_at = datetime.now(UTC)
+        self.last_export: Path | None = None
         self.next_query: CallLogQuery | None = None
         self.total: int | None = None
         # Not `loading`: that name is Textual's Widget.loading reactive, which on a Screen
@@ -169,6 +183,7 @@ class CallLogScreen(ViewScreen):
             self._set_status(f"⚠ {exc}")
             return
         self.query_used = query
+        self.searched_at = datetime.now(UTC)
         self.records = {}
         self.next_query = None
         self.total = None
@@ -213,13 +228,15 @@ class CallLogScreen(ViewScreen):
             # the search was typed in (s goes back to it).
             table.focus()
 
+    def _shown(self, r: CallLogRecord) -> bool:
+        """The `/` filter (the search itself is the form's)."""
+        return self.view.matches_text(r.customer_number, r.agent_number, r.call_status, r.solution_type,
+                                      r.disposition, r.uuid, r.call_direction)
+
     def _show_rows(self) -> None:
-        """The loaded results, narrowed by the `/` filter (the search itself is the form's)."""
-        view = self.view
+        """The loaded results, narrowed by the `/` filter."""
         self.query_one("#calllog-table", VimTable).sync_rows([
-            (key, record_cells(r)) for key, r in self.records.items()
-            if view.matches_text(r.customer_number, r.agent_number, r.call_status, r.solution_type,
-                                 r.disposition, r.uuid, r.call_direction)
+            (key, record_cells(r)) for key, r in self.records.items() if self._shown(r)
         ])
 
     def filter_changed(self) -> None:
@@ -260,6 +277,53 @@ class CallLogScreen(ViewScreen):
     def action_focus_form(self) -> None:
         self.query_one("#q-customer", Input).focus()
 
+    # ---- export ----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        """Ask where to write the search (all of it, not only the loaded pages), then write it."""
+        query = self.query_used
+        if query is None:
+            self._set_status("run a search first (ctrl+s): the export writes what it matched")
+            return
+        name = default_export_name(query, datetime.now(time_format().zone))
+        counted = f"{self.total:,} calls" if self.total is not None else "every call"
+        narrowed = f", narrowed by the filter “{self.view.text}”" if self.view.text else ""
+        note = (f"Writes {counted} the search matched{narrowed}: every page, not only the "
+                f"{len(self.records):,} loaded. Raw values (full call ids and links, seconds, numbers as "
+                f"Knowlarity sends them), times in {time_format().label()}.")
+        form: FormScreen | None = None
+
+        async def write(values: Values) -> str | None:
+            try:
+                path = resolve_export_path(values.get("path", ""), name, replace=values.get("replace") == "true")
+            except ExportError as exc:
+                return str(exc)
+
+            def progress(fetched: int, total: int | None) -> None:
+                if form is not None and form.is_attached:
+                    form.show_error(f"writing … {fetched:,}{f' of {total:,}' if total is not None else ''} calls")
+
+            keep = self._shown if self.view.text else None
+            pages = self.capp.actions.call_log_pages(export_query(query, self.searched_at + timedelta(seconds=1)))
+            try:
+                result = await export_call_log(pages, path, times=time_format(), keep=keep, progress=progress)
+            except ExportError as exc:
+                return str(exc)
+            self.last_export = result.path
+            short = ""
+            if result.total is not None and result.fetched < result.total:
+                short = f" (the server counted {result.total:,} but returned {result.fetched:,}: narrow the search)"
+            message = f"wrote {result.rows:,} call{'s' * (result.rows != 1)} to {result.path}{short}"
+            self._set_status(message)
+            self.notify(message, title="CSV export", timeout=8)
+            return None
+
+        form = FormScreen("Export this search to CSV", [
+            FormField("path", "file", value=str(default_export_path(name))),
+            FormField("replace", "replace if it exists", check=True),
+        ], submit_label="Export", submit=write, note=note)
+        self.capp.push_screen(form)
+
     # ---- details ---------------------------------------------------------------------------
 
     def _selected(self) -> CallLogRecord | None:
@@ -299,3 +363,4 @@ class CallLogScreen(ViewScreen):
         yield ("Call log: next page", "the next page (by offset)", self.action_more)
         yield ("Call log: details of the selected call", "detailed call log and recording", self.action_details)
         yield ("Call log: clear the form", "", self.clear_form)
+        yield ("Call log: export the search to CSV", "every row it matched, all pages", self.action_export)
