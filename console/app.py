@@ -57,7 +57,7 @@ from console.screens.replay import ReplayScreen
 from console.screens.tasks import TasksScreen
 from console.state import ConsoleState, FeedStatus
 from console.talk import TalkSession
-from console.widgets.badge import BarInfo
+from console.widgets.badge import BarInfo, TopBar
 from kcommon.text import escape_controls
 from voice.replay.load import Recording
 
@@ -409,6 +409,13 @@ class ConsoleApp(App[int]):
             return
         await self.switch_mode(name)
         self._refresh_tick()
+
+    async def on_top_bar_tab_clicked(self, message: TopBar.TabClicked) -> None:
+        """A click on a view's tab goes there, as its number key does (also from a text field:
+        a click says where the user wants to go; a digit typed there may be meant for the field)."""
+        name = next((name for name, key, _, _ in VIEWS if key == message.key), None)
+        if name is not None:
+            await self.action_view(name)
 
     async def action_back(self) -> None:
         """esc: close the top dialog. It never changes the view: a user who presses esc to

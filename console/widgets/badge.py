@@ -3,7 +3,8 @@
 One line, re-rendered from plain values by the app's refresh timer (never per event):
 the numbered views with the current one highlighted, "me" or "everyone", the live
 stream's state (live / connecting / retrying in N s / failed), the bot feed's state,
-and a PAUSED badge while the live feed is paused.
+and a PAUSED badge while the live feed is paused. A click on a view's tab goes to that
+view (`TopBar.TabClicked`, handled by the app as if its number key had been pressed).
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widgets import Static
 
 from console.look import generation, look
 from console.state import FeedStatus
 from console.widgets.plain import safe_text
 
-__all__ = ["BarInfo", "FeedStatus", "TopBar", "render_bar", "stream_badge"]
+__all__ = ["BarInfo", "FeedStatus", "Tab", "TopBar", "layout_bar", "render_bar", "stream_badge"]
+
+Tab = tuple[int, int, str]
+"""Where a view's tab is drawn: (first cell, cell after the last, the view's key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,32 +59,43 @@ def stream_badge(status: FeedStatus, label: str = "stream", *, short: bool = Fal
 
 
 def render_bar(info: BarInfo, width: int = 200) -> Text:
-    """The bar for a terminal `width` columns wide. It gives way in steps until it fits:
-    first the product name and the other views' titles (their keys stay), then IST and
-    the words the badges' colours already say. The current view, whose calls, every
-    feed's state and the clock always fit; the source is added only where there is room."""
+    """The bar for a terminal `width` columns wide (see `layout_bar`)."""
+    return layout_bar(info, width)[0]
+
+
+def layout_bar(info: BarInfo, width: int = 200) -> tuple[Text, tuple[Tab, ...]]:
+    """The bar for a terminal `width` columns wide, and where each view's tab is in it.
+
+    It gives way in steps until it fits: first the product name and the other views'
+    titles (their keys stay), then IST and the words the badges' colours already say. The
+    current view, whose calls, every feed's state and the clock always fit; the source is
+    added only where there is room."""
     text = Text()
+    tabs: tuple[Tab, ...] = ()
     for level in range(3):
-        text = _bar(info, compact=level >= 1, tight=level >= 2)
+        text, tabs = _bar(info, compact=level >= 1, tight=level >= 2)
         if text.cell_len <= width:
             break
     if info.source and text.cell_len + len(info.source) + 2 <= width:
         text.append(f"  {info.source}", "dim")
-    return text
+    return text, tabs
 
 
-def _bar(info: BarInfo, *, compact: bool, tight: bool) -> Text:
+def _bar(info: BarInfo, *, compact: bool, tight: bool) -> tuple[Text, tuple[Tab, ...]]:
     text = Text(no_wrap=True, overflow="ellipsis")
+    tabs: list[Tab] = []
     if not compact:
         text.append(" kconsole ", look("badge-brand"))
         text.append(" ")
     for key, title in info.views:
+        start = text.cell_len
         if title == info.current:
             text.append(f" {key} {title} ", "bold reverse")
         elif tight:
             text.append(f" {key}", "dim")
         else:
             text.append(f" {key}{'' if compact else ' ' + title} ", "dim")
+        tabs.append((start, text.cell_len, key))
     text.append(" ")
     text.append(f" {info.who} ", look("badge-who"))
     text.append(" ")
@@ -93,23 +110,42 @@ def _bar(info: BarInfo, *, compact: bool, tight: bool) -> Text:
     if info.clock:
         clock = info.clock.split(" · ")[0] if tight else info.clock
         text.append(f"  {clock}", "")
-    return text
+    return text, tuple(tabs)
 
 
 class TopBar(Static):
-    """The one-line bar at the top of every view."""
+    """The one-line bar at the top of every view; its view tabs can be clicked."""
 
     DEFAULT_CSS = """
     TopBar { height: 1; width: 100%; background: $panel; }
     """
 
+    class TabClicked(Message):
+        """A view's tab was clicked: go to the view with this key."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._last: tuple[BarInfo, int, int] | None = None
+        self.tabs: tuple[Tab, ...] = ()
 
     def show(self, info: BarInfo) -> None:
         width = self.size.width or 200
         key = (info, width, generation())
         if key != self._last:
             self._last = key
-            self.update(safe_text(render_bar(info, width), keep_newlines=False))  # stream reasons are server text
+            text, self.tabs = layout_bar(info, width)
+            self.update(safe_text(text, keep_newlines=False))  # stream reasons are server text
+
+    def tab_at(self, x: int) -> str | None:
+        """The key of the view whose tab is drawn at column `x`, if any."""
+        return next((key for start, end, key in self.tabs if start <= x < end), None)
+
+    def on_click(self, event: events.Click) -> None:
+        key = self.tab_at(event.x)
+        if key is not None:
+            event.stop()
+            self.post_message(self.TabClicked(key))

@@ -9,8 +9,10 @@ The row under the cursor stays under the cursor across syncs.
 
 Two things a person expects of a table in a terminal of any size: columns give way by
 priority when the table is narrow (a column's priority: 0 never goes, higher ones go
-first), and a click on a header sorts by that column (again: reversed, a third time:
-the view's own order).
+first), and sorting by any column: a click on a header sorts by it (again: reversed, a
+third time: the view's own order); from the keyboard `>` sorts by the next column on
+screen (past the last: the view's own order) and `<` reverses it. The sorted column's
+header carries ▲ or ▼. Sorting orders the rows the view holds; new rows take their place.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class VimTable(DataTable[Any]):
         Binding("G", "scroll_bottom", "bottom", show=False, id="table.bottom"),
         Binding("ctrl+d", "page_down", "page down", show=False, id="table.page_down"),
         Binding("ctrl+u", "page_up", "page up", show=False, id="table.page_up"),
+        Binding("greater_than_sign", "sort_next", "sort by the next column", show=False, id="table.sort"),
+        Binding("less_than_sign", "sort_reverse", "reverse the sort", show=False, id="table.sort_reverse"),
     ]
 
     def __init__(
@@ -74,6 +78,8 @@ class VimTable(DataTable[Any]):
         if not self.columns:
             for i in self._shown:
                 key, label, width = self._columns_spec[i]
+                if key == self.sort_by:
+                    label = f"{label} {'▼' if self.sort_reverse else '▲'}"
                 self.add_column(label, key=key, width=width)
 
     @property
@@ -148,6 +154,23 @@ class VimTable(DataTable[Any]):
             self.sort_by, self.sort_reverse = None, False
         self._resort()
 
+    def action_sort_next(self) -> None:
+        """Sort by the column after the sorted one (the first if none; past the last: unsorted)."""
+        if not self.sortable:
+            return
+        shown = self.shown_columns
+        at = shown.index(self.sort_by) + 1 if self.sort_by in shown else 0
+        self.sort_by, self.sort_reverse = (shown[at] if at < len(shown) else None), False
+        self._resort()
+
+    def action_sort_reverse(self) -> None:
+        if not self.sortable or not self.shown_columns:
+            return
+        if self.sort_by is None:
+            self.sort_by, self.sort_reverse = self.shown_columns[0], False
+        self.sort_reverse = not self.sort_reverse
+        self._resort()
+
     def sort_label(self) -> str:
         """"sorted by Time ↓" for a title, or "" in the view's own order."""
         if self.sort_by is None:
@@ -163,8 +186,16 @@ class VimTable(DataTable[Any]):
                       reverse=self.sort_reverse)
 
     def _resort(self) -> None:
+        """Rebuild in the new order with the header's arrow moved, the cursor on the same row."""
         rows = [(key, self._cells[key]) for key in self._view_order if key in self._cells]
-        self.sync_rows(rows)
+        cursor_key = self.selected_key
+        with self.prevent(DataTable.RowHighlighted):
+            self.clear(columns=True)
+            self._cells = {}
+            self._sync_rows(self._sorted(rows))
+            if cursor_key in self._cells:
+                self.move_cursor(row=self.get_row_index(cursor_key), animate=False)
+        self.rebuilds += 1
 
     @property
     def selected_key(self) -> str | None:
