@@ -70,6 +70,11 @@ class Endpointer:
         self._speech_frames = 0
         self._voiced_frames = 0
 
+    @property
+    def pause_ms(self) -> int:
+        """Unvoiced audio at the end of the open utterance so far (0 outside one)."""
+        return self._silent_run * FRAME_MS if self.in_speech else 0
+
     def is_voiced(self, frame: bytes) -> bool:
         if rms_dbfs(frame) < self._min_dbfs:
             return False

@@ -100,6 +100,27 @@ CMN_WIN_HWM = 800
 # costs ~100 ms of CPU at the end of every utterance, i.e. on the caller's wait.
 CMN_REDECODE_DISTANCE = 12.0
 CMN_CHANNEL_CHANGE = 35.0
+# Where a call's first utterance starts its cepstral mean (pocketsphinx's `cmninit`), per
+# front end, and how far the utterance's own mean may be from it before it is re-decoded.
+# The model's own initial mean (40,3,-1,0,...) is that of its training audio; ours passes
+# through dither and, for narrowband calls, upsampling with a noise-filled upper band,
+# which moves the mean far from it (distance 30 at 16 kHz, 66 at 8 kHz on eSpeak speech):
+# every first utterance needed a second pass (~60 ms of CPU holding the GIL). The priors
+# are the mean of the utterances' own means over the script's phrases by three eSpeak
+# voices: 16 kHz linear (wideband), 8 kHz linear and through a G.711 phone line
+# (narrowband); `python -m bench.cmn_prior --check` recomputes and checks them, each voice
+# against a prior from the other two. Wideband: a first pass from the prior was as
+# accurate as, or better than, two passes from the model's mean (100/91/80 % intent
+# accuracy vs 100/86/77), so it is trusted like a call's own mean (re-decoded only on a
+# channel change). Narrowband: 1-3 points below two passes (97/83/55 vs 100/86/52), so its
+# first utterance still gets the second pass, started early in the pause (SECOND_PASS_AT_MS).
+CMN_PRIOR_WIDEBAND = "51.6,-3.6,-4.9,10.1,-12.7,-2.5,-0.4,-11.8,-2.8,-6.7,3.7,-4.8,-4.0"
+CMN_PRIOR_NARROWBAND = "60.2,-25.6,27.4,-19.1,1.9,2.7,-21.5,12.4,-19.3,-3.5,11.4,-18.5,6.2"
+# A first utterance that needs its second pass gets it once the caller has paused this
+# long (the turn cannot end before min_silence_ms, 200): the ~60 ms of CPU is then spent
+# while the caller's pause is still being waited out, not after it. Speech that goes on
+# is decoded on with the corrected mean, in the same utterance.
+SECOND_PASS_AT_MS = 90
 # Gaussian dither (std in int16 units, about -66 dBFS) added to everything decoded.
 # Digital silence (exact zeros, as synthesised or gated audio has) drives the front
 # end's log spectrum and noise floor to extremes, which skews CMN; audio that went
@@ -367,6 +388,8 @@ class PocketsphinxSTT:
     (oldest first) rather than letting the call fall ever further behind.
     `max_decoders`: decoders leased at once by all calls (memory: ~7 MiB each).
     `idle_decoder_s`: a decoder unused this long is freed (one is always kept).
+    `cmn_priors`: start a call's first utterance from the front end's measured cepstral
+    mean (CMN_PRIOR_*) rather than the model's, so it needs no second pass.
     """
 
     name = "pocketsphinx"
@@ -383,8 +406,10 @@ class PocketsphinxSTT:
         max_backlog_s: float = MAX_BACKLOG_S,
         max_decoders: int = DEFAULT_MAX_DECODERS,
         idle_decoder_s: float = IDLE_DECODER_S,
+        cmn_priors: bool = True,
     ) -> None:
         self.vocabulary = list(vocabulary) if vocabulary is not None else None
+        self.cmn_priors = cmn_priors
         self.silence_ms = silence_ms
         self.turn = turn
         self.interim_ms = interim_ms
@@ -401,6 +426,15 @@ class PocketsphinxSTT:
         size = "general" if self.vocabulary is None else f"{len(self.vocabulary)} phrases"
         ending = "adaptive turn detection" if self.turn is not None else f"silence_ms={self.silence_ms}"
         return f"PocketsphinxSTT(vocabulary={size}, {ending})"
+
+    def cmn_prior(self, sample_rate: int) -> tuple[str | None, float]:
+        """A call's initial cepstral mean at `sample_rate` (None: the model's own), and the
+        distance from it at which its first utterance is re-decoded."""
+        if not self.cmn_priors:
+            return None, CMN_REDECODE_DISTANCE
+        if sample_rate < MODEL_RATE:
+            return CMN_PRIOR_NARROWBAND, CMN_REDECODE_DISTANCE
+        return CMN_PRIOR_WIDEBAND, CMN_CHANNEL_CHANGE
 
     @property
     def pool(self) -> _DecoderPool | None:
@@ -462,7 +496,9 @@ class PocketsphinxStream(TranscriptOutbox):
         self._provider = provider
         self._pool = pool
         self._decoder: Any | None = None
-        self._cmn: str | None = None
+        self._cmn: str | None = None  # this call's channel estimate, once it has spoken
+        self.cmn_prior, self._first_redecode = provider.cmn_prior(sample_rate)
+        self.utterance_cmn: np.ndarray | None = None  # the last utterance's own cepstral mean
         # Upsampling a narrowband call: soxr's HQ filter hands out audio in ~100 ms
         # blocks, which would delay every end-of-turn decision by that much; the quick
         # filter streams sample by sample, and the band it would image into is filled
@@ -486,6 +522,7 @@ class PocketsphinxStream(TranscriptOutbox):
         self._in_utt = False
         self._utt_audio = bytearray()
         self._utt_cmn: np.ndarray | None = None
+        self._pass_checked = False  # this utterance's pause check for a second pass is done
         self._waiting: deque[bytes] = deque()  # whole utterances waiting for a decoder
         self._waiting_warned = False
         self.redecodes = 0
@@ -580,7 +617,7 @@ class PocketsphinxStream(TranscriptOutbox):
     def _lease(self, *, streaming: bool) -> Any | None:
         dec = self._pool.lease(None if streaming else self._wake_soon, streaming=streaming)
         if dec is not None:
-            cmn = self._cmn or self._pool.initial_cmn
+            cmn = self._cmn or self.cmn_prior or self._pool.initial_cmn
             if cmn is not None:
                 dec.set_cmn(cmn)
         return dec
@@ -596,6 +633,7 @@ class PocketsphinxStream(TranscriptOutbox):
             self._utt_cmn = _parse_cmn(dec.get_cmn())
         except ValueError:
             self._utt_cmn = None
+        self._pass_checked = False
         dec.start_utt()
 
     def _try_begin_current(self) -> None:
@@ -641,43 +679,76 @@ class PocketsphinxStream(TranscriptOutbox):
             for i in range(0, len(pcm), DECODE_CHUNK):
                 self._decoder.process_raw(pcm[i : i + DECODE_CHUNK], False, False)
 
+    def _own_cmn(self, dec: Any) -> tuple[np.ndarray, float] | None:
+        """This utterance's own cepstral mean so far, and its distance from the one it started
+        with; updates the decoder's running mean (live CMN's own update, which keeps its sums)."""
+        prior = self._utt_cmn
+        frames = dec.n_frames()
+        if prior is None or frames <= 0:
+            return None
+        try:
+            updated = _parse_cmn(dec.get_cmn(True))
+        except ValueError:
+            return None
+        if frames + CMN_WIN <= CMN_WIN_HWM:
+            own = (updated * (CMN_WIN + frames) - prior * CMN_WIN) / frames
+        else:  # the running mean was already re-estimated mid-utterance
+            own = updated
+        if not np.all(np.isfinite(own)):
+            return None
+        self.utterance_cmn = own
+        return own, float(np.linalg.norm(own - prior))
+
+    def _needs_second_pass(self, distance: float) -> bool:
+        return distance >= (self._first_redecode if self._cmn is None else CMN_CHANNEL_CHANGE)
+
+    def _second_pass(self, dec: Any, own: np.ndarray, audio: bytes) -> None:
+        """Decode the utterance so far again from its own mean; it stays open for more audio."""
+        self.redecodes += 1
+        dec.set_cmn(",".join(f"{v:.4f}" for v in own))
+        dec.start_utt()
+        for i in range(0, len(audio), DECODE_CHUNK):
+            dec.process_raw(audio[i : i + DECODE_CHUNK], False, False)
+
+    def _check_pass_in_pause(self) -> None:
+        """Early in the first pause of an utterance: if it needs its second pass, run it now,
+        while the caller's pause is still being waited out, rather than at the turn's end."""
+        dec = self._decoder
+        if self._pass_checked or dec is None or self._endpointer.pause_ms < SECOND_PASS_AT_MS:
+            return
+        self._pass_checked = True
+        measured = self._own_cmn(dec)
+        if measured is None or not self._needs_second_pass(measured[1]):
+            return
+        self.log.debug("second pass in the pause: CMN distance %.1f after %d frames", measured[1], dec.n_frames())
+        dec.end_utt()
+        self._second_pass(dec, measured[0], bytes(self._utt_audio))
+        self._utt_cmn = None  # decoded from its own mean now: nothing more to correct
+
     def _finish_utterance(self, audio: bytes) -> str:
         """End the utterance; re-decode it once if the channel estimate was off.
 
         Live CMN starts each utterance from the mean of earlier speech, weighted as
-        CMN_WIN frames, so the first utterance of a call (or of a new channel) is
-        decoded with a wrong mean and recognised poorly (~75% instead of ~95% on the
-        script's phrases). The mean of this utterance alone can be recovered from
-        the updated running mean, and a second pass with it is the same as batch CMN
-        — but done in small GIL-friendly chunks. Later utterances start close to
-        their own mean and skip the second pass.
+        CMN_WIN frames. From the model's neutral mean the first utterance of a call
+        was decoded with a wrong mean and recognised poorly (~75% instead of ~95% on
+        the script's phrases); it now starts from the front end's prior (CMN_PRIOR_*),
+        later ones from the call's own mean. The mean of this utterance alone can be
+        recovered from the updated running mean; when it is as far from the starting
+        mean as a changed channel, a second pass with it (the same as batch CMN, in
+        small GIL-friendly chunks) replaces the first.
         """
         dec = self._decoder
         assert dec is not None
         dec.end_utt()
         hyp = dec.hyp()
         text = hyp.hypstr.strip() if hyp is not None else ""
-        frames = dec.n_frames()
-        prior = self._utt_cmn
-        if prior is None or frames <= 0:
+        measured = self._own_cmn(dec)
+        if measured is None:
             return text
-        try:
-            updated = _parse_cmn(dec.get_cmn(True))
-        except ValueError:
+        self.log.debug("pass 1 %r, %d frames, CMN distance %.1f", text, dec.n_frames(), measured[1])
+        if not self._needs_second_pass(measured[1]):
             return text
-        if frames + CMN_WIN <= CMN_WIN_HWM:
-            own = (updated * (CMN_WIN + frames) - prior * CMN_WIN) / frames
-        else:  # the running mean was already re-estimated mid-utterance
-            own = updated
-        distance = float(np.linalg.norm(own - prior)) if np.all(np.isfinite(own)) else 0.0
-        self.log.debug("pass 1 %r, %d frames, CMN distance %.1f", text, frames, distance)
-        if distance < (CMN_REDECODE_DISTANCE if self._cmn is None else CMN_CHANNEL_CHANGE):
-            return text
-        self.redecodes += 1
-        dec.set_cmn(",".join(f"{v:.4f}" for v in own))
-        dec.start_utt()
-        for i in range(0, len(audio), DECODE_CHUNK):
-            dec.process_raw(audio[i : i + DECODE_CHUNK], False, False)
+        self._second_pass(dec, measured[0], audio)
         dec.end_utt()
         hyp = dec.hyp()
         return hyp.hypstr.strip() if hyp is not None else ""
@@ -746,6 +817,7 @@ class PocketsphinxStream(TranscriptOutbox):
             elif ev.kind == "audio":
                 self._try_begin_current()
                 self._feed(ev.audio)
+                self._check_pass_in_pause()
                 self._since_interim += len(ev.audio)
                 dec = self._decoder
                 if dec is not None and self._since_interim >= self._interim_bytes:

@@ -61,6 +61,73 @@ async def test_script_phrases_spoken_by_espeak_reach_their_intent(stt, rate, thr
     assert score >= threshold, misses
 
 
+async def first_utterance(stt: PocketsphinxSTT, pcm: bytes, rate: int) -> tuple[int, list[str]]:
+    """A fresh call's first utterance: (second passes it needed, its finals)."""
+    stream = await stt.open(sample_rate=rate, call_id="first")
+    await stream.send(pcm)
+    await stream.close()
+    finals = [t.text for t in [r async for r in stream.results()] if t.final]
+    return stream.redecodes, finals
+
+
+FIRST_LINES = [("what are your opening hours", "hours"), ("where is my order", "order_status"),
+               ("how much does it cost", "prices")]
+
+
+async def test_a_calls_first_utterance_needs_no_second_pass_from_the_wideband_prior():
+    """The first words of a wideband call start from the front end's cepstral-mean prior:
+    right in one pass. From the model's own mean every one needed a second."""
+    rate = 16000
+    with_prior, without = PocketsphinxSTT(SCRIPT.vocabulary()), PocketsphinxSTT(SCRIPT.vocabulary(), cmn_priors=False)
+    passes = {True: 0, False: 0}
+    for phrase, intent in FIRST_LINES:
+        pcm = quiet(rate, 300) + synth_cached(phrase, rate) + quiet(rate, 800)
+        for use_prior, stt in ((True, with_prior), (False, without)):
+            redecodes, finals = await first_utterance(stt, pcm, rate)
+            passes[use_prior] += redecodes
+            if use_prior:
+                match = MATCHER.match(" ".join(finals))
+                assert match.intent is not None and match.intent.name == intent, (phrase, finals)
+    assert passes == {True: 0, False: len(FIRST_LINES)}
+
+
+async def test_a_narrowband_first_utterance_gets_its_second_pass_in_the_pause_not_at_the_turns_end(stt):
+    """At 8 kHz the prior is not quite as good as a second pass, so the first utterance still
+    gets one, but early in the caller's pause: done well before the turn's final, which then
+    costs only the end of the utterance."""
+    rate = 8000
+    step = rate * 2 * 20 // 1000
+    pcm = quiet(rate, 300) + synth_cached("what are your opening hours", rate) + quiet(rate, 1200)
+    stream = await stt.open(sample_rate=rate, call_id="pause")
+    passed_at = final_at = None
+    final = ""
+    for k, off in enumerate(range(0, len(pcm), step)):
+        results = stream._process(pcm[off : off + step], False)
+        if passed_at is None and stream.redecodes:
+            passed_at = k
+        if any(t.final for t in results):
+            final_at, final = k, next(t.text for t in results if t.final)
+            break
+    await stream.close()
+    assert passed_at is not None and final_at is not None
+    assert stream.redecodes == 1
+    assert (final_at - passed_at) * 20 >= 80, "the second pass runs in the pause, ahead of the decision"
+    assert MATCHER.match(final).intent.name == "hours"  # type: ignore[union-attr]
+
+
+async def test_a_first_utterance_on_another_channel_still_gets_its_second_pass(stt):
+    """Phone-band audio delivered as 16 kHz is far from the wideband prior: re-decoded."""
+    import numpy as np
+
+    x = np.frombuffer(synth_cached("what are your opening hours", 16000), np.int16).astype(np.float64)
+    freq = np.fft.rfftfreq(len(x), 1 / 16000)
+    band = np.fft.irfft(np.fft.rfft(x) * ((freq > 300) & (freq < 3400)), len(x))
+    pcm = (band / np.abs(band).max() * 20000).astype(np.int16).tobytes()
+    redecodes, finals = await first_utterance(stt, quiet(16000, 300) + pcm + quiet(16000, 800), 16000)
+    assert redecodes == 1
+    assert MATCHER.match(" ".join(finals)).intent.name == "hours"  # type: ignore[union-attr]
+
+
 async def test_interims_while_speaking_then_one_final(stt):
     rate = 16000
     pcm = quiet(rate, 300) + synth_cached("i would like to speak to a human", rate) + quiet(rate, 900)
