@@ -46,7 +46,8 @@ async def _warm_up(url: str) -> None:
 
 
 async def measure_level(n: int, seconds: float, ctx: Any) -> dict[str, Any]:
-    async with BotProcess(providers="instant", lag_probe=True, log=f"/tmp/bench-bot-{n}.log") as bot:
+    async with BotProcess(providers="instant", lag_probe=True, log=f"/tmp/bench-bot-{n}.log",
+                          env={"BOT_MAX_CALLS": str(max(n, 200))}) as bot:
         await _warm_up(bot.url)
         await asyncio.sleep(0.5)
         rss_idle = bot.rss()
