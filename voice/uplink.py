@@ -58,7 +58,7 @@ class Uplink:
         self.clock = UplinkClock(rate, origin)
         self.aec = EchoCanceller(rate, origin, clock=self.clock, lead_s=opts.lead_s) if opts.echo_cancel else None
         self.vad = VoiceActivityDetector(rate, opts.vad)
-        self.rate_check = RateCheck(rate)
+        self.rate_check = RateCheck(rate, origin=origin)
         self.guard = EchoTextGuard() if opts.echo_guard else None
         self._onset: float | None = None
         self._last_sound: float | None = None  # when the uplink last carried sound (echo included)
