@@ -455,12 +455,15 @@ class Caller:
         await self.notifier.wait_for(lambda: pb.reply is None and not pb.queue)
 
     async def _await_barge_point(self, mark: int, after_ms: float, index: int) -> None:
-        """Wait until `after_ms` of the bot's answer (or of the greeting) has been heard."""
+        """Wait until `after_ms` of the bot's answer (or of the greeting) has been heard.
+
+        The answer is a reply started after `mark` (the caller's previous line began), never
+        the reply that line talked over: until the bot's killAudio lands, the interrupted
+        reply still plays here, and barging into it again would join two lines into one turn.
+        """
         pb = self._playback
         assert pb is not None
-        started = await self.notifier.wait_for(
-            lambda: pb.replies_started > mark or pb.reply is not None, self.options.reply_timeout
-        )
+        started = await self.notifier.wait_for(lambda: pb.replies_started > mark, self.options.reply_timeout)
         if not started:
             self._emit("no_reply", "no bot audio to interrupt", turn=index - 1 if index else None)
             return
