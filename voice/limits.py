@@ -15,14 +15,28 @@
   the per-frame work downstream (VAD, STT queue, recorder) is per 10 ms of audio at most.
 - `ThrottledLog`: a warning that may repeat under attack (refusals) is written at most
   once a second, with the count of the ones it stood for.
+- `LoopStalls`: how long the bot's own event loop could not run, so that the budget
+  does not blame the caller for the bot's lag (below).
+
+The budget sees a frame when the bot reads it, not when it reached the socket. When the
+bot's loop stalls (starved of CPU, or a slow step in some call), a caller streaming at
+1x real time leaves a backlog in the socket that is read in one burst once the loop runs
+again: a burst that looks too fast, though the caller did nothing wrong. The tokens that
+accrued while the loop stood still are therefore kept beyond the catch-up cap. That never
+lets a connection past `BOT_MAX_AUDIO_SPEED` x its wall time on average (the refill rate
+is unchanged); it only stops the cap from throwing away the time the bot itself lost.
 
 Everything here is O(1) per frame and allocates nothing on the admitted path.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from voice.clock import Clock
 
 # A network stall followed by a catch-up delivers a few seconds of audio at once; the
 # byte bucket holds this much audio so that such a catch-up is never dropped.
@@ -31,6 +45,12 @@ CATCH_UP_S = 2.0
 # starts a new burst and logs again. Keeps it to one line per burst at any rate.
 BURST_QUIET_S = 1.0
 COALESCE_MS = 10
+# The loop-stall ticker wakes every STALL_TICK_S; of each wake-up's lateness, only what is
+# over STALL_BUSY_S counts as a stall. Less is a busy loop (other calls' frames, even a
+# flood on another connection), and it never overflows the catch-up cap anyway: what
+# drops a well-behaved caller's audio is a stall of seconds.
+STALL_TICK_S = 0.05
+STALL_BUSY_S = 0.1
 
 
 class ThrottledLog:
@@ -81,15 +101,65 @@ class BudgetTotals:
     bursts: int = 0
 
 
+class LoopStalls:
+    """The bot's own lag: the total time its event loop could not run tasks, on `clock`.
+
+    A ticker sleeps STALL_TICK_S at a time; how much later than asked it wakes (beyond
+    STALL_BUSY_S) is time the loop stood still. `total()` also counts a stall still
+    going on (the ticker not yet run), so a reader that runs first after a stall sees it.
+    One per server; each connection's budget takes the difference since its last frame.
+    """
+
+    def __init__(self, clock: Clock, tick_s: float = STALL_TICK_S, busy_s: float = STALL_BUSY_S) -> None:
+        self.clock = clock
+        self.tick_s = tick_s
+        self.busy_s = busy_s
+        self._total = 0.0
+        self._due: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-stalls")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task, self._due = None, None
+
+    def late(self, now: float) -> float:
+        """How far the ticker is overdue right now (0 when the loop is running)."""
+        if self._due is None:
+            return 0.0
+        return max(0.0, now - self._due - self.busy_s)
+
+    def total(self) -> float:
+        return self._total + self.late(self.clock.now())
+
+    async def _run(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                self._due = self.clock.now() + self.tick_s
+                await self.clock.sleep(self.tick_s)
+                self._total += self.late(self.clock.now())
+
+
 class _Bucket:
-    __slots__ = ("cap", "level", "rate", "t")
+    __slots__ = ("cap", "level", "rate", "stall_rate", "t")
 
-    def __init__(self, rate: float, cap: float, now: float) -> None:
+    def __init__(self, rate: float, cap: float, now: float, stall_rate: float) -> None:
         self.rate, self.cap, self.level, self.t = rate, cap, cap, now
+        self.stall_rate = stall_rate  # what a well-behaved sender spends per second: kept through a stall
 
-    def refill(self, now: float) -> None:
+    def refill(self, now: float, stalled_s: float = 0.0) -> None:
+        """Tokens for the time since the last refill, capped; except that what a
+        well-behaved sender left queued while the bot's loop stood still (`stalled_s` of
+        it) is kept above the cap, to be spent on that backlog."""
         if now > self.t:
-            self.level = min(self.cap, self.level + (now - self.t) * self.rate)
+            gained = (now - self.t) * self.rate
+            kept = min(min(stalled_s, now - self.t) * self.stall_rate, gained)
+            capped = min(self.cap, self.level + gained - kept)
+            self.level = max(self.level, capped) + kept  # above the cap after a stall: spent, never clipped
         self.t = now
 
 
@@ -99,26 +169,55 @@ class AudioBudget:
 
     `on_drop_burst(kind)` is called once at the start of each burst of drops ("speed")
     or of paced reads ("frames"), for the caller to log one line.
+
+    `stalls` (the server's `LoopStalls.total`) says how long the bot's loop has stood
+    still, on the same clock. Only what it stood still while this connection waited for
+    its next frame counts (`waiting()` marks the start of each wait): a connection whose
+    own frames keep the loop busy (a flood) earns nothing by it.
     """
 
     def __init__(
         self, sample_rate: int, now: float, *, speed: float = 1.5, frames_per_s: int = 200,
         catch_up_s: float = CATCH_UP_S, on_burst: Callable[[str], None] | None = None,
+        stalls: Callable[[], float] | None = None,
     ) -> None:
         self.speed = speed
         self.frames_per_s = frames_per_s
         byte_rate = speed * sample_rate * 2
-        self._bytes = _Bucket(byte_rate, byte_rate * catch_up_s, now)
-        self._frames = _Bucket(float(frames_per_s), frames_per_s * catch_up_s, now)
+        self._bytes = _Bucket(byte_rate, byte_rate * catch_up_s, now, stall_rate=sample_rate * 2.0)
+        self._frames = _Bucket(float(frames_per_s), frames_per_s * catch_up_s, now, stall_rate=float(frames_per_s))
         self._on_burst = on_burst or (lambda kind: None)
         self._last_drop = -1e18
         self._last_pace = -1e18
         self.totals = BudgetTotals()
+        self._stalls = stalls
+        self._stalled_seen = stalls() if stalls is not None else 0.0
+        self._stall_for_bytes = 0.0  # stall time not yet credited to each bucket
+        self._stall_for_frames = 0.0
+        self.stall_credit_s = 0.0  # the bot's own stalls seen by this connection
+
+    def waiting(self) -> None:
+        """This connection is done with its frame and waits for the next one."""
+        if self._stalls is not None:
+            self._stalled_seen = self._stalls()
+
+    def _take_stalls(self) -> None:
+        if self._stalls is None:
+            return
+        total = self._stalls()
+        if total > self._stalled_seen:
+            new = total - self._stalled_seen
+            self._stalled_seen = total
+            self._stall_for_bytes += new
+            self._stall_for_frames += new
+            self.stall_credit_s += new
 
     def pace(self, now: float) -> float:
         """Take one frame token; if there is none, how long to wait for a few of them."""
         frames = self._frames
-        frames.refill(now)
+        self._take_stalls()
+        frames.refill(now, self._stall_for_frames)
+        self._stall_for_frames = 0.0
         if frames.level >= 1.0:
             frames.level -= 1.0
             return 0.0
@@ -132,7 +231,9 @@ class AudioBudget:
 
     def admit(self, nbytes: int, now: float) -> bool:
         bucket = self._bytes
-        bucket.refill(now)
+        self._take_stalls()
+        bucket.refill(now, self._stall_for_bytes)
+        self._stall_for_bytes = 0.0
         if bucket.level >= nbytes:
             bucket.level -= nbytes
             return True

@@ -77,7 +77,7 @@ from voice.bus import (
 )
 from voice.clock import Clock, MonotonicClock
 from voice.config import SUPPORTED_RATES, BotSettings, normalise_origin, register_secrets
-from voice.limits import AudioBudget, CallSlots, Coalescer, ThrottledLog, describe_totals
+from voice.limits import AudioBudget, CallSlots, Coalescer, LoopStalls, ThrottledLog, describe_totals
 from voice.logs import CallLog
 from voice.memory import give_back_memory
 from voice.metrics import ServerStats
@@ -181,6 +181,7 @@ class BotServer:
         self._ssl: ssl.SSLContext | None = None
         self._monitors = 0
         self.slots = CallSlots(settings.bot_max_calls)
+        self.stalls = LoopStalls(self.clock)  # the bot's own lag, so the audio budget does not blame the caller
         self._refusal_log = ThrottledLog(log.warning)
         self.recordings: RecordingStore | None = None
         self._give_back: asyncio.TimerHandle | None = None
@@ -242,12 +243,14 @@ class BotServer:
             )
         except OSError as exc:
             raise ConfigError(f"cannot listen on {s.bot_host}:{s.bot_port}: {exc.strerror or exc}") from None
+        self.stalls.start()
         _server_log.info("listening on %s (monitor %s)", self.url, self.monitor_url)
 
     async def close(self) -> None:
         if self._server is None:
             return
         server, self._server = self._server, None
+        self.stalls.stop()
         if self._give_back is not None:
             self._give_back.cancel()
         self._stopping = Ending("shutdown", "drain timed out" if self.draining else "")
@@ -527,7 +530,7 @@ class BotServer:
 
         clock = self.clock
         budget = AudioBudget(rate, metadata_at, speed=s.bot_max_audio_speed, frames_per_s=s.bot_max_frames_per_s,
-                             on_burst=over_budget)
+                             on_burst=over_budget, stalls=self.stalls.total)
         coalescer = Coalescer(rate)
         idle = _IdleWatch(metadata_at)
         watchdog = asyncio.create_task(self._idle_watch(ws, session, idle, klog), name=f"idle-{call_id}")
@@ -535,7 +538,7 @@ class BotServer:
             await session.start(metadata_at)
             klog.info("connected from %s | virtual_number=%s customer_number=%s call_type=%s sample_rate=%d",
                       peer, meta.virtual_number, _mask_number(meta.customer_number), meta.call_type, rate)
-            async for msg in ws:
+            async for msg in _Frames(ws, budget):
                 if isinstance(msg, str):
                     if msg == protocol.KCONSOLE_TRANSCRIPT_REQUEST and early_words is not None:
                         words = asyncio.create_task(self._send_words(early_words, send), name=f"words-{call_id}")
@@ -740,6 +743,22 @@ class BotServer:
         if isinstance(cmd, ListenCommand):
             return None  # per subscriber: the /monitor connection applies it to its own feed
         return f"unknown command {getattr(cmd, 'command', '?')!r}"  # pragma: no cover
+
+
+class _Frames:
+    """The connection's messages, telling the budget when this call starts waiting for the
+    next one (a stall of the bot's loop then is the bot's, not the caller's burst)."""
+
+    def __init__(self, ws: ServerConnection, budget: AudioBudget) -> None:
+        self._messages = ws.__aiter__()
+        self._budget = budget
+
+    def __aiter__(self) -> _Frames:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        self._budget.waiting()
+        return await self._messages.__anext__()
 
 
 @dataclass(slots=True)
