@@ -92,6 +92,7 @@ class FakeBot:
         actions: list[str] | None = None,
         before_greeting: list[str | bytes] | None = None,
         kill_on_speech: bool = True,
+        kill_delay_ms: float = 0.0,
         end_silence_ms: float = 300,
         speech_db: float = -35.0,
         reply_rate: int | None = None,
@@ -105,6 +106,7 @@ class FakeBot:
         self.actions = list(actions or [])
         self.before_greeting = list(before_greeting or [])
         self.kill_on_speech = kill_on_speech
+        self.kill_delay_ms = kill_delay_ms  # killAudio this long after the speech began (a slow bot)
         self.end_silence_ms = end_silence_ms
         self.speech_db = speech_db
         self.reply_rate = reply_rate
@@ -184,6 +186,11 @@ class FakeBot:
             if await self._act(ws, action, said, rate, out_rate, speak):
                 done.set()
 
+        async def kill(after_s: float) -> None:
+            await asyncio.sleep(after_s)
+            await ws.send(KILL_AUDIO)
+            call.kills_sent += 1
+
         async def read() -> None:
             nonlocal in_speech, silent_ms, speaking_until
             async for message in ws:
@@ -198,9 +205,13 @@ class FakeBot:
                     if not in_speech:
                         in_speech = True
                         if self.kill_on_speech and time.monotonic() < speaking_until:
-                            await ws.send(KILL_AUDIO)
-                            call.kills_sent += 1
                             speaking_until = 0.0
+                            if self.kill_delay_ms:
+                                late = asyncio.create_task(kill(self.kill_delay_ms / 1000 / self.speed))
+                                acting.add(late)
+                                late.add_done_callback(acting.discard)
+                            else:
+                                await kill(0.0)
                     silent_ms = 0.0
                     utterance.extend(message)
                 elif in_speech:

@@ -158,6 +158,26 @@ async def test_barge_in_kill_audio_clears_the_queue(fake_bot, tone_tts) -> None:
     assert "barge-in" in next(e.text for e in events if e.kind == "kill_audio")
 
 
+async def test_a_second_barge_in_waits_for_the_answer_not_the_reply_the_first_talked_over(fake_bot, tone_tts) -> None:
+    """A bot slow to send killAudio leaves the greeting playing after the first line barged
+    into it. The second line barges into the answer to the first, not into the greeting
+    again right after the first line, which would make the two lines one turn."""
+    bot = await fake_bot(speed=SPEED, greeting_ms=20000, kill_delay_ms=400, actions=["tone:2000", "tone:300"])
+    report = await place_call(
+        bot.url,
+        [Turn(say="one", interrupt_after_ms=300), Turn(say="two", interrupt_after_ms=300)],
+        **FAST,
+        tts=tone_tts,
+    )
+    assert len(bot.calls[0].utterances) == 2  # two lines, two turns
+    assert report.ok, report.describe_outcome()
+    first, second = report.turns
+    assert first.barge_in and second.barge_in
+    answers = [r for r in report.replies if r.start_ms > first.speech_start_ms]
+    assert answers, "the first line was answered"
+    assert second.speech_start_ms >= answers[0].start_ms + 300 / SPEED
+
+
 async def test_a_turn_waits_for_the_whole_reply(fake_bot, tone_tts) -> None:
     bot = await fake_bot(speed=SPEED, greeting_ms=300, actions=["tone:1500", "tone:200"])
     report = await place_call(bot.url, [Turn(say="first"), Turn(say="second")], **FAST, tts=tone_tts)
