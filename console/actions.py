@@ -33,6 +33,7 @@ from console.config import ConsoleSettings
 from console.display import FIELD_LABELS, hangup_cause, humanize_code, repair_spaces, time_format
 from console.display import duration as display_duration
 from console.display import when as display_when
+from console.form_models import AgentNumber, BotHangup, BotSay, BotTransfer, NotificationSwitch, OtpCall, RegisterNumber
 from console.state import AgentRow, CallRow, CallsBoard, ConsoleState, TaskRow
 from kcommon.errors import ConfigError
 from kcommon.redact import redact
@@ -371,16 +372,12 @@ class Actions:
 
     # -- me --------------------------------------------------------------------------------
 
-    def set_my_number(self, text: str) -> str | None:
-        """Use `text` as my agent number; returns an error line or None."""
-        try:
-            number = _phone(text, "agent number")
-        except ActionError as exc:
-            return str(exc)
+    def set_my_number(self, request: AgentNumber) -> None:
+        """Pick my calls (and my tasks) out of the account's by this agent number."""
+        number = request.agent_number
         self.state.set_my_number(number)
         agent = self.state.agents.by_number(number)
         self.my_agent_id = agent.id if agent else None
-        return None
 
     async def find_k_number(self) -> str | None:
         """The SR number to call from when none is configured: the first bought, unexpired one."""
@@ -519,19 +516,14 @@ class Actions:
         self._dial_ready.add(k_number)
         return None
 
-    async def otp_call(self, values: dict[str, str]) -> str:
-        ivr = (values.get("ivr_id") or "").strip()
-        if not ivr:
-            raise ActionError("IVR id is required")
-        k_number = _phone(values.get("k_number", ""), "SR number") or ""
-        customer = _phone(values.get("customer_number", ""), "customer number") or ""
-        whatsapp = (values.get("channel") or "").lower() == "whatsapp"
-        permission = values.get("call_permission_request") == "true"
+    async def otp_call(self, request: OtpCall) -> str:
+        """Place one OTP call (never retried: a second try would be a second call)."""
+        permission = request.call_permission_request
         try:
             result = await self.client.otp_call(
-                ivr, k_number, customer,
-                channel="Whatsapp" if whatsapp else None,
-                call_permission_request=permission if (whatsapp or permission) else None,
+                request.ivr_id, request.k_number, request.customer_number,
+                channel="Whatsapp" if request.whatsapp else None,
+                call_permission_request=permission if (request.whatsapp or permission) else None,
             )
         except Exception as exc:
             raise ActionError(describe_error(exc)) from None
@@ -554,15 +546,15 @@ class Actions:
                 results.append([])
         return results[0], results[1], results[2], errors
 
-    async def register_notifications(self, number: str) -> str:
-        clean = _phone(number, "SR number") or ""
+    async def register_notifications(self, request: RegisterNumber) -> str:
         try:
-            result = await self.client.register_notifications([clean])
+            result = await self.client.register_notifications([request.number])
         except Exception as exc:
             raise ActionError(describe_error(exc)) from None
-        return result.message or f"{clean} registered"
+        return result.message or f"{request.number} registered"
 
-    async def set_notifications(self, number: str, enable: bool) -> str:
+    async def set_notifications(self, request: NotificationSwitch) -> str:
+        number, enable = request.number, request.enable
         try:
             result = await self.client.set_notifications(number, enable)
         except Exception as exc:
@@ -579,20 +571,15 @@ class Actions:
             raise ActionError(error)
         return "done"
 
-    async def bot_transfer(self, call_id: str, destination: str | None = None) -> str:
-        dest = _phone(destination, "transfer number", required=False) if destination else None
-        await self._bot(TransferCommand(call_id=call_id, destination=dest))
+    async def bot_transfer(self, request: BotTransfer) -> str:
+        dest = request.destination
+        await self._bot(TransferCommand(call_id=request.call_id, destination=dest))
         return f"transferring the call{f' to {dest}' if dest else ''}"
 
-    async def bot_hangup(self, call_id: str) -> str:
-        await self._bot(HangupCommand(call_id=call_id))
+    async def bot_hangup(self, request: BotHangup) -> str:
+        await self._bot(HangupCommand(call_id=request.call_id))
         return "hanging up"
 
-    async def bot_say(self, call_id: str, text: str) -> str:
-        text = " ".join((text or "").split())
-        if not text:
-            raise ActionError("type a line for the bot to say")
-        if len(text) > 1000:
-            raise ActionError("that line is too long (1000 characters at most)")
-        await self._bot(SayCommand(call_id=call_id, text=text))
+    async def bot_say(self, request: BotSay) -> str:
+        await self._bot(SayCommand(call_id=request.call_id, text=request.text))
         return "the bot will say it"

@@ -36,6 +36,7 @@ from console.botwatch import BotWatcher
 from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import repair_spaces, set_time_zone, time_format
+from console.form_models import AgentNumber
 from console.listen import ListenSession
 from console.look import use_theme
 from console.preferences import Preferences, preferences_path
@@ -48,7 +49,7 @@ from console.screens.calllog import CallLogScreen
 from console.screens.campaigns import CampaignsScreen
 from console.screens.detail import DetailScreen
 from console.screens.dial import DialScreen, OtpScreen
-from console.screens.forms import FormField, FormScreen
+from console.screens.forms import ConfirmScreen, FormField, FormScreen
 from console.screens.help import HelpScreen
 from console.screens.library import LibraryScreen
 from console.screens.live import LiveScreen
@@ -115,6 +116,10 @@ class BotFeedChanged(Message):
     def __init__(self, status: FeedStatus) -> None:
         super().__init__()
         self.status = status
+
+
+class QuitScreen(ConfirmScreen):
+    """Quit while calls are in progress? (one at a time: q again does not stack another)."""
 
 
 class ConsoleApp(App[int]):
@@ -435,21 +440,20 @@ class ConsoleApp(App[int]):
         if live == 0:
             self.exit()
             return
-        if isinstance(self.screen, FormScreen) and getattr(self.screen, "quit_dialog", False):
+        if isinstance(self.screen, QuitScreen):
             return
 
-        async def submit(values: dict[str, str]) -> str | None:
+        async def submit() -> str | None:
             self.exit()
             return None
 
-        dialog = FormScreen(
-            f"Quit with {live} call{'s' * (live != 1)} in progress?", [], submit_label="Quit", submit=submit,
+        dialog = QuitScreen(
+            f"Quit with {live} call{'s' * (live != 1)} in progress?", submit_label="Quit", submit=submit,
             danger=True,
             note="The calls go on; this console stops following them (and the screen pop for "
                  "your number stops)." + (" In the demo, quitting also ends its simulated calls."
                                           if "demo" in self.deps.source else ""),
         )
-        dialog.quit_dialog = True  # type: ignore[attr-defined]
         self.push_screen(dialog)
 
     def action_help(self) -> None:
@@ -468,13 +472,10 @@ class ConsoleApp(App[int]):
         self._refresh_tick()
 
     def action_set_my_number(self) -> None:
-        def done(values: dict[str, str] | None) -> None:
-            if not values:
+        def done(request: AgentNumber | None) -> None:
+            if request is None:
                 return
-            error = self.actions.set_my_number(values["agent_number"])
-            if error:
-                self.notify(error, severity="error")
-                return
+            self.actions.set_my_number(request)
             self.state.view.mine_only = True
             self.notify(f"showing my calls ({self.state.my_number})", timeout=2)
             self.save_preferences()
@@ -485,7 +486,7 @@ class ConsoleApp(App[int]):
                 "Your agent number",
                 [FormField("agent_number", "Agent number", placeholder="+91XXXXXXXXXX or 10 digits",
                            value=self.state.my_number or "", required=True)],
-                submit_label="Use this number",
+                build=AgentNumber.model_validate, submit_label="Use this number",
             ),
             done,
         )

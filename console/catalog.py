@@ -16,12 +16,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from console.actions import ActionError, describe_error
 from console.api.models import AvailableNumber, Circle
 from console.api.requests import CampaignFilter, NewCampaign, NewOrder
-from console.form_models import AddCall, AvailableFilter, BuyNumber, NewPhonebook, NewSound, PlanChoice
+from console.form_models import (
+    AddCall,
+    AvailableFilter,
+    BuyNumber,
+    CampaignNumbers,
+    CampaignStatusChange,
+    NewPhonebook,
+    NewSound,
+    PlanChoice,
+)
 from console.state import CampaignRow, ConsoleState, ItemRow, campaign_allows
 
 log = logging.getLogger("console.catalog")
@@ -88,7 +97,8 @@ class Catalog:
             raise _fail(exc) from None
         return f"{result.result or 'order created'} (order {result.order_id})"
 
-    async def set_campaign_status(self, order_id: str, status: Literal["pause", "resume", "stop"]) -> str:
+    async def set_campaign_status(self, request: CampaignStatusChange) -> str:
+        order_id, status = request.order_id, request.status
         self._require(order_id, status, {"pause": "paused", "resume": "resumed", "stop": "stopped"}[status])
         try:
             result = await self.client.set_campaign_status(order_id, status)
@@ -96,10 +106,9 @@ class Catalog:
             raise _fail(exc) from None
         return result.message or f"campaign {order_id}: {status}"
 
-    async def add_campaign_numbers(self, order_id: str, numbers: list[str]) -> str:
+    async def add_campaign_numbers(self, request: CampaignNumbers) -> str:
+        order_id, numbers = request.order_id, list(request.numbers)
         self._require(order_id, "add_numbers", "given more numbers (only Pending or In Progress ones can)")
-        if not numbers:
-            raise ActionError("give at least one number")
         try:
             result = await self.client.add_campaign_numbers(order_id, numbers)
         except Exception as exc:

@@ -14,29 +14,40 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from console.api.dates import IST, parse_datetime
 from console.api.requests import CampaignFilter, NewCampaign, NewOrder
-from console.phonelist import PhoneList, parse_phone_text, read_phone_file
+from console.phonelist import PhoneList, check_number, parse_phone_text, read_phone_file
 
 __all__ = [
     "WEEKDAYS",
     "AddCall",
     "AddCallForm",
+    "AgentNumber",
     "AvailableFilter",
     "AvailableFilterForm",
+    "BotHangup",
+    "BotSay",
+    "BotTransfer",
     "BuyNumber",
     "BuyNumberForm",
     "CampaignFilterForm",
     "CampaignForm",
+    "CampaignNumbers",
+    "CampaignStatusChange",
+    "JumpTo",
     "NewPhonebook",
     "NewSound",
+    "NotificationSwitch",
     "OrderForm",
+    "OtpCall",
+    "PhoneNumber",
     "PhonebookForm",
     "PlanChoice",
+    "RegisterNumber",
     "SoundForm",
 ]
 
@@ -395,3 +406,167 @@ def default_start(minutes: int = 10) -> str:
 def plan_default_expiry(plan: PlanChoice) -> str:
     """The expiry a buy form offers: the plan's own (the latest the docs allow)."""
     return plan.expiry.strftime("%Y-%m-%d %H:%M") if plan.expiry else ""
+
+
+# ---- the small dialogs: each makes one typed request, checked as the values enter ---------------
+
+
+def _phone_number(value: Any) -> Any:
+    """A number as typed -> its +91… form; anything that is no phone number is refused in words."""
+    if not isinstance(value, str):
+        return value
+    number, reason = check_number(value)
+    if number is None:
+        text = value.strip()
+        if not text:
+            raise ValueError("a phone number is required")
+        detail = _PHONE_DETAIL.get(reason, "")
+        raise ValueError(f"“{text}” is not a phone number{f' ({detail})' if detail else ''}")
+    return number
+
+
+_PHONE_DETAIL = {"has letters in it": "it has letters", "is too short for a phone number": "too few digits",
+                 "is too long for a phone number (15 digits at most)": "more than 15 digits"}
+
+
+def _optional(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+PhoneNumber = Annotated[str, BeforeValidator(_phone_number)]
+"""A phone number in the console's one form (+91…), checked by the rules phone lists use."""
+
+
+class _Request(BaseModel):
+    """A dialog's request: frozen, no unknown fields, text trimmed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class AgentNumber(_Request):
+    """My agent number: the console picks "my calls" out of the account's stream by it."""
+
+    agent_number: PhoneNumber
+
+
+class RegisterNumber(_Request):
+    """POST notification registration of an SR number (make call needs it first)."""
+
+    number: PhoneNumber
+
+
+class NotificationSwitch(_Request):
+    """Live notifications on or off for a registered SR number."""
+
+    number: str = Field(min_length=1)
+    enable: bool
+
+
+class OtpCall(_Request):
+    """An OTP voice call: the IVR (an approved sound's id, or a typed IVR id), from an SR number
+    to a customer, by phone or WhatsApp. The dialog's sound picker and IVR field are one value
+    here: give one of them, not both."""
+
+    ivr_id: str
+    k_number: PhoneNumber
+    customer_number: PhoneNumber
+    channel: Literal["PSTN", "Whatsapp"] = "PSTN"
+    call_permission_request: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sound_or_ivr(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "sound_id" not in data:
+            return data
+        data = dict(data)
+        sound, ivr = str(data.pop("sound_id") or "").strip(), str(data.get("ivr_id") or "").strip()
+        if sound and ivr:
+            raise ValueError("pick a sound or type an IVR id, not both")
+        data["ivr_id"] = ivr or sound
+        return data
+
+    @field_validator("ivr_id")
+    @classmethod
+    def _ivr_given(cls, value: str) -> str:
+        if not value:
+            raise ValueError("IVR id is required (or pick a sound)")
+        return value
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel_name(cls, value: Any) -> Any:
+        return {"pstn": "PSTN", "whatsapp": "Whatsapp"}.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+    @property
+    def whatsapp(self) -> bool:
+        return self.channel == "Whatsapp"
+
+
+class CampaignNumbers(_Request):
+    """More numbers for a Pending or In Progress campaign: typed or pasted, `;` or `,` between."""
+
+    order_id: str = Field(min_length=1)
+    numbers: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("numbers", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(_numbers(value, "numbers"))
+        return value
+
+
+class CampaignStatusChange(_Request):
+    """Pause, resume or stop a campaign."""
+
+    order_id: str = Field(min_length=1)
+    status: Literal["pause", "resume", "stop"]
+
+
+class BotTransfer(_Request):
+    """Hand a bot call to a person: a number, or none for the bot's own transfer number."""
+
+    call_id: str = Field(min_length=1)
+    destination: Annotated[PhoneNumber | None, BeforeValidator(_optional)] = None
+
+
+class BotSay(_Request):
+    """A line the bot speaks into a call now (spaces collapsed; 1,000 characters at most)."""
+
+    call_id: str = Field(min_length=1)
+    text: str
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = " ".join(value.split())
+        if not text:
+            raise ValueError("type a line for the bot to say")
+        if len(text) > 1000:
+            raise ValueError("that line is too long (1000 characters at most)")
+        return text
+
+
+class BotHangup(_Request):
+    call_id: str = Field(min_length=1)
+
+
+_POSITION = re.compile(r"^\s*(?:(\d+):)?(\d+(?:\.\d*)?)\s*s?\s*$")
+
+
+class JumpTo(_Request):
+    """A place in a recording: "75", "75.5", "2.5s", "1:15" or "1:15.5" -> seconds from its start."""
+
+    at: float = Field(ge=0)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _position(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _POSITION.match(value)
+        if match is None:
+            raise ValueError("give seconds (75) or minutes:seconds (1:15)")
+        return int(match.group(1) or 0) * 60 + float(match.group(2))

@@ -20,6 +20,7 @@ from textual.widgets import Label
 
 from console.actions import ActionError, fmt_dt
 from console.display import number_kind
+from console.form_models import NotificationSwitch, RegisterNumber
 from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
@@ -138,9 +139,9 @@ class AccountScreen(ViewScreen):
         table = self.query_one("#numbers-table", VimTable)
         suggestion = table.selected_key if self.focused is table else (self.capp.actions.default_k_number or "")
 
-        async def submit(values: dict[str, str]) -> str | None:
+        async def submit(request: RegisterNumber) -> str | None:
             try:
-                message = await self.capp.actions.register_notifications(values.get("number", ""))
+                message = await self.capp.actions.register_notifications(request)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, title="notifications", timeout=5)
@@ -150,7 +151,7 @@ class AccountScreen(ViewScreen):
         self.capp.push_screen(FormScreen(
             "Register a number for live notifications",
             [FormField("number", "SR number", value=suggestion or "", placeholder="+91XXXXXXXXXX", required=True)],
-            submit_label="Register", submit=submit,
+            build=RegisterNumber.model_validate, submit_label="Register", submit=submit,
             note="Make call needs the SR number registered here first.",
         ))
 
@@ -161,23 +162,24 @@ class AccountScreen(ViewScreen):
             return
         number = reg.k_number
         if enable:
-            self._set_enabled(number, True)
+            self._set_enabled(NotificationSwitch(number=number, enable=True))
             return
 
-        async def submit(values: dict[str, str]) -> str | None:
-            self._set_enabled(number, False)
+        async def submit(request: NotificationSwitch) -> str | None:
+            self._set_enabled(request)
             return None
 
         self.capp.push_screen(FormScreen(
-            f"Disable live notifications for {number}?", [], submit_label="Disable", submit=submit, danger=True,
+            f"Disable live notifications for {number}?", [], build=lambda _: NotificationSwitch(number=number, enable=False),
+            submit_label="Disable", submit=submit, danger=True,
             note="While disabled, calls on this number do not reach the live board, the screen pop "
                  "or make call's progress, for every console on the account.",
         ))
 
     @work(group="account-set", exclusive=True, exit_on_error=False)
-    async def _set_enabled(self, number: str, enable: bool) -> None:
+    async def _set_enabled(self, request: NotificationSwitch) -> None:
         try:
-            message = await self.capp.actions.set_notifications(number, enable)
+            message = await self.capp.actions.set_notifications(request)
         except ActionError as exc:
             self.capp.notify(str(exc), title="notifications", severity="error", timeout=6)
             return

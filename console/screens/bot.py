@@ -20,6 +20,7 @@ from textual.widgets import Label, Static
 
 from console.actions import ActionError
 from console.connection import explain_bot
+from console.form_models import BotHangup, BotSay, BotTransfer
 from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.forms import FormField, FormScreen
@@ -252,9 +253,9 @@ class BotScreen(ViewScreen):
         if call is None or call.finished:
             return
 
-        async def submit(values: dict[str, str]) -> str | None:
+        async def submit(request: BotTransfer) -> str | None:
             try:
-                message = await self.capp.actions.bot_transfer(call.call_id, values.get("destination") or None)
+                message = await self.capp.actions.bot_transfer(request)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, timeout=3)
@@ -263,6 +264,7 @@ class BotScreen(ViewScreen):
         self.capp.push_screen(FormScreen(
             f"Transfer {call.caller or 'the caller'} to a person",
             [FormField("destination", "Transfer to", placeholder="leave empty for the bot's own transfer number")],
+            build=lambda values: BotTransfer.model_validate({**values, "call_id": call.call_id}),
             submit_label="Transfer", submit=submit,
         ))
 
@@ -271,17 +273,17 @@ class BotScreen(ViewScreen):
         if call is None or call.finished:
             return
 
-        async def submit(values: dict[str, str]) -> str | None:
+        async def submit(request: BotHangup) -> str | None:
             try:
-                message = await self.capp.actions.bot_hangup(call.call_id)
+                message = await self.capp.actions.bot_hangup(request)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, timeout=3)
             return None
 
         self.capp.push_screen(FormScreen(
-            f"Hang up on {call.caller or 'the caller'}?", [], submit_label="Hang up", submit=submit,
-            note="The bot ends the call now.", danger=True,
+            f"Hang up on {call.caller or 'the caller'}?", [], build=lambda _: BotHangup(call_id=call.call_id),
+            submit_label="Hang up", submit=submit, note="The bot ends the call now.", danger=True,
         ))
 
     def action_say(self) -> None:
@@ -289,9 +291,9 @@ class BotScreen(ViewScreen):
         if call is None or call.finished:
             return
 
-        async def submit(values: dict[str, str]) -> str | None:
+        async def submit(request: BotSay) -> str | None:
             try:
-                message = await self.capp.actions.bot_say(call.call_id, values.get("text", ""))
+                message = await self.capp.actions.bot_say(request)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, timeout=3)
@@ -300,6 +302,7 @@ class BotScreen(ViewScreen):
         self.capp.push_screen(FormScreen(
             f"Say a line to {call.caller or 'the caller'}",
             [FormField("text", "The bot says", placeholder="e.g. One moment please, I'm checking that.", required=True)],
+            build=lambda values: BotSay.model_validate({**values, "call_id": call.call_id}),
             submit_label="Say it", submit=submit,
         ))
 

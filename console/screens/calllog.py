@@ -291,14 +291,16 @@ class CallLogScreen(ViewScreen):
         note = (f"Writes {counted} the search matched{narrowed}: every page, not only the "
                 f"{len(self.records):,} loaded. Raw values (full call ids and links, seconds, numbers as "
                 f"Knowlarity sends them), times in {time_format().label()}.")
-        form: FormScreen | None = None
+        form: FormScreen[Path] | None = None
 
-        async def write(values: Values) -> str | None:
+        def build(values: Values) -> Path:
+            """The file to write, checked before any request is made (an ExportError in words)."""
             try:
-                path = resolve_export_path(values.get("path", ""), name, replace=values.get("replace") == "true")
+                return resolve_export_path(values.get("path", ""), name, replace=values.get("replace") == "true")
             except ExportError as exc:
-                return str(exc)
+                raise ValueError(str(exc)) from None
 
+        async def write(path: Path) -> str | None:
             def progress(fetched: int, total: int | None) -> None:
                 if form is not None and form.is_attached:
                     form.show_error(f"writing … {fetched:,}{f' of {total:,}' if total is not None else ''} calls")
@@ -321,7 +323,7 @@ class CallLogScreen(ViewScreen):
         form = FormScreen("Export this search to CSV", [
             FormField("path", "file", value=str(default_export_path(name))),
             FormField("replace", "replace if it exists", check=True),
-        ], submit_label="Export", submit=write, note=note)
+        ], build=build, submit_label="Export", submit=write, note=note)
         self.capp.push_screen(form)
 
     # ---- details ---------------------------------------------------------------------------

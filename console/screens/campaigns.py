@@ -31,11 +31,12 @@ from console.form_models import (
     AddCallForm,
     CampaignFilterForm,
     CampaignForm,
+    CampaignNumbers,
+    CampaignStatusChange,
     OrderForm,
     default_start,
 )
 from console.look import generation, look
-from console.phonelist import parse_phone_text
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
 from console.screens.forms import FormField, FormScreen
@@ -304,12 +305,9 @@ class CampaignsScreen(ViewScreen):
             return
         order_id = row.id
 
-        async def submit(values: dict[str, str]) -> str | None:
-            parsed = parse_phone_text(values.get("numbers", ""))
-            if parsed.bad:
-                return "; ".join(str(b) for b in parsed.bad[:3])
+        async def submit(request: CampaignNumbers) -> str | None:
             try:
-                message = await self.capp.catalog.add_campaign_numbers(order_id, parsed.numbers)
+                message = await self.capp.catalog.add_campaign_numbers(request)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, title=f"campaign {order_id}", timeout=5)
@@ -319,6 +317,7 @@ class CampaignsScreen(ViewScreen):
         self.capp.push_screen(FormScreen(
             f"Add numbers to campaign {order_id}",
             [FormField("numbers", "Numbers", placeholder="+91…, +91…", required=True)],
+            build=lambda values: CampaignNumbers.model_validate({**values, "order_id": order_id}),
             submit_label="Add", submit=submit,
             note="Only a Pending or In Progress campaign takes numbers. Sent once.",
         ))
@@ -358,9 +357,9 @@ class CampaignsScreen(ViewScreen):
             return
         order_id = row.id
 
-        async def submit(values: dict[str, str]) -> str | None:
+        async def submit(request: CampaignStatusChange) -> str | None:
             try:
-                message = await self.capp.catalog.set_campaign_status(order_id, status)
+                message = await self.capp.catalog.set_campaign_status(request)
             except ActionError as exc:
                 return str(exc)
             self.capp.notify(message, title=f"campaign {order_id}", timeout=5)
@@ -369,6 +368,7 @@ class CampaignsScreen(ViewScreen):
 
         note = "Stopping cannot be undone." if status == "stop" else ""
         self.capp.push_screen(FormScreen(f"{status.capitalize()} campaign {order_id}? It is {row.status}.", [],
+                                         build=lambda _: CampaignStatusChange(order_id=order_id, status=status),
                                          submit_label=status.capitalize(), submit=submit, note=note,
                                          danger=status == "stop"))
 

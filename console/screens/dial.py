@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from console.actions import ActionError, Actions, DialFlow, describe_error
+from console.form_models import OtpCall
 from console.look import look
 from console.screens.forms import FormField, FormScreen
 from console.state import EVENT_LABELS
@@ -180,7 +181,7 @@ class DialScreen(ModalScreen[None]):
         return self.query_one("#dial-customer", Input).value or None
 
 
-class OtpScreen(FormScreen):
+class OtpScreen(FormScreen[OtpCall]):
     """An OTP voice call: an approved sound (picked) or an IVR id, SR number, customer, channel."""
 
     def __init__(self, actions: Actions, sounds: list[tuple[str, str]] | None = None) -> None:
@@ -197,18 +198,15 @@ class OtpScreen(FormScreen):
                 FormField("channel", "Channel", choices=CHANNELS, value="PSTN"),
                 FormField("call_permission_request", "Ask permission", check=True),
             ],
+            build=OtpCall.model_validate,
             submit_label="Place OTP call",
             submit=self._submit,
             note="Places one call; it is never retried automatically.",
         )
 
-    async def _submit(self, values: dict[str, str]) -> str | None:
-        sound, ivr = values.pop("sound_id", ""), values.get("ivr_id", "")
-        if sound and ivr:
-            return "pick a sound or type an IVR id, not both"
-        values["ivr_id"] = ivr or sound
+    async def _submit(self, request: OtpCall) -> str | None:
         try:
-            message = await self.actions.otp_call(values)
+            message = await self.actions.otp_call(request)
         except ActionError as exc:
             return str(exc)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash

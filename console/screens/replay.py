@@ -8,7 +8,6 @@ widgets and keys and hides the supervisor controls (a recording cannot be transf
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Label, Static
 
+from console.form_models import JumpTo
 from console.look import generation, look
 from console.screens.base import PaletteCommand
 from console.screens.bot import BotScreen
@@ -29,18 +29,6 @@ from voice.replay.summary import LEVEL_STEP_S
 
 if TYPE_CHECKING:
     from console.replay_source import ReplaySource
-
-_TIME = re.compile(r"^\s*(?:(\d+):)?(\d+(?:\.\d*)?)\s*s?\s*$")
-
-
-def parse_position(text: str) -> float | None:
-    """'75', '75.5', '1:15' or '1:15.5' -> seconds; None if it is none of those."""
-    match = _TIME.match(text)
-    if match is None:
-        return None
-    minutes = int(match.group(1) or 0)
-    return minutes * 60 + float(match.group(2))
-
 
 class ReplayScreen(BotScreen):
     VIEW_TITLE = "Replay"
@@ -194,15 +182,12 @@ class ReplayScreen(BotScreen):
         self._redraw()
 
     def action_jump_to(self) -> None:
-        async def submit(values: dict[str, str]) -> str | None:
-            seconds = parse_position(values.get("at", ""))
-            if seconds is None:
-                return "give seconds (75) or minutes:seconds (1:15)"
-            self.source.seek(seconds)
+        async def submit(request: JumpTo) -> str | None:
+            self.source.seek(request.at)
             self._redraw()
             return None
 
         self.capp.push_screen(FormScreen(
             "Jump to", [FormField("at", "Time", placeholder="1:15 or 75 (seconds)", required=True)],
-            submit_label="Jump", submit=submit,
+            build=JumpTo.model_validate, submit_label="Jump", submit=submit,
         ))

@@ -1,37 +1,33 @@
-"""A form that produces a typed request, checks it, asks once, and sends it once.
+"""The form for the long dialogs: the console's one form (`FormScreen`), drawn compact.
 
 The long dialogs (new campaign, new order, buy a number, upload a phonebook) hold a dozen
-fields or more, so this form is compact (one line per field) and scrolls. What was typed
-goes through `build` (a `console.form_models` model's `to_request`) into the typed request
-the client sends; a field that does not read is shown in words and nothing is sent. With
-`confirm`, the first press shows what will happen ("Buy +91… for plan 407890 until …") and
-only a second press on the same, unchanged request sends it; the button is disabled while
-it is in flight, so one confirmation is one request.
+fields or more, so this form is compact (one line per field) and scrolls. Reading,
+checking, confirming and sending are FormScreen's: what was typed goes through `build` (a
+`console.form_models` model's `to_request`) into the typed request the client sends; a
+field that does not read is shown in words and nothing is sent. With `confirm`, the first
+press shows what will happen ("Buy +91… for plan 407890 until …") and only a second press on
+the same, unchanged request sends it; one confirmation is one request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from console.actions import describe_error
-from console.screens.forms import FormField, focus_first_empty, read_fields
+from console.screens.forms import FormScreen, Row, Values, focus_first_empty
 from console.widgets.plain import plain
 
+__all__ = ["RequestForm", "Row"]
+
 T = TypeVar("T")
-Values = dict[str, str]
-Row = FormField | tuple[FormField, ...]
-"""One field per line; a tuple puts checkboxes side by side (the weekdays)."""
 
 
-class RequestForm(ModalScreen[T | None], Generic[T]):
+class RequestForm(FormScreen[T]):
     DEFAULT_CSS = """
     RequestForm .request-dialog { width: 96; max-width: 100%; height: auto; max-height: 96%; }
     RequestForm .request-fields { height: auto; max-height: 45vh; }
@@ -61,24 +57,8 @@ class RequestForm(ModalScreen[T | None], Generic[T]):
         note: str = "",
         confirm: Callable[[T], str] | None = None,
     ) -> None:
-        super().__init__()
-        self.title_text = title
-        self.rows = list(rows)
-        self.build = build
-        self.submit_fn = submit
-        self.submit_label = submit_label
-        self.note = note
-        self.confirm = confirm
-        self.in_flight = False
-        self.requests_sent = 0
-        self._confirming: tuple[Values, T] | None = None
-
-    @property
-    def fields(self) -> list[FormField]:
-        out: list[FormField] = []
-        for row in self.rows:
-            out.extend(row if isinstance(row, tuple) else (row,))
-        return out
+        super().__init__(title, rows, build=build, submit=submit, submit_label=submit_label, note=note,
+                         confirm=confirm)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog request-dialog"):
@@ -113,78 +93,3 @@ class RequestForm(ModalScreen[T | None], Generic[T]):
 
     def on_mount(self) -> None:
         focus_first_empty(self, self.fields)
-
-    def values(self) -> Values:
-        return read_fields(self, self.fields)
-
-    def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Static).update(plain(message))
-
-    def _set_label(self, label: str) -> None:
-        self.query_one("#form-submit", Button).label = label
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self._unconfirm()
-
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
-        self._unconfirm()
-
-    def on_select_changed(self, event: Select.Changed) -> None:
-        self._unconfirm()
-
-    def _unconfirm(self) -> None:
-        """A field changed after the confirmation was shown: it no longer stands."""
-        if self._confirming is not None and not self.in_flight and self.values() != self._confirming[0]:
-            self._confirming = None
-            self._set_label(self.submit_label)
-            self.show_error("")
-
-    @on(Button.Pressed, "#form-cancel")
-    def action_cancel(self) -> None:
-        if not self.in_flight:
-            self.dismiss(None)
-
-    @on(Button.Pressed, "#form-submit")
-    @on(Input.Submitted)
-    def action_submit(self) -> None:
-        if self.in_flight:
-            return
-        values = self.values()
-        missing = [f.label for f in self.fields if f.required and not values.get(f.name)]
-        if missing:
-            self.show_error(f"please fill in: {', '.join(missing)}")
-            return
-        if self._confirming is not None and self._confirming[0] == values:
-            request = self._confirming[1]
-        else:
-            try:
-                request = self.build(values)
-            except Exception as exc:  # noqa: BLE001 - a field that does not read, in words
-                self._confirming = None
-                self.show_error(describe_error(exc))
-                return
-            if self.confirm is not None:
-                self._confirming = (values, request)
-                self.show_error(self.confirm(request))
-                self._set_label(f"Confirm: {self.submit_label}")
-                return
-        self.in_flight = True
-        self.query_one("#form-submit", Button).disabled = True
-        self.show_error("working …")
-        self.requests_sent += 1
-        self._run_submit(request)
-
-    @work(exclusive=True, exit_on_error=False)
-    async def _run_submit(self, request: T) -> None:
-        try:
-            error = await self.submit_fn(request)
-        except Exception as exc:  # noqa: BLE001 - every failure is shown in words
-            error = describe_error(exc)
-        self.in_flight = False
-        if error:
-            self._confirming = None
-            self._set_label(self.submit_label)
-            self.query_one("#form-submit", Button).disabled = False
-            self.show_error(error)
-            return
-        self.dismiss(request)

@@ -15,7 +15,7 @@ from console.actions import ActionError
 from console.look import generation, look
 from console.screens.base import PaletteCommand, ViewScreen
 from console.screens.detail import DetailScreen
-from console.screens.forms import FormScreen
+from console.screens.forms import Confirmed, ConfirmScreen
 from console.state import TaskRow
 from console.widgets.plain import plain
 from console.widgets.table import VimTable
@@ -119,12 +119,12 @@ class TasksScreen(ViewScreen):
         if self.capp.state.tasks.is_done(task):
             return
 
-        def done(values: dict[str, str] | None) -> None:
-            if values is not None:
+        def done(answer: Confirmed | None) -> None:
+            if answer is not None:
                 self._close(task)
 
-        self.capp.push_screen(FormScreen(
-            f"Close task {task.id} ({task.phone or 'no number'})?", [], submit_label="Close task",
+        self.capp.push_screen(ConfirmScreen(
+            f"Close task {task.id} ({task.phone or 'no number'})?", submit_label="Close task",
             note="You called this customer back. Closing marks the task done in this console.",
         ), done)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from console.actions import ActionError, Actions, build_call_log_query, describe_error
 from console.api.errors import BadRequest
+from console.form_models import BotHangup, OtpCall
 from console.screens.dial import DialScreen, OtpScreen
 from console.state import ConsoleState
 from sandbox.server import SandboxServer
@@ -147,10 +149,10 @@ async def test_actions_validate_and_describe_errors(sandbox: SandboxServer) -> N
         flow = actions.dial_flow()
         with pytest.raises(ActionError, match="same number"):
             flow.prepare({"k_number": "+918047100100", "agent_number": "9811100000", "customer_number": "09811100000"})
-        with pytest.raises(ActionError, match="IVR id"):
-            await actions.otp_call({"ivr_id": "", "k_number": "+918047100100", "customer_number": "9811100000"})
+        with pytest.raises(ValidationError, match="IVR id"):
+            OtpCall.model_validate({"ivr_id": "", "k_number": "+918047100100", "customer_number": "9811100000"})
         with pytest.raises(ActionError, match=r"transfer|no bot"):
-            await actions.bot_hangup("c1")
+            await actions.bot_hangup(BotHangup(call_id="c1"))
     assert "sandbox-sr-key" not in describe_error(BadRequest("bad key sandbox-sr-key /update-stream/sandbox-sr-key/konnect"))
     with pytest.raises(ActionError, match="maximum duration"):
         build_call_log_query({"max_duration": "ten"})

@@ -9,10 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from textual.widgets import Input
 
+from console.form_models import JumpTo
 from console.replay import build_replay_app
-from console.screens.replay import ReplayScreen, parse_position
+from console.screens.replay import ReplayScreen
 from console.widgets.timeline import timeline_text
 from tests.voice.replay.replay_fixtures import write_recording
 from voice.replay import load_recording
@@ -94,4 +96,8 @@ def test_timeline_marks_levels_cuts_and_position(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "seconds"), [("75", 75.0), ("1:15", 75.0), ("1:15.5", 75.5), ("2.5s", 2.5), ("x", None)])
 def test_jump_positions(text: str, seconds: float | None) -> None:
-    assert parse_position(text) == seconds
+    if seconds is None:
+        with pytest.raises(ValidationError, match="minutes:seconds"):
+            JumpTo.model_validate({"at": text})
+    else:
+        assert JumpTo.model_validate({"at": text}).at == seconds
