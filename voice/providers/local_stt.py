@@ -19,7 +19,8 @@ Design notes (why it looks like this):
   turn ends there; not ("I want to... uh...", half a phone number), it waits for
   more speech up to the maximum (1.4 s), and the next segment joins the same turn.
   A turn that is probably complete but not certain sends an `eager` interim first,
-  so a reply can be prepared. With `turn=None` a fixed `silence_ms` ends every
+  early in the pause (from the partial hypothesis, at the detector's `eager_ms`), so a
+  reply can be prepared while the rest of the turn's silence is waited out. With `turn=None` a fixed `silence_ms` ends every
   utterance, as before.
 - The loop never waits on the decoder: each stream has one asyncio task that hands
   batches of audio to a shared thread pool, so a stream's decoder is only ever used
@@ -523,6 +524,7 @@ class PocketsphinxStream(TranscriptOutbox):
         self._utt_audio = bytearray()
         self._utt_cmn: np.ndarray | None = None
         self._pass_checked = False  # this utterance's pause check for a second pass is done
+        self._eager_sent = False  # an eager interim went out in the current pause
         self._waiting: deque[bytes] = deque()  # whole utterances waiting for a decoder
         self._waiting_warned = False
         self.redecodes = 0
@@ -725,6 +727,27 @@ class PocketsphinxStream(TranscriptOutbox):
         self._second_pass(dec, measured[0], bytes(self._utt_audio))
         self._utt_cmn = None  # decoded from its own mean now: nothing more to correct
 
+    def _eager_in_pause(self, out: list[Transcript]) -> None:
+        """A pause inside the segment that already sounds like the end: send the turn's words
+        so far as an `eager` interim, once per pause, so the answer is prepared (held, not
+        spoken) while the rest of the turn's silence is waited out, instead of after it."""
+        turn, dec = self._turn, self._decoder
+        pause = self._endpointer.pause_ms
+        if pause == 0:
+            self._eager_sent = False
+            return
+        if turn is None or dec is None or self._eager_sent or pause < turn.config.eager_ms:
+            return
+        self._eager_sent = True
+        hyp = dec.hyp()
+        text = f"{self._turn_text} {hyp.hypstr.strip() if hyp is not None else ''}".strip()
+        if not text:
+            return
+        turn.transcript(text)
+        decision = turn.decide()
+        if decision.state is TurnState.LIKELY or (not decision.over and decision.p_complete >= turn.config.eager_p):
+            out.append(Transcript(text, final=False, speech_final=False, eager=True))
+
     def _finish_utterance(self, audio: bytes) -> str:
         """End the utterance; re-decode it once if the channel estimate was off.
 
@@ -818,6 +841,7 @@ class PocketsphinxStream(TranscriptOutbox):
                 self._try_begin_current()
                 self._feed(ev.audio)
                 self._check_pass_in_pause()
+                self._eager_in_pause(out)
                 self._since_interim += len(ev.audio)
                 dec = self._decoder
                 if dec is not None and self._since_interim >= self._interim_bytes:

@@ -115,6 +115,30 @@ async def test_a_narrowband_first_utterance_gets_its_second_pass_in_the_pause_no
     assert MATCHER.match(final).intent.name == "hours"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("rate", [16000, 8000])
+async def test_a_complete_question_is_sent_eager_early_in_the_pause_with_the_finals_words(rate):
+    """The answer can be prepared while the turn's silence is waited out: an eager interim
+    with the turn's words comes early in the pause (at ~100 ms), well before the final."""
+    stt = PocketsphinxSTT(SCRIPT.vocabulary())
+    step = rate * 2 * 20 // 1000
+    pcm = quiet(rate, 300) + synth_cached("where is my order", rate) + quiet(rate, 1200)
+    stream = await stt.open(sample_rate=rate, call_id="eager")
+    eager: tuple[int, str] | None = None
+    final: tuple[int, str] | None = None
+    for k, off in enumerate(range(0, len(pcm), step)):
+        for t in stream._process(pcm[off : off + step], False):
+            if t.eager and eager is None:
+                eager = (k, t.text)
+            if t.final:
+                final = (k, t.text)
+        if final is not None:
+            break
+    await stream.close()
+    assert eager is not None and final is not None
+    assert eager[1] == final[1]
+    assert (final[0] - eager[0]) * 20 >= 60, f"eager at frame {eager[0]}, final at {final[0]}"
+
+
 async def test_a_first_utterance_on_another_channel_still_gets_its_second_pass(stt):
     """Phone-band audio delivered as 16 kHz is far from the wideband prior: re-decoded."""
     import numpy as np
