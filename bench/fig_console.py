@@ -13,6 +13,13 @@ C. the app with its UI running (Textual run_test, headless, 140x45, the Live vie
    until its action runs is recorded. A rate is sustained when the app ingests what is
    offered and keys are answered within 100 ms (p95). Keys are delivered as the terminal
    driver delivers them.
+D. view switches under a flood (10,000 events/s offered, the same app as C): the number keys
+   walk every view (first visits compose the view), then go round again several times. For
+   each key: the time until the first frame of the new view is painted (the compositor hands
+   the driver a frame of that screen), until the first frame after the view was filled from
+   state, and the process's CPU time over the key -> painted interval (the machine is
+   shared: CPU time shows the work on the path whatever the load). Ingestion over the
+   window is reported against what was offered.
 """
 
 from __future__ import annotations
@@ -185,6 +192,96 @@ async def app_at_rate(flood: FloodServer, rate: float, seconds: float) -> dict[s
             "active": rows, "cpu": cpu, "lag_ms": lag}
 
 
+VIEW_WALK = "234567891"       # first visits: every view once, back to Live
+VIEW_ROUNDS = "2121314151617181912"  # revisits: Live <-> each view, and a few in a row
+SWITCH_RATE = 10_000.0
+TARGET_SWITCH_MS = 150.0
+
+
+async def app_switching(flood: FloodServer, rate: float, rounds: int, gap: float = 0.5) -> dict[str, Any]:
+    """The app under a flood of `rate` events/s while the number keys switch views."""
+    from console.api.client import KnowlarityClient
+    from console.api.stream import LiveStream
+    from console.app import VIEWS, ConsoleDeps, build_app
+    from console.launch import sandbox_settings
+    from sandbox.server import SandboxServer
+
+    screens = {key: cls for _, key, _, cls in VIEWS}
+    keys = VIEW_WALK + VIEW_ROUNDS * rounds
+    count = int(rate * (len(keys) * (gap + 3) + 10))
+    async with SandboxServer(history=500) as sb:
+        ns = argparse.Namespace(sr_key=None, api_key=None, channel=None, agent=None, k_number=None)
+        settings = sandbox_settings(sb.base_url, ns)
+        async with KnowlarityClient.from_settings(settings) as client:
+
+            def factory(on_state: Any) -> Any:
+                return LiveStream(flood.url(rate, count), on_state=on_state, backfill=False)
+
+            app = build_app(ConsoleDeps(client=client, settings=settings, stream_factory=factory, source="bench"))
+            frames: list[tuple[float, Any]] = []     # (when, screen) of every frame painted
+            fills: list[tuple[float, Any]] = []      # (when, screen) of every redraw from state
+            display, refresh = app._display, app._refresh_screen
+
+            def timed_display(screen: Any, renderable: Any) -> None:
+                if renderable is not None:
+                    frames.append((time.perf_counter(), screen))
+                display(screen, renderable)
+
+            def timed_refresh(screen: Any, now: float) -> None:
+                refresh(screen, now)
+                fills.append((time.perf_counter(), screen))
+
+            app._display = timed_display  # type: ignore[method-assign]
+            app._refresh_screen = timed_refresh  # type: ignore[method-assign]
+            switches: list[dict[str, Any]] = []
+            async with app.run_test(headless=True, size=(140, 45)):
+                while app.ingested == 0:
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(2.0)  # the board full of calls in flight and lingering ones
+                start_n, t0 = app.ingested, time.perf_counter()
+                for i, key in enumerate(keys):
+                    await asyncio.sleep(gap)
+                    want = screens[key]
+                    frame_mark, fill_mark = len(frames), len(fills)
+                    t, cpu = time.perf_counter(), time.process_time()
+                    press_key(app, key)
+                    painted = filled = None
+                    cpu_painted = 0.0
+                    while time.perf_counter() - t < 10 and filled is None:
+                        if painted is None:
+                            painted = next((w for w, scr in frames[frame_mark:] if isinstance(scr, want)), None)
+                            if painted is not None:
+                                cpu_painted = time.process_time() - cpu
+                        if painted is not None:
+                            filled_at = next((w for w, scr in fills[fill_mark:] if isinstance(scr, want)), None)
+                            if filled_at is not None:
+                                filled = next((w for w, scr in frames[frame_mark:]
+                                               if w >= filled_at and isinstance(scr, want)), None)
+                        await asyncio.sleep(0.002)
+                    switches.append({
+                        "key": key, "first": i < len(VIEW_WALK),
+                        "painted_ms": (painted - t) * 1000 if painted else 10_000.0,
+                        "filled_ms": (filled - t) * 1000 if filled else 10_000.0,
+                        "cpu_ms": cpu_painted * 1000, "right_view": isinstance(app.screen, want),
+                    })
+                elapsed = time.perf_counter() - t0
+                ingested = app.ingested - start_n
+    return {"rate": rate, "ingest_rate": ingested / elapsed, "switches": switches}
+
+
+def switch_table(result: dict[str, Any]) -> Table:
+    table = Table(["switches", "n", "painted p50 ms", "painted p95 ms", "filled p50 ms", "filled p95 ms",
+                   "CPU to paint p50 ms", "right view"],
+                  caption=f"D. view switches, {result['rate']:,.0f} events/s offered, {result['ingest_rate']:,.0f}/s "
+                          "ingested over the window (key -> first frame of the new view; -> first frame filled from state)")
+    for label, pick in (("revisits", lambda s: not s["first"]), ("first visits", lambda s: s["first"])):
+        rows = [s for s in result["switches"] if pick(s)]
+        table.add(label, str(len(rows)), median([s["painted_ms"] for s in rows]), p95([s["painted_ms"] for s in rows]),
+                  median([s["filled_ms"] for s in rows]), p95([s["filled_ms"] for s in rows]),
+                  median([s["cpu_ms"] for s in rows]), f"{sum(s['right_view'] for s in rows)}/{len(rows)}")
+    return table
+
+
 async def run(ctx) -> Figure:
     fig = Figure(NAME, TITLE)
     a_count = 10_000 if ctx.quick else 60_000
@@ -199,6 +296,8 @@ async def run(ctx) -> Figure:
         for rate in rates:
             ctx.progress(f"C. app with UI at {rate:.0f} events/s for {seconds:.0f} s")
             app_results.append(await app_at_rate(flood, rate, seconds))
+        ctx.progress(f"D. view switches under {SWITCH_RATE:.0f} events/s")
+        switching = await app_switching(flood, SWITCH_RATE, rounds=1 if ctx.quick else 3)
     ta = Table(["path", "events", "events/s"], caption="A. live stream (SSE, parse, dedupe) + state, no UI")
     ta.add("LiveStream -> ingest_stream_item -> CallsBoard", f"{a_total:,}", f"{a_rate:,.0f}")
     fig.tables.append(ta)
@@ -215,6 +314,15 @@ async def run(ctx) -> Figure:
     fig.tables.append(tc)
     fig.check(f">= {TARGET_RATE:.0f} events/s sustained with keys answered in <= {TARGET_KEY_MS:.0f} ms (p95)",
               f"{sustained:.0f} events/s sustained (highest rate offered that held)", sustained >= TARGET_RATE)
+    fig.tables.append(switch_table(switching))
+    revisits = [s for s in switching["switches"] if not s["first"]]
+    painted95 = p95([s["painted_ms"] for s in revisits])
+    wrong = sum(not s["right_view"] for s in switching["switches"])
+    fig.check(f"view switch under {SWITCH_RATE:,.0f} events/s: key -> new view painted p95 <= {TARGET_SWITCH_MS:.0f} ms "
+              "(revisits), the right view, the flood ingested",
+              f"p95 {painted95:.0f} ms, median {median([s['painted_ms'] for s in revisits]):.0f} ms; "
+              f"{wrong} wrong views; {switching['ingest_rate']:,.0f} of {SWITCH_RATE:,.0f} events/s ingested",
+              painted95 <= TARGET_SWITCH_MS and wrong == 0 and switching["ingest_rate"] >= 0.95 * SWITCH_RATE)
     bounded = b_rss[-1] <= max(b_rss[1], 1) * 1.5 + 16 * MIB if len(b_rss) >= 2 else False
     fig.check("memory bounded after 1,000,000 events (state)",
               f"{b_rss[-1] / MIB:.1f} MiB growth; {b_sizes['active']} active, {b_sizes['history']} in history, "

@@ -169,6 +169,7 @@ class ConsoleApp(App[int]):
         self.talk: TalkSession | None = None
         self.talk_factory: Any = TalkSession  # tests give one with a stand-in microphone
         self.ingested = 0
+        self._shown_views = {deps.start_view}
         if deps.keymap:
             self.set_keymap(deps.keymap)
 
@@ -410,10 +411,23 @@ class ConsoleApp(App[int]):
         return True
 
     async def action_view(self, name: str) -> None:
+        """Show view `name`. A view shown before paints at once with what it held when it
+        was hidden (its top bar brought up to date) and is redrawn from state right after
+        that first frame: redrawing first made the key wait for it, and under a flood that
+        is the board's thousand rows rebuilt before anything of the view appeared. A view
+        shown for the first time has nothing to show yet, so it is filled before its first
+        frame."""
         if name == self.current_mode:
             return
+        revisit = name in self._shown_views
         await self.switch_mode(name)
-        self._refresh_tick()
+        self._shown_views.add(name)
+        base = self._base_screen()
+        if revisit and base is not None and base.ready:
+            base.show_bar(self.bar_info(base))
+            self.request_refresh()
+        else:
+            self._refresh_tick()
 
     async def on_top_bar_tab_clicked(self, message: TopBar.TabClicked) -> None:
         """A click on a view's tab goes there, as its number key does (also from a text field:

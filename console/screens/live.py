@@ -123,6 +123,7 @@ class LiveScreen(ViewScreen):
         self._hold_until = 0.0  # time.monotonic(): no board redraw before this
         self._pop: ScreenPop | None = None
         self._pop_context: CallerContext | None = None
+        self._cells: dict[str, tuple[tuple[object, ...], tuple[Text | str, ...]]] = {}
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="live-main"):
@@ -164,8 +165,9 @@ class LiveScreen(ViewScreen):
         rows = board.rows(view, limit=BOARD_LIMIT)
         table = self.query_one("#board", VimTable)
         rebuilds = table.rebuilds
-        table.sync_rows([(r.uuid, board_cells(r, now)) for r in rows])
+        table.sync_rows([(r.uuid, self._row_cells(r, now)) for r in rows])
         board.drain_dirty()
+        self._forget_cells(r.uuid for r in rows)
         in_progress = sum(1 for r in rows if not r.finished)
         who = "my calls" if view.mine_only else "everyone"
         title = f"Calls in progress: {in_progress}  ({who}"
@@ -191,6 +193,25 @@ class LiveScreen(ViewScreen):
         cost = time.monotonic() - started
         hold = cost * COST_FACTOR + (REBUILD_HOLD_S if table.rebuilds != rebuilds else 0.0)
         self._hold_until = started + min(hold, MAX_HOLD_S)
+
+    def _row_cells(self, row: CallRow, now: float) -> tuple[Text | str, ...]:
+        """The row's cells, built again only when what they show changed. Under a flood
+        most of the thousand rows on the board are calls that just ended and sit unchanged;
+        rebuilding their Text cells on every redraw was most of a redraw's cost, and the
+        same cell objects let the table see at once that nothing changed."""
+        shown = (row.event, row.ended is None, row.direction, row.customer, row.agent, row.mine,
+                 row.business_call_type, int(row.duration(now)))
+        cached = self._cells.get(row.uuid)
+        if cached is not None and cached[0] == shown:
+            return cached[1]
+        cells = board_cells(row, now)
+        self._cells[row.uuid] = (shown, cells)
+        return cells
+
+    def _forget_cells(self, keep: Iterable[str]) -> None:
+        """Drop cached cells of rows that left the board (the cache stays as big as the board)."""
+        if len(self._cells) > 2 * BOARD_LIMIT:
+            self._cells = {key: self._cells[key] for key in keep if key in self._cells}
 
     # ---- screen pop -----------------------------------------------------------------------
 

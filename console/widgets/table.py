@@ -23,7 +23,9 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.coordinate import Coordinate
+from textual.geometry import Size
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellKey, RowKey
 
 from console.widgets.plain import safe_cell
 
@@ -261,6 +263,32 @@ class VimTable(DataTable[Any]):
                 self.add_row(*self._pick(cells), key=key)
                 self._cells[key] = cells
         self._restore_cursor(cursor_key)
+
+    # ---- sizing: fixed-width columns are never measured -----------------------------------
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable measures every cell of every new row to size auto-width columns. The
+        console's tables give most columns a width, so for them that is wasted work that
+        grows with the rows added: a board that takes in a thousand new calls under a
+        flood spent a quarter of a second per redraw measuring cells whose width was set.
+        With every column fixed (and one-line rows), only the virtual size is updated."""
+        rows = list(new_rows)
+        if any(column.auto_width for column in self.columns.values()) or any(
+            (row := self.rows.get(key)) is not None and (row.label is not None or row.auto_height) for key in rows
+        ):
+            super()._update_dimensions(rows)
+            return
+        width = sum(column.get_render_width(self) for column in self.columns.values()) + self._row_label_column_width
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(width, self._total_row_height + header)
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        """Updated cells re-measure their column only where the column sizes to its content:
+        a narrower cell in a fixed-width column made DataTable measure the whole column."""
+        auto = {cell for cell in updated_cells
+                if (column := self.columns.get(cell.column_key)) is None or column.auto_width}
+        if auto:
+            super()._update_column_widths(auto)
 
     def _update_changed(self, rows: Sequence[Row]) -> None:
         columns = self.column_keys
