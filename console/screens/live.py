@@ -146,6 +146,11 @@ class LiveScreen(ViewScreen):
     def focus_main(self) -> None:
         self.query_one("#board", VimTable).focus()
 
+    def on_screen_resume(self) -> None:
+        """Back on screen: the first redraw is not held back by the last one's cost (the
+        base class's handler, run after this one, asks for that redraw)."""
+        self._hold_until = 0.0
+
     # ---- redraw -------------------------------------------------------------------------
 
     def refresh_view(self, now: float) -> None:
