@@ -135,6 +135,10 @@ class Caller:
     def now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000
 
+    def _line_time(self) -> float:
+        """Call time (compressed by `speed`, in seconds): the simulated line's sample clock."""
+        return (time.monotonic() - self._t0) * self.options.speed
+
     # -- preparation -----------------------------------------------------------------------
 
     async def _prepare(self, turns: Sequence[Turn]) -> list[bytes]:
@@ -320,7 +324,7 @@ class Caller:
             self._bot_audio += pcm
             self._playback.enqueue(pcm, now)
             if self._line is not None:
-                self._line.bot_audio(pcm)
+                self._line.bot_audio(pcm, self._line_time())
         elif isinstance(event, KillAudio):
             self.report.kill_audio_count += 1
             latency: float | None = None
@@ -333,7 +337,7 @@ class Caller:
             self._emit("kill_audio", text, value_ms=latency, turn=barge.index if barge else None)
             self._playback.kill()
             if self._line is not None:
-                self._line.kill()
+                self._line.kill(self._line_time())
             self.notifier.notify()
         elif isinstance(event, Transfer):
             self._emit("transfer", f"transfer -> {event.destination}")
@@ -407,11 +411,11 @@ class Caller:
 
     async def _send_frames(self) -> None:
         assert self._ws is not None
-        await send_frames(self._ws, self._voice, self.options.speed, self.now_ms, self._line_send)
+        await send_frames(self._ws, self._voice, self.options.speed, self.now_ms, self._line_send, origin=self._t0)
 
     async def _stream_mic(self, mic: AsyncIterator[bytes]) -> None:
         assert self._ws is not None
-        if await stream_mic(self._ws, mic, self.frame_bytes, self._line_send):
+        if await stream_mic(self._ws, mic, self.frame_bytes, self._line_send, origin=self._t0):
             self._finish("completed", None)  # the microphone ended: the caller put the phone down
 
     # -- the script ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from voice.caller.options import FRAME_MS, CallerOptions
 from voice.caller.report import BotReply
 
 MIN_QUIET_WALL_S = 0.15
+MAX_BEHIND_S = 1.0  # a sender this far (wall time) behind its frame schedule loses frames instead
 SINK_LEAD_S = 0.06  # audio handed to a speaker ahead of the playback clock
 
 
@@ -206,44 +207,54 @@ def direct(frame: bytes, due: float, now: float) -> list[bytes]:
 
 
 async def send_frames(
-    ws: ClientConnection, voice: Voice, speed: float, now_ms: Callable[[], float], line: Line = direct
+    ws: ClientConnection, voice: Voice, speed: float, now_ms: Callable[[], float], line: Line = direct,
+    origin: float | None = None,
 ) -> None:
-    """One frame every 20 ms (÷ speed), on a deadline schedule so it never drifts.
+    """One frame every 20 ms (÷ speed), on the caller's own sample clock.
 
-    Behind schedule (a slow loop), frames go out back to back to catch up, but never
-    more than 200 ms' worth: then the schedule restarts from now. Returns when the
-    connection closes (the receiver drains what the bot sent and decides the outcome).
+    Frame k holds call time [(k-1) x 20 ms, k x 20 ms) and leaves when its last sample
+    has been "recorded", at `origin` + k x 20 ms ÷ speed (`origin`: the loop time the
+    call's clock starts at; default now). The schedule is absolute: a late wake-up sends
+    late, back to back to catch up as a real sender's queued frames go after a stall, but
+    never moves the frames after it, and no frame's content depends on when the loop woke
+    (the line's echo is placed by sample count). Over MAX_BEHIND_S behind, frames are lost
+    as on a real line rather than sent seconds late in one burst (they still pass through
+    the line, so its speaker stays on the clock). Returns when the connection closes.
     """
     loop = asyncio.get_running_loop()
     period = FRAME_MS / 1000 / speed
-    start, n = loop.time(), 0
-    call_t0, sent = start, 0
+    start = loop.time() if origin is None else origin
+    k = 0
     while True:
+        k += 1
+        due_wall = start + k * period
+        delay = due_wall - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
         frame, first, last = voice.next_frame()
-        sent += 1
+        now = loop.time()
         try:
-            for out in line(frame, sent * FRAME_MS / 1000, (loop.time() - call_t0) * speed):
-                await ws.send(out)
+            out = line(frame, k * FRAME_MS / 1000, (now - start) * speed)
+            if now - due_wall <= MAX_BEHIND_S:
+                for piece in out:
+                    await ws.send(piece)
         except ConnectionClosed:
             return
         if first or last:
             voice.sent(now_ms(), first, last)
-        n += 1
-        delay = start + n * period - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -0.2:
-            start, n = loop.time(), 0
 
 
-async def stream_mic(ws: ClientConnection, mic: AsyncIterator[bytes], frame_bytes: int, line: Line = direct) -> bool:
+async def stream_mic(
+    ws: ClientConnection, mic: AsyncIterator[bytes], frame_bytes: int, line: Line = direct,
+    origin: float | None = None,
+) -> bool:
     """The microphone paces itself (real time); frames are re-cut to exactly 20 ms.
 
     True when the microphone ended (the caller hangs up), False if the connection closed.
     """
     buf = bytearray()
     loop = asyncio.get_running_loop()
-    t0 = loop.time()
+    t0 = loop.time() if origin is None else origin
     async for chunk in mic:
         buf += chunk
         while len(buf) >= frame_bytes:

@@ -35,17 +35,29 @@ def _db_to_amp(db: float) -> float:
 
 class Playout:
     """The Stream Node's speaker: playAudio chunks queue and play back to back in real
-    time; killAudio empties the queue. `pull(n)` is what played during the next n samples."""
+    time; killAudio empties the queue. `pull(n)` is what played during the next n samples.
+
+    Positions are sample counts on the caller's own clock (`played_samples` so far). A
+    chunk given `at` (the sample its arrival falls on) starts no earlier than that: a
+    reply that arrives while the speaker is idle starts where it arrived, not wherever
+    the next pull happens to be; one that arrives while audio is queued plays after it.
+    """
 
     def __init__(self) -> None:
         self._queue = bytearray()
         self.played_samples = 0
 
-    def push(self, pcm: bytes) -> None:
+    def push(self, pcm: bytes, at: int | None = None) -> None:
+        if at is not None:
+            idle = at - self.played_samples - len(self._queue) // 2
+            if idle > 0:
+                self._queue += bytes(2 * idle)
         self._queue += pcm[: len(pcm) - len(pcm) % 2]
 
-    def kill(self) -> None:
-        self._queue.clear()
+    def kill(self, at: int | None = None) -> None:
+        """Empty the queue; with `at`, what plays before that sample still plays."""
+        keep = 0 if at is None else max(0, at - self.played_samples)
+        del self._queue[2 * keep :]
 
     def busy(self) -> bool:
         return bool(self._queue)

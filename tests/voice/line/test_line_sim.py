@@ -123,6 +123,18 @@ def test_playout_plays_back_to_back_and_kill_empties_it() -> None:
     assert p.pull(10) == bytes(20) and not p.busy()
 
 
+def test_playout_starts_a_reply_on_the_sample_it_arrived_on_and_kills_from_then() -> None:
+    p = Playout()
+    assert p.pull(320) == bytes(640)  # idle for the first frame
+    p.push(b"\x01\x00" * 100, at=400)  # arrived 80 samples into the next frame
+    p.push(b"\x02\x00" * 200, at=420)  # arrived while the first chunk was queued: after it
+    assert p.pull(320) == bytes(160) + b"\x01\x00" * 100 + b"\x02\x00" * 140
+    assert p.pull(50) == b"\x02\x00" * 50
+    p.push(b"\x03\x00" * 100, at=650)  # its sample was already pulled: it plays next, never earlier
+    p.kill(at=700)  # killAudio 10 samples into the next pull: what played before it still played
+    assert p.pull(50) == b"\x02\x00" * 10 + bytes(80)
+
+
 def test_jitter_holds_frames_then_bursts_them_in_order() -> None:
     shaper = JitterShaper(100, seed=5)
     due = [(k + 1) * 0.02 for k in range(500)]
