@@ -163,8 +163,12 @@ class KnowlarityClient:
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         max_body_bytes: int = MAX_BODY_BYTES,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.max_body_bytes = max(1024, max_body_bytes)
+        # a list endpoint is read to its end, but never past this many pages (a server whose
+        # `next` never ends cannot keep the console reading)
+        self.max_pages = max(1, max_pages)
         self._sr_api_key = _secret(sr_api_key, "sr_api_key")
         self._api_key = _secret(api_key, "api_key")
         if not _CHANNEL.match(channel or ""):
@@ -301,9 +305,10 @@ class KnowlarityClient:
 
     async def _walk(
         self, endpoint: str, item: type[M], what: str, *, params: dict[str, str] | None = None,
-        auth: AuthForm = "plain", channel_header: bool = False, max_pages: int = MAX_PAGES,
+        auth: AuthForm = "plain", channel_header: bool = False,
     ) -> Page[M]:
-        """Every page of a list endpoint, merged into one Page (see paging.py)."""
+        """Every page of a list endpoint (at most `max_pages`), merged into one Page (see paging.py)."""
+        max_pages = self.max_pages
         page_model = Page[item]  # type: ignore[valid-type]
         base = dict(params or {})
         rows: list[M] = []

@@ -46,6 +46,7 @@ from kcommon.redact import Redactor, register_secret
 from .backoff import RECONNECT, Backoff
 from .bodies import MAX_ERROR_BODY_BYTES, read_capped
 from .calllog import MAX_CALL_LOG_LIMIT, CallLogQuery, CallLogRecord
+from .dedupe import RecentItems
 from .errors import KnowlarityError, error_message
 from .events import CallEvent, Cdr, StreamItem, parse_event
 from .lenient_json import aloads
@@ -167,7 +168,6 @@ class LiveStream:
         self._on_state = on_state
         self._backoff = backoff or RECONNECT  # short retries first: a 20 s outage costs ~20 s, not 45
         self._max_retries = max_retries
-        self._dedupe_size = max(16, dedupe_size)
         self._backfill_enabled = backfill
         self._backfill_margin = timedelta(seconds=max(0.0, backfill_margin))
         self._backfill_max_age = timedelta(seconds=max(60.0, backfill_max_age))
@@ -180,7 +180,7 @@ class LiveStream:
         self._rng = rng
         self._timeout = httpx.Timeout(connect=connect_timeout, read=idle_timeout, write=10.0, pool=10.0)
         self._http = httpx.AsyncClient(transport=transport, timeout=self._timeout, follow_redirects=False)
-        self._seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self.delivered = RecentItems(dedupe_size)  # what was delivered, so a replay is not delivered again
         self._open_calls: OrderedDict[str, datetime] = OrderedDict()
         self._state = StreamState("connecting")
         self._closed = False
@@ -344,23 +344,11 @@ class LiveStream:
             return None
         self.stats.received += 1
         self.stats.last_event_at = received_at
-        if self._duplicate(item):
+        if self.delivered.seen_before(item):
             self.stats.duplicates += 1
             return None
         self._track(item)
         return item
-
-    def _duplicate(self, item: StreamItem) -> bool:
-        key = item.dedupe_key
-        if key is None:
-            return False
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return True
-        self._seen[key] = None
-        while len(self._seen) > self._dedupe_size:
-            self._seen.popitem(last=False)
-        return False
 
     def _track(self, item: StreamItem) -> None:
         """Remember calls in progress, so a backfill reaches back to their start."""
@@ -404,7 +392,7 @@ class LiveStream:
         for record in records:
             cdr = Cdr.from_call_log(record)
             cdr.received_at = self._now()
-            if self._duplicate(cdr):
+            if self.delivered.seen_before(cdr):
                 continue
             self._track(cdr)
             self.stats.backfilled += 1

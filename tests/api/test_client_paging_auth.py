@@ -68,10 +68,9 @@ async def test_a_server_that_never_ends_is_cut_off(caplog: pytest.LogCaptureFixt
                                          "objects": [{"id": str(n)}]})
 
     rec = Recorder(endless)
-    async with make_client(rec) as client:
+    async with make_client(rec, max_pages=5) as client:
         with caplog.at_level(logging.WARNING):
-            page = await client._walk("sound", __import__("console.api.models", fromlist=["Sound"]).Sound, "sounds",
-                                      max_pages=5)
+            page = await client.list_sounds()
     assert len(page.objects) == 5 and "stopped after 5 pages" in caplog.text
     rec = Recorder(httpx.Response(200, json={"meta": {"next": "", "offset": 0, "total_count": 9},
                                              "objects": [{"id": "1"}]}))

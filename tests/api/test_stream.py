@@ -325,10 +325,10 @@ def test_dedupe_memory_is_bounded() -> None:
     from console.api import parse_event
 
     for n in range(40):
-        assert not stream._duplicate(parse_event(event(f"u{n}", "ORIGINATE")))
-    assert len(stream._seen) == 16
-    assert stream._duplicate(parse_event(event("u39", "ORIGINATE")))
-    assert not stream._duplicate(parse_event(event("u0", "ORIGINATE")))  # forgotten long ago
+        assert not stream.delivered.seen_before(parse_event(event(f"u{n}", "ORIGINATE")))
+    assert len(stream.delivered) == 16
+    assert stream.delivered.seen_before(parse_event(event("u39", "ORIGINATE")))
+    assert not stream.delivered.seen_before(parse_event(event("u0", "ORIGINATE")))  # forgotten long ago
 
 
 def test_url_template_needs_the_key() -> None:
@@ -338,16 +338,20 @@ def test_url_template_needs_the_key() -> None:
         LiveStream("wss://konnect.example/update-stream/x/konnect")
 
 
-def test_from_settings_fills_the_key_into_the_template() -> None:
+async def test_from_settings_fills_the_key_into_the_template(fake: FakeKnowlarity) -> None:
+    """The stream reaches the account's stream (the fake refuses any other key) and shows the URL without the key."""
     from pydantic import SecretStr
 
     from console.config import ConsoleSettings
 
-    settings = ConsoleSettings(sr_api_key=SecretStr(SR_KEY), api_key=SecretStr(API_KEY),
-                               stream_url="http://127.0.0.1:9/update-stream/{sr_api_key}/konnect")
-    stream = LiveStream.from_settings(settings)
-    assert stream._url == f"http://127.0.0.1:9/update-stream/{SR_KEY}/konnect"
-    assert stream.display_url == "http://127.0.0.1:9/update-stream/***/konnect" and SR_KEY not in repr(stream)
+    template = fake.stream_url(key="{sr_api_key}")
+    settings = ConsoleSettings(sr_api_key=SecretStr(SR_KEY), api_key=SecretStr(API_KEY), stream_url=template)
+    async with LiveStream.from_settings(settings, sleep=Sleeps()) as stream:
+        assert stream.display_url == template.replace("{sr_api_key}", "***") and SR_KEY not in repr(stream)
+        first = asyncio.ensure_future(anext(aiter(stream)))
+        await fake.wait_subscribers(1)
+        fake.publish(event("K", "ORIGINATE"))
+        assert (await asyncio.wait_for(first, 5)).uuid == "K"
 
 
 def test_the_api_package_never_imports_textual() -> None:
@@ -366,7 +370,8 @@ def test_agent_legs_of_a_hunt_group_are_not_taken_for_duplicates() -> None:
     first = parse_event(event("hunt", "AGENT_CALL", agent_number="+919000000001"))
     second = parse_event(event("hunt", "AGENT_CALL", agent_number="9000000002"))
     replay = parse_event(event("hunt", "AGENT_CALL", agent_number="+91 90000 00002"))
-    assert not stream._duplicate(first) and not stream._duplicate(second)
-    assert stream._duplicate(replay)
-    assert not stream._duplicate(parse_event(event("hunt", "HANGUP", agent_number="+919000000001")))
-    assert stream._duplicate(parse_event(event("hunt", "HANGUP", agent_number="+919000000002")))
+    delivered = stream.delivered
+    assert not delivered.seen_before(first) and not delivered.seen_before(second)
+    assert delivered.seen_before(replay)
+    assert not delivered.seen_before(parse_event(event("hunt", "HANGUP", agent_number="+919000000001")))
+    assert delivered.seen_before(parse_event(event("hunt", "HANGUP", agent_number="+919000000002")))
