@@ -57,8 +57,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 GLOBAL_FLAGS = ("-v", "-vv", "-vvv", "--verbose", "--log-json")
 
 
-def _with_default_command(argv: list[str]) -> list[str]:
-    """`kconsole [global flags] [COMMAND] ...`: without a command, the console."""
+def with_default_command(argv: list[str]) -> list[str]:
+    """`kconsole [global flags] [COMMAND] ...`: the words with the console's command put in
+    where none was given (`kconsole --sandbox URL` is `kconsole console --sandbox URL`)."""
     i = 0
     while i < len(argv) and argv[i] in GLOBAL_FLAGS:
         i += 1
@@ -68,7 +69,7 @@ def _with_default_command(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    words = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    words = with_default_command(list(sys.argv[1:] if argv is None else argv))
     chosen = next((w for w in words if w not in GLOBAL_FLAGS), None)
     args = build_parser(chosen if chosen in COMMANDS else None).parse_args(words)
     level = logging.WARNING - 10 * min(args.verbose, 2)

@@ -72,10 +72,12 @@ class Mixer:
 class ListenSession:
     """One call being listened to: a Mixer feeding a Player."""
 
-    def __init__(self, call_id: str, sample_rate: int, *, player: Player | None = None) -> None:
+    def __init__(self, call_id: str, sample_rate: int, *, player: Player | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`clock` paces the mix (real time by default; a test gives its own)."""
         self.call_id = call_id
         self.sample_rate = sample_rate
-        self.mixer = Mixer(sample_rate)
+        self.mixer = Mixer(sample_rate, clock=clock)
         self.player = player or Player(sample_rate, max_buffer_ms=1000)
         self.frames = 0
         self.bad_frames = 0

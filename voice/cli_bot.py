@@ -102,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
         # The call log (guide format) is the point of running headless: show INFO lines.
         logging.getLogger("voice").setLevel(logging.INFO)
     try:
-        return asyncio.run(_serve(settings, allow_insecure=bool(args.allow_insecure), fleet=fleet))
+        return asyncio.run(serve(settings, allow_insecure=bool(args.allow_insecure), fleet=fleet))
     except ProviderError as exc:
         print(f"kconsole bot: {exc}", file=sys.stderr)
         return 2
@@ -116,7 +116,9 @@ def _monitor_note(settings: Any) -> str:
     return "off: set MONITOR_TOKEN, or MONITOR_OPEN=1 / --monitor-open for a loopback bot"
 
 
-def _transfer_line(configured: Any, effective: Any) -> str:
+def transfer_line(configured: Any, effective: Any) -> str:
+    """Where `transfer` sends a caller, for the start-up banner: the configured number, else the
+    bot script's (which TRANSFER_NUMBER overrides), else off."""
     if configured.transfer_number:
         return f"to {configured.transfer_number}"
     if effective.transfer_number:
@@ -152,8 +154,9 @@ class FleetOptions:
                    reuse_port=bool(getattr(args, "reuse_port", False)))
 
 
-async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | None = None,
-                 stop: asyncio.Event | None = None, fleet: FleetOptions | None = None) -> int:
+async def serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None, fleet: FleetOptions | None = None) -> int:
+    """Run the bot server until SIGTERM/SIGINT (or `stop`); `ready` is set once it listens."""
     from voice.providers.factory import build_providers  # noqa: PLC0415 - loads the vendor SDKs; only to serve
 
     fleet = fleet or FleetOptions()
@@ -174,7 +177,7 @@ async def _serve(settings: Any, *, allow_insecure: bool, ready: asyncio.Event | 
         f"  monitor:   {server.monitor_url}  ({_monitor_note(settings)})",
         f"  rate:      {settings.bot_sample_rate} Hz by default (per call: ?sample_rate=8000)",
         f"  providers: {providers.description}",
-        f"  transfer:  {_transfer_line(settings, server.settings)}",
+        f"  transfer:  {transfer_line(settings, server.settings)}",
     ]
     if settings.record_dir:
         lines.append(f"  recording: {settings.record_dir}")

@@ -139,6 +139,10 @@ class FormScreen(ModalScreen[T | None], Generic[T]):
             out.extend(row if isinstance(row, tuple) else (row,))
         return out
 
+    def choices(self, name: str) -> list[str]:
+        """The values the picker `name` offers, "none" ("") left out: what the user can choose."""
+        return [value for f in self.fields if f.name == name for _, value in f.choices if value != ""]
+
     # ---- drawing (RequestForm draws the same fields compact) ---------------------------------
 
     def compose(self) -> ComposeResult:

@@ -107,7 +107,7 @@ async def test_screen_pop_for_an_incoming_call_to_me(console_factory, sandbox: S
         app.state.board.ingest_event("pop1", "AGENT_CALL", direction="Inbound", customer=caller, agent=me)
         screen = app.screen
         assert isinstance(screen, LiveScreen)
-        await until(pilot, lambda: screen._pop_context is not None, timeout=5)
+        await until(pilot, lambda: "previous calls" in str(screen.query_one("#pop-body").render()), timeout=5)
         panel = str(screen.query_one("#pop-head").render())
         assert "INCOMING" in panel and caller in panel
         body = str(screen.query_one("#pop-body").render())
@@ -275,12 +275,12 @@ async def test_call_log_bad_input_is_a_message_not_a_crash(console_factory) -> N
         screen.query_one("#q-start").value = "yesterday-ish"
         screen.action_search()
         await pilot.pause()
-        assert "is not a date" in screen._status
+        assert "is not a date" in str(screen.query_one("#calllog-status").render())
         screen.query_one("#q-start").value = "2020-01-01"
         screen.query_one("#q-end").value = "2021-01-01"
         screen.action_search()
         await pilot.pause()
-        assert "3 months" in screen._status
+        assert "3 months" in str(screen.query_one("#calllog-status").render())
 
 
 async def test_campaigns_pause_resume_add_numbers_and_create(console_factory, sandbox: SandboxServer) -> None:  # type: ignore[no-untyped-def]

@@ -142,11 +142,12 @@ def test_listen_session_feeds_a_player() -> None:
         def close(self) -> None: ...
 
     player = FakePlayer()
-    session = ListenSession("c1", 16000, player=player)  # type: ignore[arg-type]
+    now = [100.0]
+    session = ListenSession("c1", 16000, player=player, clock=lambda: now[0])  # type: ignore[arg-type]
     assert session.start() is None
     frame = type("F", (), {"call_id": "c1", "source": "caller", "sample_rate": 16000,
                            "pcm_b64": base64.b64encode(b"\x10\x00" * 320).decode()})()
-    session.mixer._last -= 0.02
+    now[0] += 0.02  # 20 ms of audio are due
     session.feed(frame)
     session.feed(type("F", (), {"call_id": "other"})())
     session.barge_in("c1")

@@ -123,7 +123,7 @@ async def test_otp_call_from_its_modal(console_factory, sandbox: SandboxServer) 
         await until(pilot, lambda: isinstance(app.screen, OtpScreen))
         otp = app.screen
         # a picker of the approved sounds, or an IVR id typed
-        sounds = [v for _, v in otp.query_one("#field-sound_id")._options if v]
+        sounds = otp.choices("sound_id")
         assert sorted(sounds) == sorted(str(s.id) for s in sandbox.account.sounds if s.status == "1")
         ivr = next(iter(sandbox.account.ivr_flows))
         otp.query_one("#field-ivr_id").value = ivr

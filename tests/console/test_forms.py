@@ -107,7 +107,7 @@ async def test_the_otp_dialog_shows_a_bad_number_and_sends_nothing(console_facto
         await pilot.pause()
         assert isinstance(app.screen, OtpScreen) and otp.requests_sent == 0
         assert error_text(otp) == "Customer: “98111abc” is not a phone number (it has letters)"
-        sounds = [v for _, v in otp.query_one("#field-sound_id")._options if v]  # type: ignore[attr-defined]
+        sounds = otp.choices("sound_id")
         otp.query_one("#field-sound_id").value = sounds[0]  # type: ignore[attr-defined]
         otp.query_one("#field-customer_number", Input).value = "9811100004"
         otp.action_submit()

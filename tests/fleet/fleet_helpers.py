@@ -73,13 +73,13 @@ class Caller:
         n = ms // 20
         self.frames.extend(tone_frame(i) for i in range(n))
 
-    async def _pump(self) -> None:
+    async def pump(self) -> None:
         with contextlib.suppress(Exception):
             while True:
                 await self.ws.send(self.frames.pop(0) if self.frames else SILENCE)
                 await asyncio.sleep(0.02)
 
-    async def _read(self) -> None:
+    async def read(self) -> None:
         with contextlib.suppress(Exception):
             async for msg in self.ws:
                 if isinstance(msg, str):
@@ -99,8 +99,8 @@ async def call(url: str, callid: str) -> Caller:
     await ws.send(encode_metadata(CallMetadata(callid=callid, virtual_number="+918000000000",
                                                customer_number="+919812345678")))
     caller = Caller(ws, callid)
-    caller.task = asyncio.create_task(caller._pump())
-    caller.reader = asyncio.create_task(caller._read())
+    caller.task = asyncio.create_task(caller.pump())
+    caller.reader = asyncio.create_task(caller.read())
     return caller
 
 
@@ -113,7 +113,7 @@ class Console:
     states: list[FeedStatus] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
 
-    async def _follow(self) -> None:
+    async def follow(self) -> None:
         async for event in self.watcher.events(self.states.append):
             self.events.append(event)
 
@@ -140,7 +140,7 @@ class Console:
 def watch(url: str, **kw: Any) -> Console:
     """A console following the fleet (use `await watch_live(...)` to wait until it follows)."""
     console = Console(FleetWatcher(url, **kw))
-    console.task = asyncio.create_task(console._follow())
+    console.task = asyncio.create_task(console.follow())
     return console
 
 

@@ -192,6 +192,12 @@ class DeepgramStream(TranscriptOutbox):
 
     # ---- the STTStream API ----
 
+    @property
+    def unconfirmed_bytes(self) -> int:
+        """Audio sent but not yet finalised by Deepgram, kept to replay after a reconnect
+        (at most `replay_s` of it: the oldest is dropped first while disconnected)."""
+        return len(self._buf)
+
     async def send(self, pcm: bytes) -> None:
         if self._closing or not pcm:
             return

@@ -47,7 +47,7 @@ class StreamNode:
     t0: float = 0.0
     errors: list[str] = field(default_factory=list)
 
-    async def _read(self) -> None:
+    async def read(self) -> None:
         try:
             async for msg in self.ws:
                 try:
@@ -117,7 +117,7 @@ class Bot:
     ) -> StreamNode:
         ws = await connect(url or self.url(rate=rate, token=token), compression=None, **connect_kw)
         node = StreamNode(ws=ws, rate=rate or self.server.settings.bot_sample_rate)
-        node.reader = asyncio.create_task(node._read())
+        node.reader = asyncio.create_task(node.read())
         node.t0 = time.monotonic()
         if metadata is None:
             meta = protocol.CallMetadata(callid=callid, virtual_number="+911234567890", customer_number="+919876543210")

@@ -11,7 +11,7 @@ import pytest
 from kcommon.errors import ConfigError
 from tests.voice.core.harness import Bot
 from voice import cli_bot
-from voice.cli_bot import _serve, add_arguments, overrides_from
+from voice.cli_bot import add_arguments, overrides_from, serve
 from voice.config import load_bot_settings
 
 
@@ -44,7 +44,7 @@ async def test_bot_serves_until_stopped_and_prints_no_secret(monkeypatch, tmp_pa
     args = _parse("--port", "0", "--token", "very-secret-token", "--monitor-token", "mon-secret")
     settings = load_bot_settings(**overrides_from(args))
     ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(_serve(settings, allow_insecure=False, ready=ready, stop=stop))
+    task = asyncio.create_task(serve(settings, allow_insecure=False, ready=ready, stop=stop))
     await asyncio.wait_for(ready.wait(), 60)
     out = capsys.readouterr().out
     url = re.search(r"voice:\s+(\S+)", out).group(1)

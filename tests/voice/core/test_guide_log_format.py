@@ -92,8 +92,8 @@ def test_json_lines_for_machines() -> None:
 
 
 def test_log_json_is_a_global_flag() -> None:
-    from console.cli import _with_default_command, build_parser
+    from console.cli import build_parser, with_default_command
 
-    args = build_parser().parse_args(_with_default_command(["--log-json", "-v", "bot", "--port", "0"]))
+    args = build_parser().parse_args(with_default_command(["--log-json", "-v", "bot", "--port", "0"]))
     assert args.log_json and args.command == "bot" and args.verbose == 1
-    assert _with_default_command(["--log-json"]) == ["--log-json", "console"]
+    assert with_default_command(["--log-json"]) == ["--log-json", "console"]

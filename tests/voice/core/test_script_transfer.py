@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.voice.core.core_fakes import FakeProviders
 from tests.voice.core.harness import make_settings
-from voice.cli_bot import _transfer_line
+from voice.cli_bot import transfer_line
 from voice.providers.script import load_script
 from voice.server import BotServer
 
@@ -23,11 +23,11 @@ async def test_server_adopts_the_script_number_when_none_is_set() -> None:
     settings = make_settings()
     async with BotServer(settings, providers=_providers(), prerender=False) as server:
         assert server.settings.transfer_number == "+918047100100"
-        assert "from the bot script" in _transfer_line(settings, server.settings)
+        assert "from the bot script" in transfer_line(settings, server.settings)
 
 
 async def test_transfer_number_setting_wins_over_the_script() -> None:
     settings = make_settings(transfer_number="+919000000001")
     async with BotServer(settings, providers=_providers(), prerender=False) as server:
         assert server.settings.transfer_number == "+919000000001"
-        assert _transfer_line(settings, server.settings) == "to +919000000001"
+        assert transfer_line(settings, server.settings) == "to +919000000001"

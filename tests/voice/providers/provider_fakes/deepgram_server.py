@@ -54,6 +54,7 @@ class FakeDeepgram:
         self.connections: list[ConnectionLog] = []
         self.drop_after_bytes: int | None = None
         self.reject = False
+        self.send_first: list[str] = []  # raw messages each new connection gets before any result
         self._server: Server | None = None
         self.live: set[ServerConnection] = set()
         self.port = 0
@@ -106,6 +107,8 @@ class FakeDeepgram:
         quiet = 0
         self.live.add(ws)
         await ws.send(json.dumps({"type": "Metadata", "request_id": "fake-1", "sha256": "x", "channels": 1}))
+        for raw in self.send_first:
+            await ws.send(raw)
         try:
             async for msg in ws:
                 if isinstance(msg, str):
