@@ -34,8 +34,11 @@ class DelayEstimator:
         self.max_lag = int(EST_RATE * max_delay_ms / 1000)
         self.mic_len = int(EST_RATE * _MIC_S)
         self.ref_len = self.mic_len + self.max_lag
+        # rings (the oldest sample at `_at`), put in order only for an estimate: one write a block
         self._mic = np.zeros(self.mic_len, dtype=np.float32)
         self._ref = np.zeros(self.ref_len, dtype=np.float32)
+        self._mic_at = self._ref_at = 0
+        self._sums = np.zeros((2, 0), dtype=np.float32)  # this block decimated (sums of `decim` samples)
         self._every = max(1, int(EST_RATE * every_ms / 1000))
         self._since = 0
         self.min_quality = min_quality
@@ -53,24 +56,31 @@ class DelayEstimator:
     def delay_ms(self) -> float | None:
         return None if self.delay is None else self.delay * 1000 / self.rate
 
-    def _decimate(self, x: np.ndarray) -> np.ndarray:
+    def _decimate(self, x: np.ndarray, row: int) -> np.ndarray:
+        """Sums of `decim` samples (not means: GCC-PHAT is blind to scale, and the energy
+        checks allow for it), into a scratch row."""
         d = self.decim
-        if d == 1:
-            return x
-        y = x[: len(x) - len(x) % d].reshape(-1, d).sum(axis=1, dtype=np.float32)
-        y *= 1.0 / d
-        return y
+        k = len(x) // d
+        if self._sums.shape[1] != k:
+            self._sums = np.zeros((2, k), dtype=np.float32)
+        return np.add.reduce(x[: k * d].reshape(k, d), axis=1, out=self._sums[row])
+
+    @staticmethod
+    def _write(ring: np.ndarray, at: int, x: np.ndarray) -> int:
+        k = min(len(x), len(ring))
+        x = x[len(x) - k :]
+        first = min(k, len(ring) - at)
+        ring[at : at + first] = x[:first]
+        ring[: k - first] = x[first:]
+        return (at + k) % len(ring)
 
     def push(self, mic: np.ndarray, ref: np.ndarray, audible: bool) -> bool:
         """One block of uplink and of the reference at the same timeline position (no
         delay applied). Returns True when the accepted delay changed."""
-        m, r = self._decimate(mic), self._decimate(ref)
-        k = len(m)
-        self._mic[:-k] = self._mic[k:]  # (in place: one block in, the oldest out)
-        self._mic[-k:] = m
-        self._ref[:-k] = self._ref[k:]
-        self._ref[-k:] = r
-        self._since += k
+        m, r = self._decimate(mic, 0), self._decimate(ref, 1)
+        self._mic_at = self._write(self._mic, self._mic_at, m)
+        self._ref_at = self._write(self._ref, self._ref_at, r)
+        self._since += len(m)
         # found (or only watched for): track it at a third of the cost
         every = self._every if self.delay is None and not self.slow else 3 * self._every
         if not audible or self._since < every:
@@ -79,12 +89,15 @@ class DelayEstimator:
         return self._estimate()
 
     def _estimate(self) -> bool:
-        ref_e = float(np.dot(self._ref[-self.mic_len - self.max_lag // 2 :], self._ref[-self.mic_len - self.max_lag // 2 :]))
-        mic_e = float(np.dot(self._mic, self._mic))
-        if ref_e < 1e3 * self.ref_len or mic_e < 1e2 * self.mic_len:
+        mic = np.roll(self._mic, -self._mic_at)
+        ref = np.roll(self._ref, -self._ref_at)
+        recent = ref[-self.mic_len - self.max_lag // 2 :]
+        ref_e, mic_e = float(np.dot(recent, recent)), float(np.dot(mic, mic))
+        scale = self.decim * self.decim  # (sums, not means, of `decim` samples)
+        if ref_e < 1e3 * scale * self.ref_len or mic_e < 1e2 * scale * self.mic_len:
             return False  # the bot was (nearly) silent or the uplink is digital silence
-        M = np.fft.rfft(self._mic, _N_FFT)
-        R = np.fft.rfft(self._ref, _N_FFT)
+        M = np.fft.rfft(mic, _N_FFT)
+        R = np.fft.rfft(ref, _N_FFT)
         cross = np.conj(M) * R
         mag = np.abs(cross)
         cross = np.where(self._band, cross / (mag + 1e-9), 0.0).astype(np.complex64)  # (memory: 32 KiB a call)
