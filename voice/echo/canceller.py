@@ -70,7 +70,7 @@ RESTART_QUIET_BLOCKS = 5  # 100 ms without reference: a new stretch of playback
 NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noise's mean
 NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
 # A line with no measurable echo (many handsets, and every headset) is only watched:
-WATCH_AFTER_BLOCKS = 75  # 1.5 s of the bot's playback with the uplink at the line's floor...
+WATCH_AFTER_BLOCKS = 75  # 1.5 s of the bot's playback (and its echo's tail) with the uplink at its floor...
 WATCH_LOUD_BLOCKS = 25  # ...0.5 s of it with the reference loud, and no delay found: watch only
 WATCH_RISE = 2.0  # an uplink block 3 dB above the floor while the bot is audible wakes the canceller
 LOUD_REFERENCE = (32768 * 10 ** (-40 / 20)) ** 2  # mean square of a -40 dBFS block
@@ -113,6 +113,7 @@ class EchoCanceller:
         # The reference's partitions in a ring (row `_xh` is the newest, the next rows older,
         # wrapping): nothing is shifted; `_Xpow` is |X|^2 of the same rows.
         self._Xring = _zeros((partitions, bins), np.complex64)
+        self._Xconj = _zeros((partitions, bins), np.complex64)  # conj(X) of the same rows: the gradient's
         self._Xpow = _zeros((partitions, bins), np.float32)
         self._xh = 0
         # both filters in one array (foreground 0, background 1): one product, one inverse FFT
@@ -192,7 +193,8 @@ class EchoCanceller:
         self.wakes = 0
         self._floor = -1.0  # the uplink's noise floor: mean square per sample of its quietest blocks
         self._clear_blocks = 0  # consecutive blocks of playback with the uplink at its floor
-        self._loud_blocks = 0  # of which the reference was loud
+        self._loud_blocks = 0  # loud reference blocks whose every plausible echo came back clear
+        self._loud_bits = 0  # the last `_delay_blocks` blocks' "reference loud", newest in bit 0
 
     # ---- send side ----
 
@@ -364,6 +366,7 @@ class EchoCanceller:
         m = self.m
         h = self._xh = (self._xh - 1) % m
         self._Xring[h] = X0
+        np.conjugate(X0, out=self._Xconj[h])
         p = self._Xpow[h]
         np.multiply(X0.real, X0.real, out=p)
         p += X0.imag * X0.imag
@@ -382,18 +385,21 @@ class EchoCanceller:
 
     def _adapt(self) -> None:
         n = self.block
-        P = self._P
+        P, tmp = self._P, self._tmp
         P *= 0.7
-        P += 0.3 * self._Xpow.sum(axis=0)
-        if float(P.sum()) < 1e3 * n * len(P):  # reference (nearly) silent: nothing to learn from
+        np.add.reduce(self._Xpow, axis=0, out=tmp)
+        tmp *= 0.3
+        P += tmp
+        if float(np.add.reduce(P)) < 1e3 * n * len(P):  # reference (nearly) silent: nothing to learn from
             return
         G = self._spec[0]
-        G *= MU / (P + 1e4 * n)
+        np.add(P, 1e4 * n, out=tmp)
+        np.divide(MU, tmp, out=tmp)
+        G *= tmp
         Wb, grad = self._W[1], self._prod[0]
-        k = self.m - self._xh  # conj(X), newest first
-        np.conjugate(self._Xring[self._xh :], out=grad[:k])
-        np.conjugate(self._Xring[: self._xh], out=grad[k:])
-        grad *= G
+        k = self.m - self._xh  # conj(X) G, X newest first
+        np.multiply(self._Xconj[self._xh :], G, out=grad[:k])
+        np.multiply(self._Xconj[: self._xh], G, out=grad[k:])
         Wb += grad
         # the gradient constraint (keep each partition causal, N taps), one partition per
         # block in turn as MDF does: all of them every block costs 2 FFTs a partition
@@ -436,15 +442,19 @@ class EchoCanceller:
             self._floor = min(self._floor * NOISE_CREEP, max(energy, 1.0))
 
     def _watch_or_not(self, risen: bool, ref0: np.ndarray) -> None:
-        """Count the blocks that show no echo; enough of them in a row and the line is only watched."""
-        if self.delay.delay is not None or self._sounded <= self._delay_blocks:
-            return  # a path is known, or the echo of this stretch may still be on its way
+        """Count the blocks that show no echo; enough of them in a row and the line is only watched.
+        A loud block of the reference counts once the longest delay has passed after it with the
+        uplink at its floor all along (its echo would have shown by then)."""
+        if self.delay.delay is not None:
+            return  # a path is known
         if risen:
-            self._clear_blocks = self._loud_blocks = 0
+            self._clear_blocks = self._loud_blocks = self._loud_bits = 0
             return
         self._clear_blocks += 1
-        if float(np.dot(ref0, ref0)) > LOUD_REFERENCE * self.block:
-            self._loud_blocks += 1
+        span = self._delay_blocks
+        self._loud_blocks += (self._loud_bits >> (span - 1)) & 1
+        loud = float(np.dot(ref0, ref0)) > LOUD_REFERENCE * self.block
+        self._loud_bits = ((self._loud_bits << 1) | loud) & ((1 << span) - 1)
         if self._clear_blocks >= WATCH_AFTER_BLOCKS and self._loud_blocks >= WATCH_LOUD_BLOCKS:
             self.watching = True
             self.delay.slow = True
@@ -461,7 +471,7 @@ class EchoCanceller:
         self.watching = False
         self.delay.slow = False
         self.wakes += 1
-        self._clear_blocks = self._loud_blocks = 0
+        self._clear_blocks = self._loud_blocks = self._loud_bits = 0
         self._reload(pos)
         n = self.block
         rows = len(self._wide)
@@ -480,6 +490,7 @@ class EchoCanceller:
             k = (self._xh + row) % m
             X = np.fft.rfft(np.concatenate((past[m - row - 1], past[m - row])))
             self._Xring[k] = X
+            self._Xconj[k] = X.conj()
             self._Xpow[k] = X.real * X.real + X.imag * X.imag
             self._ref_hist[row] = self._Xpow[k]  # (shifted one row down when this block's comes in)
         self._xbuf[n:] = past[-1]
