@@ -31,13 +31,13 @@ the canceller is bypassed (the input as it is): a caller talking alone costs not
 
 A line with no measurable echo is only watched. When the bot's playback has been loud for
 a while with the uplink at the line's own noise floor and the delay estimator found no
-coherent path, the filters and the suppressor stop (the input passes as it is) and only the
-delay estimator (at a third of its rate) and a level check run: a tenth of the cost. The
-canceller wakes, its reference history re-read from the timeline, on the first block 3 dB
-above the floor while the bot is audible (an echo that loud or louder appears, or the
-caller talks), or when the estimator finds a path. 3 dB is well under the VAD's 9 dB over
-the noise: an echo that could pass the VAD's energy gate always wakes it, and one the
-level check cannot see is under the noise for the VAD and the recogniser too.
+coherent path, the filters, the suppressor and the delay estimator stop (the input passes as
+it is) and only a level check runs: a few microseconds a block. The canceller wakes, its
+reference history re-read from the timeline and its delay estimator started afresh, on the
+first block 3 dB above the floor while the bot is audible (an echo that loud or louder
+appears, or the caller talks). 3 dB is well under the VAD's 9 dB over the noise: an echo
+that could pass the VAD's energy gate always wakes it, and one the level check cannot see
+is under the noise for the VAD and the recogniser too.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ NOISE_BIAS = 2.0  # a tracked minimum of smoothed power sits ~3 dB under the noi
 NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a second
 # A line with no measurable echo (many handsets, and every headset) is only watched:
 WATCH_AFTER_BLOCKS = 75  # 1.5 s of the bot's playback (and its echo's tail) with the uplink at its floor...
-WATCH_LOUD_BLOCKS = 25  # ...0.5 s of it with the reference loud, and no delay found: watch only
+WATCH_LOUD_BLOCKS = 15  # ...0.3 s of it with the reference loud, and no delay found: watch only
 WATCH_RISE = 2.0  # an uplink block 3 dB above the floor while the bot is audible wakes the canceller
 LOUD_REFERENCE = (32768 * 10 ** (-40 / 20)) ** 2  # mean square of a -40 dBFS block
 
@@ -257,14 +257,14 @@ class EchoCanceller:
             return None
         self.active_blocks += 1
         self.active = True
-        ref0 = self._track_delay(d, pos, audible)
         risen = audible and energy > WATCH_RISE * self._floor
         if self.watching:
-            if not risen and self.delay.delay is None:
+            if not risen:
                 self._sounded += 1
                 self._watch(d)
                 return None
             self._wake(pos)
+        ref0 = self._track_delay(d, pos, audible)
         self._watch_or_not(risen, ref0)
         return self._cancel(d, pos, ref0, dd)
 
@@ -457,7 +457,6 @@ class EchoCanceller:
         self._loud_bits = ((self._loud_bits << 1) | loud) & ((1 << span) - 1)
         if self._clear_blocks >= WATCH_AFTER_BLOCKS and self._loud_blocks >= WATCH_LOUD_BLOCKS:
             self.watching = True
-            self.delay.slow = True
 
     def _watch(self, d: np.ndarray) -> None:
         """Nothing to cancel: the input as it is (the next block's overlap is this one)."""
@@ -467,13 +466,15 @@ class EchoCanceller:
         self._quiet_blocks = 0
 
     def _wake(self, pos: int) -> None:
-        """Back to the full canceller: its reference history re-read from the timeline."""
+        """Back to the full canceller: its reference history re-read from the timeline, and
+        the delay estimator started afresh."""
         self.watching = False
-        self.delay.slow = False
         self.wakes += 1
+        self.delay.restart()
         self._clear_blocks = self._loud_blocks = self._loud_bits = 0
         self._reload(pos)
         n = self.block
+        self.far.read(pos - n, n, out=self._r0buf[n:])  # (the previous block at lag 0)
         rows = len(self._wide)
         # every plausible delay's reference power at lag 0, from the blocks before this one
         past = np.stack([self.far.read(pos - (j + 2) * n, 2 * n) for j in range(rows)]).astype(np.float32)

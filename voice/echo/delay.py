@@ -50,7 +50,6 @@ class DelayEstimator:
         self.quality = 0.0
         self._candidate: int | None = None
         self.updates = 0
-        self.slow = False  # set while the line is only watched for an echo: estimate at a third of the rate
 
     @property
     def delay_ms(self) -> float | None:
@@ -64,6 +63,15 @@ class DelayEstimator:
         if self._sums.shape[1] != k:
             self._sums = np.zeros((2, k), dtype=np.float32)
         return np.add.reduce(x[: k * d].reshape(k, d), axis=1, out=self._sums[row])
+
+    def restart(self) -> None:
+        """Forget the signals seen so far (the canceller stopped feeding them a while): the
+        next estimates are made from what comes next only."""
+        self._mic[:] = 0.0
+        self._ref[:] = 0.0
+        self._mic_at = self._ref_at = self._since = 0
+        self._cross = None
+        self._candidate = None
 
     @staticmethod
     def _write(ring: np.ndarray, at: int, x: np.ndarray) -> int:
@@ -81,8 +89,7 @@ class DelayEstimator:
         self._mic_at = self._write(self._mic, self._mic_at, m)
         self._ref_at = self._write(self._ref, self._ref_at, r)
         self._since += len(m)
-        # found (or only watched for): track it at a third of the cost
-        every = self._every if self.delay is None and not self.slow else 3 * self._every
+        every = self._every if self.delay is None else 3 * self._every  # found: track it at a third of the cost
         if not audible or self._since < every:
             return False
         self._since = 0
