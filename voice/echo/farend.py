@@ -69,17 +69,18 @@ class FarEnd:
     def read(self, start: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
         """Samples [start, start + n) of the timeline; zeros outside what was played.
         Into `out` (n long) when given: the canceller reads every block into its own buffers."""
-        if out is None:
-            out = np.zeros(n)
-        else:
-            out[:] = 0.0
         lo = max(start, self.written_until - self._size, 0)
         hi = min(start + n, self.written_until)
+        if out is None:
+            out = np.zeros(n)
+        elif lo != start or hi != start + n:  # (all of it played, the usual case: every sample is written below)
+            out[:] = 0.0
         if hi > lo:
             a = lo % self._size
             k = min(hi - lo, self._size - a)
             out[lo - start : lo - start + k] = self._ring[a : a + k]
-            out[lo - start + k : hi - start] = self._ring[: hi - lo - k]
+            if k < hi - lo:  # (wrapped)
+                out[lo - start + k : hi - start] = self._ring[: hi - lo - k]
         return out
 
     def sounding(self, start: int, end: int) -> bool:
