@@ -132,9 +132,10 @@ class EchoCanceller:
         # at every plausible delay, newest reference power, uplink power above its floor
         self._work = _zeros((5, bins), np.float32)
         self._bins = bins
-        self._pad = SMOOTH_BINS // 2 + 1  # [0 | 3 zeros | bins | 3 zeros]: a box sum from one cumulative sum
-        self._zin = _zeros((4, bins + SMOOTH_BINS), np.float32)
-        self._zsum = _zeros((4, bins + SMOOTH_BINS), np.float64)
+        self._pad = SMOOTH_BINS // 2  # [3 zeros | bins | 3 zeros]: a box sum by doubling (pairs, fours, then 7)
+        self._zin = _zeros((4, bins + SMOOTH_BINS - 1), np.float32)
+        self._z2 = _zeros((4, bins + SMOOTH_BINS - 2), np.float32)
+        self._z4 = _zeros((4, bins + SMOOTH_BINS - 4), np.float32)
         self._bounds = _zeros((2, bins), np.float32)
         self._residual = _zeros(bins, np.float32)
         self._inv = _zeros(bins, np.float32)
@@ -609,19 +610,20 @@ class EchoCanceller:
 
     def _smooth(self, pd: np.ndarray) -> None:
         """Rows 0-3 of `_work`: the uplink's power `pd`, the reference's in the filter's span,
-        at every plausible delay, and its newest block's, each smoothed over 7 bins (one
-        cumulative sum for all four, in double precision: the bins span 10 decades)."""
+        at every plausible delay, and its newest block's, each smoothed over 7 bins (the four
+        at once: sums of 2 bins, of 4, then 4 + 2 + 1)."""
         pad, bins = self._pad, self._bins
-        z = self._zin
+        z, z2, z4 = self._zin, self._z2, self._z4
         z[0, pad : pad + bins] = pd
         np.maximum.reduce(self._ref_hist, axis=0, out=z[1, pad : pad + bins])
         np.maximum.reduce(self._wide, axis=0, out=z[2, pad : pad + bins])
         z[3, pad : pad + bins] = self._ref_hist[0]
-        c = np.cumsum(z, axis=1, dtype=np.float64, out=self._zsum)
-        w = SMOOTH_BINS
+        np.add(z[:, :-1], z[:, 1:], out=z2)  # z2[i] = z[i] + z[i + 1]
+        np.add(z2[:, :-2], z2[:, 2:], out=z4)  # z4[i] = z[i .. i + 3]
         smoothed = self._work[:4]
-        np.subtract(c[:, w:], c[:, :-w], out=smoothed)
-        smoothed *= 1.0 / w
+        np.add(z4[:, :bins], z2[:, 4 : 4 + bins], out=smoothed)
+        smoothed += z[:, 6 : 6 + bins]  # z[i .. i + 6]: bins i - 3 .. i + 3
+        smoothed *= 1.0 / SMOOTH_BINS
 
     def _unlocked_coupling(self, span: np.ndarray) -> np.ndarray:
         """The long-term ceiling on the coupling at any delay (and the whole bound before the
