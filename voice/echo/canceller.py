@@ -113,7 +113,6 @@ class EchoCanceller:
         # The reference's partitions in a ring (row `_xh` is the newest, the next rows older,
         # wrapping): nothing is shifted; `_Xpow` is |X|^2 of the same rows.
         self._Xring = _zeros((partitions, bins), np.complex64)
-        self._Xconj = _zeros((partitions, bins), np.complex64)  # conj(X) of the same rows: the gradient's
         self._Xpow = _zeros((partitions, bins), np.float32)
         self._xh = 0
         # both filters in one array (foreground 0, background 1): one product, one inverse FFT
@@ -127,15 +126,13 @@ class EchoCanceller:
         self._rows = _zeros((3, 2 * n), np.float32)
         self._spec = _zeros((4, bins), np.complex64)
         self._pow = _zeros((3, bins), np.float32)  # |E|^2, |Y|^2, |D|^2
-        self._pow_tmp = _zeros((3, bins), np.float32)
         # the suppressor's work rows: smoothed uplink power, reference power in the filter's span,
         # at every plausible delay, newest reference power, uplink power above its floor
         self._work = _zeros((5, bins), np.float32)
         self._bins = bins
         self._pad = SMOOTH_BINS // 2  # [3 zeros | bins | 3 zeros]: a box sum by doubling (pairs, fours, then 7)
         self._zin = _zeros((4, bins + SMOOTH_BINS - 1), np.float32)
-        self._z2 = _zeros((4, bins + SMOOTH_BINS - 2), np.float32)
-        self._z4 = _zeros((4, bins + SMOOTH_BINS - 4), np.float32)
+        self._zsums = _zeros((4, bins + SMOOTH_BINS - 2), np.float32)
         self._bounds = _zeros((2, bins), np.float32)
         self._residual = _zeros(bins, np.float32)
         self._inv = _zeros(bins, np.float32)
@@ -367,7 +364,6 @@ class EchoCanceller:
         m = self.m
         h = self._xh = (self._xh - 1) % m
         self._Xring[h] = X0
-        np.conjugate(X0, out=self._Xconj[h])
         p = self._Xpow[h]
         np.multiply(X0.real, X0.real, out=p)
         p += X0.imag * X0.imag
@@ -399,8 +395,9 @@ class EchoCanceller:
         G *= tmp
         Wb, grad = self._W[1], self._prod[0]
         k = self.m - self._xh  # conj(X) G, X newest first
-        np.multiply(self._Xconj[self._xh :], G, out=grad[:k])
-        np.multiply(self._Xconj[: self._xh], G, out=grad[k:])
+        np.conjugate(self._Xring[self._xh :], out=grad[:k])
+        np.conjugate(self._Xring[: self._xh], out=grad[k:])
+        grad *= G
         Wb += grad
         # the gradient constraint (keep each partition causal, N taps), one partition per
         # block in turn as MDF does: all of them every block costs 2 FFTs a partition
@@ -492,7 +489,6 @@ class EchoCanceller:
             k = (self._xh + row) % m
             X = np.fft.rfft(np.concatenate((past[m - row - 1], past[m - row])))
             self._Xring[k] = X
-            self._Xconj[k] = X.conj()
             self._Xpow[k] = X.real * X.real + X.imag * X.imag
             self._ref_hist[row] = self._Xpow[k]  # (shifted one row down when this block's comes in)
         self._xbuf[n:] = past[-1]
@@ -527,10 +523,8 @@ class EchoCanceller:
         n = self.block
         spec = self._spec
         np.add(spec[1], spec[2], out=spec[3])  # D = E + Y: d = e + y, and the transform is linear
-        V, pw = spec[1:], self._pow
-        np.multiply(V.real, V.real, out=pw)
-        np.multiply(V.imag, V.imag, out=self._pow_tmp)
-        pw += self._pow_tmp
+        pw = np.abs(spec[1:], out=self._pow)
+        pw *= pw
         pe, py = pw[0], pw[1]
         self._smooth(pw[2])
         work = self._work
@@ -611,18 +605,20 @@ class EchoCanceller:
     def _smooth(self, pd: np.ndarray) -> None:
         """Rows 0-3 of `_work`: the uplink's power `pd`, the reference's in the filter's span,
         at every plausible delay, and its newest block's, each smoothed over 7 bins (the four
-        at once: sums of 2 bins, of 4, then 4 + 2 + 1)."""
+        at once: sums of 2 bins, of 4, then two fours overlapping in the middle bin)."""
         pad, bins = self._pad, self._bins
-        z, z2, z4 = self._zin, self._z2, self._z4
+        z, sums = self._zin, self._zsums
         z[0, pad : pad + bins] = pd
         np.maximum.reduce(self._ref_hist, axis=0, out=z[1, pad : pad + bins])
         np.maximum.reduce(self._wide, axis=0, out=z[2, pad : pad + bins])
         z[3, pad : pad + bins] = self._ref_hist[0]
-        np.add(z[:, :-1], z[:, 1:], out=z2)  # z2[i] = z[i] + z[i + 1]
-        np.add(z2[:, :-2], z2[:, 2:], out=z4)  # z4[i] = z[i .. i + 3]
+        np.add(z[:, :-1], z[:, 1:], out=sums)  # z[i] + z[i + 1]
+        fours = sums[:, :-2]
+        np.add(fours, sums[:, 2:], out=fours)  # z[i .. i + 3] (numpy buffers the overlap)
         smoothed = self._work[:4]
-        np.add(z4[:, :bins], z2[:, 4 : 4 + bins], out=smoothed)
-        smoothed += z[:, 6 : 6 + bins]  # z[i .. i + 6]: bins i - 3 .. i + 3
+        np.add(fours[:, :bins], fours[:, 3 : 3 + bins], out=smoothed)
+        smoothed -= z[:, 3 : 3 + bins]  # z[i .. i + 6] (bins i - 3 .. i + 3; the middle one was in both,
+        # and it is no larger than the sum: no precision lost)
         smoothed *= 1.0 / SMOOTH_BINS
 
     def _unlocked_coupling(self, span: np.ndarray) -> np.ndarray:
