@@ -43,6 +43,7 @@ is under the noise for the VAD and the recogniser too.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,56 @@ def _zeros(shape: int | tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
     """A preallocated buffer (float32 / complex64; typed loosely: numpy's stubs say the FFTs'
     `out=` takes 64-bit arrays only, where numpy 2 computes in single precision too)."""
     return np.zeros(shape, dtype=dtype)
+
+
+class _Scratch:
+    """A block's temporaries (nothing in them outlives the block that wrote them), made once
+    per block size and thread: every call's canceller runs on the thread of the event loop
+    that made it, one block at a time, so they share them (~85 KiB a call at 16 kHz).
+    `zeros` and the smoothing buffer's pads are only ever read."""
+
+    def __init__(self, n: int, partitions: int) -> None:
+        bins = n + 1
+        self.spec = _zeros((4, bins), np.complex64)  # the gradient's, the error's, the echo estimate's, the uplink's
+        self.pow = _zeros((3, bins), np.float32)  # |E|^2, |Y|^2, |D|^2
+        # the suppressor's work rows: smoothed uplink power, reference power in the filter's span,
+        # at every plausible delay, newest reference power, uplink power above its floor
+        self.work = _zeros((5, bins), np.float32)
+        self.zin = _zeros((4, bins + SMOOTH_BINS - 1), np.float32)
+        self.zsums = _zeros((4, bins + SMOOTH_BINS - 2), np.float32)
+        self.bounds = _zeros((2, bins), np.float32)
+        self.residual = _zeros(bins, np.float32)
+        self.inv = _zeros(bins, np.float32)
+        self.gain = _zeros(bins, np.float32)
+        self.tmp = _zeros(bins, np.float32)
+        self.tmp2 = _zeros((2, bins), np.float32)
+        self.ratio = _zeros((2, bins), np.float32)
+        self.mask = np.zeros(bins, dtype=bool)
+        self.live = np.zeros((2, bins), dtype=bool)
+        self.up = np.zeros((2, bins), dtype=bool)
+        self.up2 = np.zeros((2, bins), dtype=bool)
+        self.d = _zeros(n, np.float32)
+        self.out = _zeros(n, np.float32)
+        self.pcm = np.zeros(n, dtype=np.int16)
+        self.Y2 = _zeros((2, 2 * n), np.float32)  # both filters' outputs
+        self.prod = _zeros((2, partitions, bins), np.complex64)  # both filters' products, the gradient
+        self.acc = _zeros((2, bins), np.complex64)
+        self.XR0 = _zeros((2, bins), np.complex64)  # the spectra of `_xbuf` and `_r0buf`
+        self.w = _zeros(2 * n, np.float32)
+        self.zeros = _zeros(n, np.float32)
+
+
+_THREAD = threading.local()
+
+
+def _scratch(n: int, partitions: int) -> _Scratch:
+    made: dict[tuple[int, int], _Scratch] | None = getattr(_THREAD, "scratch", None)
+    if made is None:
+        made = _THREAD.scratch = {}
+    key = (n, partitions)
+    if key not in made:
+        made[key] = _Scratch(n, partitions)
+    return made[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,41 +175,22 @@ class EchoCanceller:
         # [zeros | background error] (the gradient's input), [previous | this] error, and echo
         # estimate: one transform (`_spec` rows 0-2; row 3 is the uplink's, their sum)
         self._rows = _zeros((3, 2 * n), np.float32)
-        self._spec = _zeros((4, bins), np.complex64)
-        self._pow = _zeros((3, bins), np.float32)  # |E|^2, |Y|^2, |D|^2
-        # the suppressor's work rows: smoothed uplink power, reference power in the filter's span,
-        # at every plausible delay, newest reference power, uplink power above its floor
-        self._work = _zeros((5, bins), np.float32)
+        # what a block computes and drops: shared by every canceller of the same size
+        sc = _scratch(n, partitions)
+        self._spec, self._pow, self._work, self._zin, self._zsums = sc.spec, sc.pow, sc.work, sc.zin, sc.zsums
+        self._bounds, self._residual, self._inv, self._gain, self._tmp = sc.bounds, sc.residual, sc.inv, sc.gain, sc.tmp
+        self._tmp2, self._ratio, self._mask, self._live, self._up, self._up2 = (sc.tmp2, sc.ratio, sc.mask, sc.live,
+                                                                                 sc.up, sc.up2)
+        self._d, self._out, self._pcm, self._Y2, self._prod, self._acc = sc.d, sc.out, sc.pcm, sc.Y2, sc.prod, sc.acc
+        self._XR0, self._w, self._zeros = sc.XR0, sc.w, sc.zeros
         self._bins = bins
         self._pad = SMOOTH_BINS // 2  # [3 zeros | bins | 3 zeros]: a box sum by doubling (pairs, fours, then 7)
-        self._zin = _zeros((4, bins + SMOOTH_BINS - 1), np.float32)
-        self._zsums = _zeros((4, bins + SMOOTH_BINS - 2), np.float32)
-        self._bounds = _zeros((2, bins), np.float32)
-        self._residual = _zeros(bins, np.float32)
-        self._inv = _zeros(bins, np.float32)
-        self._gain = _zeros(bins, np.float32)
-        self._tmp = _zeros(bins, np.float32)
-        self._tmp2 = _zeros((2, bins), np.float32)
-        self._ratio = _zeros((2, bins), np.float32)
-        self._mask = np.zeros(bins, dtype=bool)
-        self._live = np.zeros((2, bins), dtype=bool)
-        self._up = np.zeros((2, bins), dtype=bool)
-        self._up2 = np.zeros((2, bins), dtype=bool)
         self._release = np.array([[COUPLING_RELEASE], [WIDE_RELEASE]], dtype=np.float32)
-        self._d = _zeros(n, np.float32)
-        self._out = _zeros(n, np.float32)
-        self._pcm = np.zeros(n, dtype=np.int16)
-        self._Y2 = _zeros((2, 2 * n), np.float32)  # both filters' outputs
-        self._prod = _zeros((2, partitions, bins), np.complex64)  # scratch: both filters' products, the gradient
-        self._acc = _zeros((2, bins), np.complex64)
-        self._XR0 = _zeros((2, bins), np.complex64)  # the spectra of `_xbuf` and `_r0buf`
-        self._w = _zeros(2 * n, np.float32)
         self._start = 0  # the filter covers timeline positions [pos - start - tail, pos - start]
         self._pre = int(rate * PRE_MS / 1000)
         self._slack = (int(rate * SLACK_MS[0] / 1000), int(rate * SLACK_MS[1] / 1000))
         self._max_delay = int(rate * MAX_DELAY_MS / 1000)
         self._idle = int(rate * idle_after_s)
-        self._zeros = _zeros(n, np.float32)
         self._pend = bytearray()
         self._pos = 0  # uplink samples consumed into blocks
         self._sounded = 0

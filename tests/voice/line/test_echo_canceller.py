@@ -228,3 +228,34 @@ def test_the_caller_over_the_bot_on_a_watched_line_is_heard_at_once(speech: dict
     true_onset = at + onset_s(caller, rate)
     assert len(call.onsets) == 1
     assert 0 <= call.onsets[0].confirmed - true_onset <= 0.15
+
+
+def test_cancellers_of_many_calls_do_not_share_what_they_learnt(speech: dict) -> None:
+    """A block's temporaries are shared by every canceller of a thread: interleaving two calls
+    block by block gives each the output it gets alone."""
+    rate, n = 16000, 320
+    bot = np.frombuffer(speech[("bot", rate)][: rate * 2 * 4], dtype=np.int16)
+    rng = np.random.default_rng(3)
+
+    def uplink(delay: int, gain: float) -> np.ndarray:
+        echo = np.zeros(len(bot) + delay)
+        echo[delay:] = bot * gain
+        return np.clip(echo[: len(bot)] + rng.standard_normal(len(bot)) * 30, -32768, 32767).astype(np.int16)
+
+    lines = [uplink(2400, 0.5), uplink(800, 0.2)]
+
+    def run(which: list[int]) -> dict[int, bytes]:
+        aecs = {i: EchoCanceller(rate, 0.0) for i in which}
+        for a in aecs.values():
+            for k in range(0, len(bot), 1600):
+                a.play(bot[k : k + 1600].tobytes(), k / rate)
+        out = dict.fromkeys(which, b"")
+        for k in range(len(bot) // n):
+            for i, a in aecs.items():
+                a.arrived(n, (k + 1) * n / rate)
+                out[i] += a.process(lines[i][k * n : (k + 1) * n].tobytes())
+        assert all(a.full_blocks > 100 for a in aecs.values())  # (the filters and the suppressor ran)
+        return out
+
+    together = run([0, 1])
+    assert together[0] == run([0])[0] and together[1] == run([1])[1]
