@@ -135,10 +135,6 @@ class Caller:
     def now_ms(self) -> float:
         return (time.monotonic() - self._t0) * 1000
 
-    def _line_time(self) -> float:
-        """Call time (compressed by `speed`, in seconds): the simulated line's sample clock."""
-        return (time.monotonic() - self._t0) * self.options.speed
-
     # -- preparation -----------------------------------------------------------------------
 
     async def _prepare(self, turns: Sequence[Turn]) -> list[bytes]:
@@ -324,7 +320,7 @@ class Caller:
             self._bot_audio += pcm
             self._playback.enqueue(pcm, now)
             if self._line is not None:
-                self._line.bot_audio(pcm, self._line_time())
+                self._line.bot_audio(pcm, now / 1000 * self.options.speed)  # on the line's clock
         elif isinstance(event, KillAudio):
             self.report.kill_audio_count += 1
             latency: float | None = None
@@ -337,7 +333,7 @@ class Caller:
             self._emit("kill_audio", text, value_ms=latency, turn=barge.index if barge else None)
             self._playback.kill()
             if self._line is not None:
-                self._line.kill(self._line_time())
+                self._line.kill(now / 1000 * self.options.speed)
             self.notifier.notify()
         elif isinstance(event, Transfer):
             self._emit("transfer", f"transfer -> {event.destination}")
@@ -459,12 +455,9 @@ class Caller:
         await self.notifier.wait_for(lambda: pb.reply is None and not pb.queue)
 
     async def _await_barge_point(self, mark: int, after_ms: float, index: int) -> None:
-        """Wait until `after_ms` of the bot's answer (or of the greeting) has been heard.
-
-        The answer is a reply started after `mark` (the caller's previous line began), never
-        the reply that line talked over: until the bot's killAudio lands, the interrupted
-        reply still plays here, and barging into it again would join two lines into one turn.
-        """
+        """Wait until `after_ms` of the bot's answer (or of the greeting) has been heard: a reply
+        started after `mark` (the previous line began), never the reply that line talked over,
+        which plays on until killAudio lands (barging into it again joins two lines into one turn)."""
         pb = self._playback
         assert pb is not None
         started = await self.notifier.wait_for(lambda: pb.replies_started > mark, self.options.reply_timeout)
