@@ -11,6 +11,7 @@ import threading
 import time
 import wave
 
+import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as sync_connect
@@ -203,46 +204,79 @@ async def test_loop_stalls_measures_a_blocked_loop():
     assert during - before >= 0.2 and after >= during
 
 
-async def test_a_backlog_left_by_the_bots_own_stall_reaches_the_session(bot_factory, caplog):
-    """A Stream Node on its own thread streams 1x while the bot's loop is stuck for 3 s
-    (more than the 2.2 s catch-up at 1.1x): the backlog is read late, and all of it counts."""
-    caplog.set_level(logging.INFO, logger="voice")
-    bot = await bot_factory(clock=MonotonicClock(), bot_sample_rate=8000, bot_max_audio_speed=1.1)
-    frames, url = 5 * 50, bot.url()
-    meta = protocol.encode_metadata(protocol.CallMetadata(
-        callid="stalled", virtual_number="+911234567890", customer_number="+919876543210"))
-    read_all = threading.Event()
+class ThreadedStreamNode:
+    """A Stream Node on its own thread: it streams `frames` frames of `frame_bytes` at 1x real
+    time whatever the bot's event loop is doing (as the real one, in another process, does)."""
 
-    def stream_node() -> None:
-        with sync_connect(url, compression=None) as ws:
-            ws.send(meta)
+    def __init__(self, url: str, callid: str, frames: int, frame_bytes: int) -> None:
+        self.url, self.frames, self.frame_bytes = url, frames, frame_bytes
+        self.meta = protocol.encode_metadata(protocol.CallMetadata(
+            callid=callid, virtual_number="+911234567890", customer_number="+919876543210"))
+        self.read_all = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with sync_connect(self.url, compression=None) as ws:
+            ws.send(self.meta)
             t0 = time.monotonic()
-            for k in range(frames):
+            for k in range(self.frames):
                 time.sleep(max(0.0, t0 + k * 0.02 - time.monotonic()))
-                ws.send(bytes(320))
+                ws.send(bytes(self.frame_bytes))
                 try:
                     while True:
                         ws.recv(timeout=0)  # the bot's greeting: read it, as a Stream Node plays it
                 except TimeoutError:
                     pass
-            read_all.wait(15.0)
+            self.read_all.wait(15.0)
 
-    sender = threading.Thread(target=stream_node, daemon=True)
-    sender.start()
-    try:
+    def __enter__(self) -> ThreadedStreamNode:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.read_all.set()
+        self._thread.join(10.0)
+
+
+async def _read(stt, nbytes: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while stt.received < nbytes and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+async def test_a_backlog_left_by_the_bots_own_stall_reaches_the_session(bot_factory, caplog):
+    """A Stream Node on its own thread streams 1x while the bot's loop is stuck for 3 s
+    (more than the 2.2 s catch-up at 1.1x): the backlog is read late, and all of it counts."""
+    caplog.set_level(logging.INFO, logger="voice")
+    bot = await bot_factory(clock=MonotonicClock(), bot_sample_rate=8000, bot_max_audio_speed=1.1)
+    frames = 5 * 50
+    with ThreadedStreamNode(bot.url(), "stalled", frames, 320):
         stt = await bot.providers.stt.wait_stream()
-        deadline = time.monotonic() + 5.0
-        while stt.received < 320 * 25 and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await _read(stt, 320 * 25, 5.0)
         time.sleep(3.0)  # noqa: ASYNC251 - the bot's loop stands still (starved, or a slow step)
-        deadline = time.monotonic() + 15.0
-        while stt.received < 320 * frames and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-    finally:
-        read_all.set()
-        await asyncio.to_thread(sender.join, 10.0)
+        await _read(stt, 320 * frames)
     assert stt.received == 320 * frames
     assert "faster than" not in caplog.text and "dropped" not in caplog.text
+
+
+@pytest.mark.parametrize(("stream_rate", "warned"), [(16000, False), (24000, True)])
+async def test_a_starved_bot_names_a_real_rate_mismatch_and_no_false_one(bot_factory, caplog, stream_rate, warned):
+    """The bot's loop stalls 300 ms after every 600 ms while a 16 kHz call streams: 900 ms of
+    audio read in 600 ms of reading is no 24 kHz Stream Node. One that is at 24 kHz is
+    still named."""
+    caplog.set_level(logging.INFO, logger="voice")
+    bot = await bot_factory(clock=MonotonicClock(), bot_sample_rate=16000)
+    frames, frame_bytes = 7 * 50, stream_rate * 2 // 50
+    with ThreadedStreamNode(bot.url(), "starved", frames, frame_bytes):
+        stt = await bot.providers.stt.wait_stream()
+        for _ in range(7):
+            await asyncio.sleep(0.6)
+            time.sleep(0.3)  # noqa: ASYNC251 - a loop starved of CPU
+        await _read(stt, frames * frame_bytes)
+    mismatch = [r.getMessage() for r in caplog.records if "sample rate mismatch" in r.getMessage()]
+    assert len(mismatch) == (1 if warned else 0), mismatch
+    if warned:
+        assert "24000 Hz" in mismatch[0] and "16000 Hz" in mismatch[0]
 
 
 def test_coalescer_passes_normal_frames_and_joins_tiny_ones():
