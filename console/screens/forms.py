@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -97,6 +97,15 @@ def describe_invalid(exc: BaseException, fields: Sequence[FormField]) -> str:
 class FormScreen(ModalScreen[T | None], Generic[T]):
     """Fields -> `build` -> a typed request -> `submit` (optional) -> closed with the request."""
 
+    # The fields scroll (tab brings the focused one into view) and the title, the error line
+    # and the buttons always show: on a short terminal (80x24) a six-field dialog no longer
+    # pushes its buttons and its error below the screen.
+    DEFAULT_CSS = """
+    FormScreen .form-fields { height: auto; }
+    FormScreen.-short .form-fields { max-height: 40vh; }
+    """
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
     BINDINGS = [
         Binding("escape", "cancel", "cancel", id="form.cancel"),
         Binding("ctrl+s", "submit", "submit", id="form.submit"),
@@ -150,18 +159,20 @@ class FormScreen(ModalScreen[T | None], Generic[T]):
             yield Label(plain(self.title_text), classes="dialog-title")
             if self.note:
                 yield Static(plain(self.note), classes="dialog-note")
-            for f in self.fields:
-                with Horizontal(classes="form-row"):
-                    yield Label(plain(f.label + (" *" if f.required else "")), classes="form-label")
-                    if f.choices:
-                        values = [v for _, v in f.choices]
-                        yield Select([(plain(label), value) for label, value in f.choices],
-                                     value=f.value if f.value in values else values[0], allow_blank=False,
-                                     id=f"field-{f.name}", classes="form-input")
-                    elif f.check:
-                        yield Checkbox("", value=f.value == "true", id=f"field-{f.name}", classes="form-input")
-                    else:
-                        yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}", classes="form-input")
+            with VerticalScroll(classes="form-fields"):
+                for f in self.fields:
+                    with Horizontal(classes="form-row"):
+                        yield Label(plain(f.label + (" *" if f.required else "")), classes="form-label")
+                        if f.choices:
+                            values = [v for _, v in f.choices]
+                            yield Select([(plain(label), value) for label, value in f.choices],
+                                         value=f.value if f.value in values else values[0], allow_blank=False,
+                                         id=f"field-{f.name}", classes="form-input")
+                        elif f.check:
+                            yield Checkbox("", value=f.value == "true", id=f"field-{f.name}", classes="form-input")
+                        else:
+                            yield Input(value=f.value, placeholder=f.placeholder, id=f"field-{f.name}",
+                                        classes="form-input")
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.submit_label, variant="error" if self.danger else "primary", id="form-submit")

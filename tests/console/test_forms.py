@@ -161,3 +161,23 @@ async def test_adding_numbers_to_a_campaign_shows_the_bad_line(console_factory: 
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
         assert (screen.campaigns[oid].item.total_calls or 0) == before
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35), (160, 45)])
+async def test_the_fields_scroll_and_the_buttons_stay_on_screen(console_factory: ConsoleFactory,
+                                                                size: tuple[int, int]) -> None:
+    """At 80x24 the six-field OTP dialog used to push its error line and its buttons below the screen."""
+    rows = size[1]
+    app = console_factory(stream=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, OtpScreen) and bool(app.screen.query("#form-submit")))
+        otp = app.screen
+        await pilot.pause()
+        for selector in ("#form-error", "#form-submit", "#form-cancel"):
+            region = otp.query_one(selector).region
+            assert region.height > 0 and region.y + region.height <= rows, (selector, region)
+        otp.query_one("#field-call_permission_request").focus()  # the last field: scrolled into view
+        await pilot.pause()
+        region = otp.query_one("#field-call_permission_request").region
+        assert region.height > 0 and region.y + region.height <= rows
