@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -37,6 +37,8 @@ from console.catalog import Catalog
 from console.config import ConsoleSettings
 from console.display import repair_spaces, set_time_zone, time_format
 from console.form_models import AgentNumber
+from console.gc_pacing import QuietCollector
+from console.ingest_gate import IngestGate
 from console.listen import ListenSession
 from console.look import use_theme
 from console.preferences import Preferences, preferences_path
@@ -169,6 +171,8 @@ class ConsoleApp(App[int]):
         self.talk: TalkSession | None = None
         self.talk_factory: Any = TalkSession  # tests give one with a stand-in microphone
         self.ingested = 0
+        self.gate = IngestGate()  # the live feeds wait while a key is being answered
+        self.collector = QuietCollector()  # full garbage collections only while nobody types
         self._shown_views = {deps.start_view}
         if deps.keymap:
             self.set_keymap(deps.keymap)
@@ -188,6 +192,7 @@ class ConsoleApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.prefs.problem:
             self.notify(self.prefs.problem, title="preferences", severity="warning", timeout=8)
+        self.collector.start()
         self.set_interval(1.0 / self.deps.refresh_hz, self._refresh_tick, name="refresh")
         self.set_interval(self.deps.agent_poll_s, self._poll, name="poll")
         if self.deps.stream_factory is not None:
@@ -197,6 +202,7 @@ class ConsoleApp(App[int]):
         self._poll(initial=True)
 
     async def on_unmount(self) -> None:
+        self.collector.stop()
         self.stop_listening()
         self.stop_talking()
         if self.deps.bot is not None:
@@ -254,11 +260,10 @@ class ConsoleApp(App[int]):
             async for item in stream:
                 self.state.board.ingest(item)
                 count += 1
-                if count & 0xFF == 0:
-                    # A stream that is far ahead can yield thousands of items without awaiting
-                    # I/O; give keys and redraws their turn.
-                    await asyncio.sleep(0)
                 self.ingested = count
+                # A stream that is far ahead yields thousands of items without awaiting I/O:
+                # keys and redraws get their turns, and a key being answered goes first.
+                await self.gate.turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the stream's failure is shown, never raised
@@ -302,8 +307,7 @@ class ConsoleApp(App[int]):
                     self.listen.barge_in(event.call_id)
                 self.state.bot.ingest(event)
                 count += 1
-                if count & 0xFF == 0:
-                    await asyncio.sleep(0)
+                await self.gate.turn()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the feed fails on screen, the console goes on
@@ -323,6 +327,8 @@ class ConsoleApp(App[int]):
         self.call_after_refresh(self._refresh_tick)
 
     def _refresh_tick(self) -> None:
+        if not self.gate.held:
+            self.collector.tick()
         now = self.clock()
         self.state.board.tick(now)
         base = self._base_screen()
@@ -410,6 +416,16 @@ class ConsoleApp(App[int]):
             return bool(base and base.LIVE) or self.paused
         return True
 
+    async def on_event(self, event: events.Event) -> None:
+        """Input holds the live feeds until it is answered (see console.ingest_gate): the
+        hold of a key is released two frames on, or by the view switch it starts once that
+        view is up."""
+        if isinstance(event, (events.Key, events.MouseDown)) and not event.is_forwarded:
+            self.collector.input_seen()
+            self.gate.hold()
+            self.call_after_refresh(self.call_after_refresh, self.gate.release)
+        await super().on_event(event)
+
     async def action_view(self, name: str) -> None:
         """Show view `name`. A view shown before paints at once with what it held when it
         was hidden (its top bar brought up to date) and is redrawn from state right after
@@ -420,14 +436,18 @@ class ConsoleApp(App[int]):
         if name == self.current_mode:
             return
         revisit = name in self._shown_views
-        await self.switch_mode(name)
-        self._shown_views.add(name)
-        base = self._base_screen()
-        if revisit and base is not None and base.ready:
-            base.show_bar(self.bar_info(base))
-            self.request_refresh()
-        else:
-            self._refresh_tick()
+        self.gate.hold()
+        try:
+            await self.switch_mode(name)
+            self._shown_views.add(name)
+            base = self._base_screen()
+            if revisit and base is not None and base.ready:
+                base.show_bar(self.bar_info(base))
+                self.request_refresh()
+            else:
+                self._refresh_tick()
+        finally:
+            self.call_after_refresh(self.gate.release)
 
     async def on_top_bar_tab_clicked(self, message: TopBar.TabClicked) -> None:
         """A click on a view's tab goes there, as its number key does (also from a text field:
