@@ -224,7 +224,9 @@ async def app_switching(flood: FloodServer, rate: float, rounds: int, gap: float
             display, refresh = app._display, app._refresh_screen
 
             def timed_display(screen: Any, renderable: Any) -> None:
-                if renderable is not None:
+                # A frame is painted when it is written: not while Textual holds frames back
+                # (App.delay_update, as switch_mode does for 50 ms).
+                if renderable is not None and not app._batch_count:
                     frames.append((time.perf_counter(), screen))
                 display(screen, renderable)
 

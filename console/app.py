@@ -82,6 +82,9 @@ VIEWS: tuple[tuple[str, str, str, type[ViewScreen]], ...] = (
     ("library", "9", "Library", LibraryScreen),
 )
 
+# How long Textual holds back the frames of a mode switch (App.switch_mode -> delay_update).
+SWITCH_MASK_S = 0.05
+
 # Actions bound to single letters: they never apply while a text field has focus.
 _LETTER_ACTIONS = frozenset({"toggle_me", "toggle_pause", "dial", "otp", "help", "quit", "view"})
 
@@ -174,6 +177,7 @@ class ConsoleApp(App[int]):
         self.gate = IngestGate()  # the live feeds wait while a key is being answered
         self.collector = QuietCollector()  # full garbage collections only while nobody types
         self._shown_views = {deps.start_view}
+        self._switching = 0  # view switches whose first frame is not out yet
         if deps.keymap:
             self.set_keymap(deps.keymap)
 
@@ -324,11 +328,18 @@ class ConsoleApp(App[int]):
     def request_refresh(self) -> None:
         """Redraw the visible view from state soon (after the pending repaint), not per event:
         what a view calls when the user changed what it shows (a filter, a selection)."""
+        if self._switching:
+            return  # the switch redraws the view once its first frame is out
         self.call_after_refresh(self._refresh_tick)
 
     def _refresh_tick(self) -> None:
+        if self._switching:
+            return  # nothing reaches the terminal until the switch's first frame
         if not self.gate.held:
             self.collector.tick()
+        self._redraw()
+
+    def _redraw(self) -> None:
         now = self.clock()
         self.state.board.tick(now)
         base = self._base_screen()
@@ -428,26 +439,36 @@ class ConsoleApp(App[int]):
 
     async def action_view(self, name: str) -> None:
         """Show view `name`. A view shown before paints at once with what it held when it
-        was hidden (its top bar brought up to date) and is redrawn from state right after
-        that first frame: redrawing first made the key wait for it, and under a flood that
-        is the board's thousand rows rebuilt before anything of the view appeared. A view
-        shown for the first time has nothing to show yet, so it is filled before its first
-        frame."""
+        was hidden (its top bar brought up to date) and is redrawn from state once that
+        first frame is out: redrawing first made the key wait for it, and under a flood
+        that is the board's thousand rows rebuilt before anything of the view appeared. A
+        view shown for the first time has nothing to show yet, so it is filled before its
+        first frame. The live feeds wait until then (see console.ingest_gate)."""
         if name == self.current_mode:
             return
         revisit = name in self._shown_views
         self.gate.hold()
+        self._switching += revisit
         try:
             await self.switch_mode(name)
             self._shown_views.add(name)
             base = self._base_screen()
-            if revisit and base is not None and base.ready:
-                base.show_bar(self.bar_info(base))
-                self.request_refresh()
-            else:
-                self._refresh_tick()
+            if base is not None and base.ready:
+                if revisit:
+                    base.show_bar(self.bar_info(base))
+                else:
+                    self._redraw()
         finally:
-            self.call_after_refresh(self.gate.release)
+            # Textual holds a mode switch's frames back for SWITCH_MASK_S (App.delay_update):
+            # a revisited view is redrawn from state, and the feeds go on, once the frame
+            # after that has been written.
+            self.set_timer(SWITCH_MASK_S, lambda: self.call_after_refresh(self._switch_painted, revisit))
+
+    def _switch_painted(self, revisit: bool) -> None:
+        if revisit:
+            self._switching = max(0, self._switching - 1)
+            self.request_refresh()
+        self.gate.release()
 
     async def on_top_bar_tab_clicked(self, message: TopBar.TabClicked) -> None:
         """A click on a view's tab goes there, as its number key does (also from a text field:

@@ -42,6 +42,30 @@ class FilterBar(Horizontal):
         yield Input(placeholder="type to filter; enter keeps it, esc clears", id="filter-input", compact=True)
 
 
+class ViewFooter(Footer):
+    """Textual's footer, recomposed only when the keys it would show changed.
+
+    The footer rebuilds all its key widgets on every bindings update (each view switch,
+    each focus change, each refresh of which keys apply), and restyling those widgets was a
+    good part of what a view switch cost; mostly the keys were the same as before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._composed: tuple[object, ...] | None = None
+
+    def _keys_shown(self) -> tuple[object, ...]:
+        return (self.compact, self.show_command_palette, tuple(
+            (binding.key, binding.action, binding.description, binding.key_display, enabled, tooltip)
+            for _, binding, enabled, tooltip in self.screen.active_bindings.values() if binding.show))
+
+    async def recompose(self) -> None:
+        shown = self._keys_shown() if self._bindings_ready else None
+        if shown is not None and shown == self._composed and self.children:
+            return
+        self._composed = shown
+        await super().recompose()
+
+
 class ViewScreen(Screen[None]):
     """Base of the numbered views."""
 
@@ -74,7 +98,7 @@ class ViewScreen(Screen[None]):
         yield TopBar(id="topbar")
         yield from self.compose_body()
         yield FilterBar(id="filterbar")
-        yield Footer()
+        yield ViewFooter()
 
     def compose_body(self) -> ComposeResult:
         """The view's own widgets between the top bar and the footer; each view gives its own."""
