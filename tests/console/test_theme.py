@@ -94,3 +94,23 @@ def test_an_unknown_word_costs_its_colour_never_the_screen() -> None:
     palette = Look(theme_variables())
     assert palette("bold no-such-role") == Style(bold=True)
     assert Look({"background": "not a colour", "text-success": "also not"})("good") == Style()
+
+
+async def test_a_cell_whose_whole_style_changed_is_redrawn() -> None:
+    """Rich's `Text ==` ignores the style of the whole text: a call's row dimmed at hang-up (or a
+    status recoloured by a theme change) must still be redrawn."""
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield VimTable([("who", "Who", 10)])
+
+    app = One()
+    async with app.run_test() as pilot:
+        table = app.query_one(VimTable)
+        table.sync_rows([("c1", (Text("+919811100001", style="bold"),))])
+        await pilot.pause()
+        table.sync_rows([("c1", (Text("+919811100001", style="dim"),))])
+        await pilot.pause()
+        cell = table.get_row("c1")[0]
+        assert isinstance(cell, Text) and cell.style == "dim"
