@@ -69,3 +69,16 @@ async def until(pilot: Any, predicate: Callable[[], bool], timeout: float = 5.0)
 
 
 Awaiter = Callable[[], Awaitable[None]]
+
+
+def count_plans(sandbox: SandboxServer) -> list[Any]:
+    """Wrap the sandbox's call engine: every call it starts is recorded (server side)."""
+    started: list[Any] = []
+    original = sandbox.engine.start
+
+    def start(plan: Any) -> Any:
+        started.append(plan)
+        return original(plan)
+
+    sandbox.engine.start = start  # type: ignore[method-assign]
+    return started

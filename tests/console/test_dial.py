@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from pydantic import ValidationError
 
@@ -13,20 +11,7 @@ from console.form_models import BotHangup, OtpCall
 from console.screens.dial import DialScreen, OtpScreen
 from console.state import ConsoleState
 from sandbox.server import SandboxServer
-from tests.console.conftest import SIZE, settings_for, until
-
-
-def count_plans(sandbox: SandboxServer) -> list[Any]:
-    """Wrap the sandbox's call engine: every call it starts is recorded (server side)."""
-    started: list[Any] = []
-    original = sandbox.engine.start
-
-    def start(plan: Any) -> Any:
-        started.append(plan)
-        return original(plan)
-
-    sandbox.engine.start = start  # type: ignore[method-assign]
-    return started
+from tests.console.conftest import SIZE, count_plans, settings_for, until
 
 
 async def test_confirm_once_dials_exactly_once_and_follows_the_call(console_factory, sandbox: SandboxServer) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_TEXTUAL = ("voice", "console.api", "sandbox", "kcommon")
@@ -46,7 +47,7 @@ print(json.dumps({"textual": textual[:5], "failed": failed}))
 """
 
 
-def textual_imported_by(roots: tuple[str, ...], *, path: Path = ROOT) -> dict[str, object]:
+def textual_imported_by(roots: tuple[str, ...], *, path: Path = ROOT) -> dict[str, Any]:
     """Import every module under `roots` (found from `path`) in a subprocess; what loaded Textual?"""
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(list(roots))],
@@ -54,7 +55,7 @@ def textual_imported_by(roots: tuple[str, ...], *, path: Path = ROOT) -> dict[st
         env={"PYTHONPATH": str(path), "PATH": "/usr/bin:/bin", "HOME": str(path)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 

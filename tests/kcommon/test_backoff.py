@@ -45,7 +45,7 @@ def test_a_plain_backoff_and_bad_settings() -> None:
     assert [plain.ceiling(n) for n in (1, 2, 3, 6, 100, 10_000)] == [0.2, 0.4, 0.8, 5.0, 5.0, 5.0]
     for bad in ({"base": 0}, {"factor": 0.5}, {"cap": 0.1}, {"jitter": 2}, {"fast_cap": 100.0}, {"patience": -1}):
         with pytest.raises(ValueError):
-            Backoff(**bad)  # type: ignore[arg-type]
+            Backoff(**bad)
 
 
 async def test_the_live_stream_is_live_again_within_seconds_of_a_20_s_outage() -> None:
