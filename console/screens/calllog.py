@@ -112,6 +112,7 @@ class CallLogScreen(ViewScreen):
         self._generation = 0
         self._look = generation()
         self._status = "s edits the search form · enter or ctrl+s runs it · esc back to the results"
+        self._note = ""
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="calllog-pane"):
@@ -170,9 +171,13 @@ class CallLogScreen(ViewScreen):
             values[name] = "" if value is Select.BLANK else str(value)
         return values
 
-    def _set_status(self, text: str) -> None:
+    def _set_status(self, text: str, *, note: str | None = None) -> None:
+        """The results' own line (what is loaded, what went wrong) and, after it, a note of the
+        last thing done with them (an export): the note never hides how many calls are loaded."""
         self._status = text
-        self.query_one("#calllog-status", Label).update(plain(text))
+        self._note = note if note is not None else ""
+        shown = f"{text} · {self._note}" if self._note else text
+        self.query_one("#calllog-status", Label).update(plain(shown))
 
     @on(Input.Submitted, "#calllog-form Input")
     @on(Button.Pressed, "#q-search")
@@ -316,7 +321,7 @@ class CallLogScreen(ViewScreen):
             if result.total is not None and result.fetched < result.total:
                 short = f" (the server counted {result.total:,} but returned {result.fetched:,}: narrow the search)"
             message = f"wrote {result.rows:,} call{'s' * (result.rows != 1)} to {result.path}{short}"
-            self._set_status(message)
+            self._set_status(self._status, note=message)
             self.notify(message, title="CSV export", timeout=8)
             return None
 
