@@ -22,6 +22,7 @@ import logging
 import math
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
@@ -58,8 +59,10 @@ def is_missing(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip().lower() in MISSING_STRINGS)
 
 
+@lru_cache(maxsize=4096)
 def looks_secret(name: str) -> bool:
-    """A field name that probably holds a credential (k_api_key, app_api_key, password...)."""
+    """A field name that probably holds a credential (k_api_key, app_api_key, password...).
+    Cached: every live-stream message asks it of the same dozen field names."""
     return bool(_SECRET_NAME.search(name))
 
 
