@@ -195,11 +195,13 @@ async def app_at_rate(flood: FloodServer, rate: float, seconds: float) -> dict[s
 
 VIEW_WALK = "234567891"       # first visits: every view once, back to Live
 VIEW_ROUNDS = "2121314151617181912"  # revisits: Live <-> each view, and a few in a row
+VIEW_ROUNDS_QUICK = "2131412131"     # --quick: Live <-> the views with the most in them
 SWITCH_RATE = 10_000.0
 TARGET_SWITCH_MS = 150.0
 
 
-async def app_switching(flood: FloodServer, rate: float, rounds: int, gap: float = 0.5) -> dict[str, Any]:
+async def app_switching(flood: FloodServer, rate: float, rounds: int, gap: float = 0.5,
+                        quick: bool = False) -> dict[str, Any]:
     """The app under a flood of `rate` events/s while the number keys switch views."""
     from console.api.client import KnowlarityClient
     from console.api.stream import LiveStream
@@ -208,7 +210,7 @@ async def app_switching(flood: FloodServer, rate: float, rounds: int, gap: float
     from sandbox.server import SandboxServer
 
     screens = {key: cls for _, key, _, cls in VIEWS}
-    keys = VIEW_WALK + VIEW_ROUNDS * rounds
+    keys = VIEW_WALK + (VIEW_ROUNDS_QUICK if quick else VIEW_ROUNDS * rounds)
     count = int(rate * (len(keys) * (gap + 3) + 10))
     async with SandboxServer(history=500) as sb:
         ns = argparse.Namespace(sr_key=None, api_key=None, channel=None, agent=None, k_number=None)
@@ -299,7 +301,7 @@ async def run(ctx) -> Figure:
             ctx.progress(f"C. app with UI at {rate:.0f} events/s for {seconds:.0f} s")
             app_results.append(await app_at_rate(flood, rate, seconds))
         ctx.progress(f"D. view switches under {SWITCH_RATE:.0f} events/s")
-        switching = await app_switching(flood, SWITCH_RATE, rounds=1 if ctx.quick else 3)
+        switching = await app_switching(flood, SWITCH_RATE, rounds=3, quick=ctx.quick)
     ta = Table(["path", "events", "events/s"], caption="A. live stream (SSE, parse, dedupe) + state, no UI")
     ta.add("LiveStream -> ingest_stream_item -> CallsBoard", f"{a_total:,}", f"{a_rate:,.0f}")
     fig.tables.append(ta)
