@@ -51,6 +51,14 @@ class TmuxTerminal:
         self._tmux("set-option", "-t", "console", "status", "off", check=False)
         self._tmux("resize-window", "-t", "console", "-x", str(self.width), "-y", str(self.height), check=False)
 
+    def pipe_output(self, path: Path | None) -> None:
+        """Copy everything the program writes to the terminal from now on into `path`
+        (None stops copying): escape sequences and control characters as they are sent."""
+        if path is None:
+            self._tmux("pipe-pane", "-t", self.target, check=False)
+        else:
+            self._tmux("pipe-pane", "-t", self.target, f"cat >> {_quote(str(path))}")
+
     def close(self) -> None:
         if self.started:
             self._tmux("kill-server", check=False)
@@ -63,6 +71,10 @@ class TmuxTerminal:
 
     def lines(self) -> list[str]:
         return self.screen().splitlines()
+
+    def styled_lines(self) -> list[str]:
+        """The screen's lines with their SGR colour codes (`capture-pane -e`)."""
+        return self._tmux("capture-pane", "-p", "-e", "-t", self.target).stdout.splitlines()
 
     def alive(self) -> bool:
         out = self._tmux("display-message", "-p", "-t", self.target, "#{pane_dead}", check=False).stdout

@@ -53,6 +53,52 @@ def assert_live(term: TmuxTerminal, timeout: float = 3.0) -> None:
     raise AssertionError(f"the screen stopped painting (clock stuck at {first}):\n{term.screen()}")
 
 
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+_BACKGROUND = re.compile(r"(?:^|;)(48;(?:2;\d+;\d+;\d+|5;\d+)|4\d)(?=;|$)")
+
+
+def _leading_style(styled: str) -> tuple[str | None, bool]:
+    """The background colour and boldness a line starts with (before its first visible character)."""
+    background, bold = None, False
+    at = 0
+    for match in _SGR.finditer(styled):
+        if match.start() != at:
+            break
+        params = match.group(1)
+        if params in ("", "0"):
+            background, bold = None, False
+        found = _BACKGROUND.findall(params)
+        if found:
+            background = found[-1]
+        if re.search(r"(?:^|;)1(?:;|$)", params):
+            bold = True
+        at = match.end()
+    return background, bold
+
+
+def cursor_row(term: TmuxTerminal, header: re.Pattern[str]) -> str | None:
+    """The text of the table row under the cursor: the table starts below the line that
+    matches `header`, and the cursor's row is the one drawn bold on a background no other
+    row of that table has (the others alternate two zebra colours)."""
+    styled = term.styled_lines()
+    plain = [_SGR.sub("", line) for line in styled]
+    top = next((i for i, line in enumerate(plain) if header.search(line)), None)
+    if top is None:
+        return None
+    width = plain[top].find("│") if "│" in plain[top] else len(plain[top])  # a pane beside the table
+    rows: list[tuple[str, str | None, bool]] = []
+    for i in range(top + 1, len(plain)):
+        text = plain[i][:width]
+        if not text.strip() or "─" in text or "╭" in text:
+            break
+        rows.append((text, *_leading_style(styled[i])))
+    counts: dict[str | None, int] = {}
+    for _, background, _ in rows:
+        counts[background] = counts.get(background, 0) + 1
+    found = [text for text, background, bold in rows if bold and background is not None and counts[background] == 1]
+    return found[0] if len(found) == 1 else None
+
+
 def showing(screen: str, key: str) -> bool:
     """The screen shows view `key` and no other."""
     marker = VIEWS[key][1]
