@@ -24,6 +24,7 @@ def test_e_writes_the_whole_search_and_says_where(console: Console, tmp_path: Pa
     console.keys("Enter")
     done = console.wait_for("wrote ", 20, why="where the export went")
     assert f"wrote {total:,} calls" in done, done
+    assert re.search(r"[\d,]+ of [\d,]+ calls loaded", done), done  # the view still says what it shows
     with target.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert len(rows) == total + 1 and rows[0][0] == "uuid"
