@@ -184,3 +184,4 @@ def test_h_on_the_bot_view_acts_on_the_call_shown(console: Console) -> None:
     console.keys("h", pause=1.0)
     screen = console.screen()
     assert "Hang up on" not in screen, f"h offered to hang up while an ended call was shown:\n{screen}"
+    console.keys("g")  # back to the newest call, so the view follows live calls again for the tests after this
