@@ -73,8 +73,8 @@ def test_a_recorded_call_replays_in_a_real_terminal(replay: TmuxTerminal) -> Non
     assert "Recorded calls: 1" in screen
     screen = replay.wait_for("■ END", 20, why="the replay to play through at 10x")
     assert "outcome: transferred to +919000000001" in screen
-    assert "opening hours" in screen.lower() or "open monday" in screen.lower()  # the transcript
     if replay.height >= 35:  # at 80x24 the transcript has scrolled to its last lines
+        assert "opening hours" in screen.lower() or "open monday" in screen.lower()  # the transcript
         assert "(cut off)" in screen               # the answer the caller interrupted
     assert "transferred to +919000000001" in screen
     lines = screen.splitlines()
