@@ -27,15 +27,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import time
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from bench import sysinfo
 from bench.harness import ROOT
 from bench.report import Figure, Table, median, p95
+
+if TYPE_CHECKING:
+    from console.app import ConsoleApp
 
 NAME = "console"
 TITLE = "7. Console ingest (live stream events/s, key answered within 100 ms, memory)"
@@ -138,14 +143,16 @@ def press_key(app: Any, key: str) -> None:
     app._driver.send_message(event)
 
 
-async def app_at_rate(flood: FloodServer, rate: float, seconds: float) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def flooded_app(flood: FloodServer, rate: float, count: int) -> AsyncIterator[ConsoleApp]:
+    """The real console app on a sandbox account, its live stream fed `count` events at `rate`/s
+    by the flood server (not yet running: the caller starts it with `app.run_test`)."""
     from console.api.client import KnowlarityClient
     from console.api.stream import LiveStream
     from console.app import ConsoleDeps, build_app
     from console.launch import sandbox_settings
     from sandbox.server import SandboxServer
 
-    count = int(rate * (seconds + 5))
     async with SandboxServer(history=500) as sb:
         ns = argparse.Namespace(sr_key=None, api_key=None, channel=None, agent=None, k_number=None)
         settings = sandbox_settings(sb.base_url, ns)
@@ -154,41 +161,46 @@ async def app_at_rate(flood: FloodServer, rate: float, seconds: float) -> dict[s
             def factory(on_state: Any) -> Any:
                 return LiveStream(flood.url(rate, count), on_state=on_state, backfill=False)
 
-            app = build_app(ConsoleDeps(client=client, settings=settings, stream_factory=factory, source="bench"))
-            answered: list[float] = []
-            pressed: list[float] = []
-            original = app.action_toggle_pause
+            yield build_app(ConsoleDeps(client=client, settings=settings, stream_factory=factory, source="bench"))
 
-            def timed_toggle() -> None:
-                answered.append(time.perf_counter())
-                original()
 
-            app.action_toggle_pause = timed_toggle  # type: ignore[method-assign]
-            rss0 = sysinfo.rss_bytes(os.getpid())
-            async with app.run_test(headless=True, size=(140, 45)):
-                while app.ingested == 0:
-                    await asyncio.sleep(0.01)
-                start_n, t0 = app.ingested, time.perf_counter()
-                cpu0 = time.process_time()
-                lag: list[float] = []
-                probe = asyncio.create_task(_lag_probe(lag))
-                latencies: list[float] = []
-                while time.perf_counter() - t0 < seconds:
-                    await asyncio.sleep(0.25)
-                    before = len(answered)
-                    t = time.perf_counter()
-                    pressed.append(t)
-                    press_key(app, "p")
-                    deadline = t + 2.0
-                    while len(answered) == before and time.perf_counter() < deadline:
-                        await asyncio.sleep(0.001)
-                    latencies.append((answered[before] - t) * 1000 if len(answered) > before else 2000.0)
-                elapsed = time.perf_counter() - t0
-                cpu = (time.process_time() - cpu0) / elapsed
-                probe.cancel()
-                ingested = app.ingested - start_n
-                rss = sysinfo.rss_bytes(os.getpid())
-                rows = len(app.state.board.active)
+async def app_at_rate(flood: FloodServer, rate: float, seconds: float) -> dict[str, Any]:
+    count = int(rate * (seconds + 5))
+    async with flooded_app(flood, rate, count) as app:
+        answered: list[float] = []
+        pressed: list[float] = []
+        original = app.action_toggle_pause
+
+        def timed_toggle() -> None:
+            answered.append(time.perf_counter())
+            original()
+
+        app.action_toggle_pause = timed_toggle  # type: ignore[method-assign]
+        rss0 = sysinfo.rss_bytes(os.getpid())
+        async with app.run_test(headless=True, size=(140, 45)):
+            while app.ingested == 0:
+                await asyncio.sleep(0.01)
+            start_n, t0 = app.ingested, time.perf_counter()
+            cpu0 = time.process_time()
+            lag: list[float] = []
+            probe = asyncio.create_task(_lag_probe(lag))
+            latencies: list[float] = []
+            while time.perf_counter() - t0 < seconds:
+                await asyncio.sleep(0.25)
+                before = len(answered)
+                t = time.perf_counter()
+                pressed.append(t)
+                press_key(app, "p")
+                deadline = t + 2.0
+                while len(answered) == before and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.001)
+                latencies.append((answered[before] - t) * 1000 if len(answered) > before else 2000.0)
+            elapsed = time.perf_counter() - t0
+            cpu = (time.process_time() - cpu0) / elapsed
+            probe.cancel()
+            ingested = app.ingested - start_n
+            rss = sysinfo.rss_bytes(os.getpid())
+            rows = len(app.state.board.active)
     return {"rate": rate, "ingest_rate": ingested / elapsed, "key_ms": latencies, "rss_growth": rss - rss0,
             "active": rows, "cpu": cpu, "lag_ms": lag}
 
@@ -203,73 +215,61 @@ TARGET_SWITCH_MS = 150.0
 async def app_switching(flood: FloodServer, rate: float, rounds: int, gap: float = 0.5,
                         quick: bool = False) -> dict[str, Any]:
     """The app under a flood of `rate` events/s while the number keys switch views."""
-    from console.api.client import KnowlarityClient
-    from console.api.stream import LiveStream
-    from console.app import VIEWS, ConsoleDeps, build_app
-    from console.launch import sandbox_settings
-    from sandbox.server import SandboxServer
+    from console.app import VIEWS
 
     screens = {key: cls for _, key, _, cls in VIEWS}
     keys = VIEW_WALK + (VIEW_ROUNDS_QUICK if quick else VIEW_ROUNDS * rounds)
     count = int(rate * (len(keys) * (gap + 3) + 10))
-    async with SandboxServer(history=500) as sb:
-        ns = argparse.Namespace(sr_key=None, api_key=None, channel=None, agent=None, k_number=None)
-        settings = sandbox_settings(sb.base_url, ns)
-        async with KnowlarityClient.from_settings(settings) as client:
+    async with flooded_app(flood, rate, count) as app:
+        frames: list[tuple[float, Any]] = []     # (when, screen) of every frame painted
+        fills: list[tuple[float, Any]] = []      # (when, screen) of every redraw from state
+        display, refresh = app._display, app._refresh_screen
 
-            def factory(on_state: Any) -> Any:
-                return LiveStream(flood.url(rate, count), on_state=on_state, backfill=False)
+        def timed_display(screen: Any, renderable: Any) -> None:
+            # A frame is painted when it is written: not while Textual holds frames back
+            # (App.delay_update, as switch_mode does for 50 ms).
+            if renderable is not None and not app._batch_count:
+                frames.append((time.perf_counter(), screen))
+            display(screen, renderable)
 
-            app = build_app(ConsoleDeps(client=client, settings=settings, stream_factory=factory, source="bench"))
-            frames: list[tuple[float, Any]] = []     # (when, screen) of every frame painted
-            fills: list[tuple[float, Any]] = []      # (when, screen) of every redraw from state
-            display, refresh = app._display, app._refresh_screen
+        def timed_refresh(screen: Any, now: float) -> None:
+            refresh(screen, now)
+            fills.append((time.perf_counter(), screen))
 
-            def timed_display(screen: Any, renderable: Any) -> None:
-                # A frame is painted when it is written: not while Textual holds frames back
-                # (App.delay_update, as switch_mode does for 50 ms).
-                if renderable is not None and not app._batch_count:
-                    frames.append((time.perf_counter(), screen))
-                display(screen, renderable)
-
-            def timed_refresh(screen: Any, now: float) -> None:
-                refresh(screen, now)
-                fills.append((time.perf_counter(), screen))
-
-            app._display = timed_display  # type: ignore[method-assign]
-            app._refresh_screen = timed_refresh  # type: ignore[method-assign]
-            switches: list[dict[str, Any]] = []
-            async with app.run_test(headless=True, size=(140, 45)):
-                while app.ingested == 0:
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(2.0)  # the board full of calls in flight and lingering ones
-                start_n, t0 = app.ingested, time.perf_counter()
-                for i, key in enumerate(keys):
-                    await asyncio.sleep(gap)
-                    want = screens[key]
-                    frame_mark, fill_mark = len(frames), len(fills)
-                    t, cpu = time.perf_counter(), time.process_time()
-                    press_key(app, key)
-                    painted = filled = None
-                    cpu_painted = 0.0
-                    while time.perf_counter() - t < 10 and filled is None:
-                        if painted is None:
-                            painted = next((w for w, scr in frames[frame_mark:] if isinstance(scr, want)), None)
-                            if painted is not None:
-                                cpu_painted = time.process_time() - cpu
+        app._display = timed_display  # type: ignore[method-assign]
+        app._refresh_screen = timed_refresh  # type: ignore[method-assign]
+        switches: list[dict[str, Any]] = []
+        async with app.run_test(headless=True, size=(140, 45)):
+            while app.ingested == 0:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(2.0)  # the board full of calls in flight and lingering ones
+            start_n, t0 = app.ingested, time.perf_counter()
+            for i, key in enumerate(keys):
+                await asyncio.sleep(gap)
+                want = screens[key]
+                frame_mark, fill_mark = len(frames), len(fills)
+                t, cpu = time.perf_counter(), time.process_time()
+                press_key(app, key)
+                painted = filled = None
+                cpu_painted = 0.0
+                while time.perf_counter() - t < 10 and filled is None:
+                    if painted is None:
+                        painted = next((w for w, scr in frames[frame_mark:] if isinstance(scr, want)), None)
                         if painted is not None:
-                            filled_at = next((w for w, scr in fills[fill_mark:] if isinstance(scr, want)), None)
-                            if filled_at is not None:
-                                filled = max(painted, filled_at)
-                        await asyncio.sleep(0.002)
-                    switches.append({
-                        "key": key, "first": i < len(VIEW_WALK),
-                        "painted_ms": (painted - t) * 1000 if painted else 10_000.0,
-                        "filled_ms": (filled - t) * 1000 if filled else 10_000.0,
-                        "cpu_ms": cpu_painted * 1000, "right_view": isinstance(app.screen, want),
-                    })
-                elapsed = time.perf_counter() - t0
-                ingested = app.ingested - start_n
+                            cpu_painted = time.process_time() - cpu
+                    if painted is not None:
+                        filled_at = next((w for w, scr in fills[fill_mark:] if isinstance(scr, want)), None)
+                        if filled_at is not None:
+                            filled = max(painted, filled_at)
+                    await asyncio.sleep(0.002)
+                switches.append({
+                    "key": key, "first": i < len(VIEW_WALK),
+                    "painted_ms": (painted - t) * 1000 if painted else 10_000.0,
+                    "filled_ms": (filled - t) * 1000 if filled else 10_000.0,
+                    "cpu_ms": cpu_painted * 1000, "right_view": isinstance(app.screen, want),
+                })
+            elapsed = time.perf_counter() - t0
+            ingested = app.ingested - start_n
     return {"rate": rate, "ingest_rate": ingested / elapsed, "switches": switches}
 
 
