@@ -132,13 +132,13 @@ class VimTable(DataTable[Any]):
 
     def _relayout(self) -> None:
         """Rebuild with the columns now shown (a resize), keeping rows and cursor."""
-        cursor_key = self.selected_key
+        anchor = self._anchor()
         with self.prevent(DataTable.RowHighlighted):
             self.clear(columns=True)
             self._ensure_columns()
             for key in list(self._cells):
                 self.add_row(*self._pick(self._cells[key]), key=key)
-            self._restore_cursor(cursor_key)
+            self._restore_cursor(anchor)
         self.rebuilds += 1
 
     # ---- sorting by a header click ----------------------------------------------------------
@@ -246,7 +246,7 @@ class VimTable(DataTable[Any]):
         wanted = set(desired_keys)
         removed = [key for key in current_keys if key not in wanted]
         kept = [key for key in current_keys if key in wanted]
-        cursor_key = self.selected_key
+        anchor = self._anchor()
         if desired_keys[: len(kept)] == kept and len(removed) <= _MAX_INCREMENTAL_REMOVALS:
             for key in removed:
                 self.remove_row(key)
@@ -262,7 +262,7 @@ class VimTable(DataTable[Any]):
             for key, cells in rows:
                 self.add_row(*self._pick(cells), key=key)
                 self._cells[key] = cells
-        self._restore_cursor(cursor_key)
+        self._restore_cursor(anchor)
 
     # ---- sizing: fixed-width columns are never measured -----------------------------------
 
@@ -302,12 +302,25 @@ class VimTable(DataTable[Any]):
                     self.update_cell(key, columns[i], value)
             self._cells[key] = cells
 
-    def _restore_cursor(self, key: str | None) -> None:
+    def _anchor(self) -> tuple[str | None, int]:
+        """What a person is looking at: the chosen row and the screen line it is on."""
+        return self.selected_key, self.cursor_row - int(self.scroll_y)
+
+    def _restore_cursor(self, anchor: tuple[str | None, int]) -> None:
+        """The chosen row chosen again after rows left or the table was rebuilt, and on the
+        screen line it was on. DataTable.clear() scrolls to the top and then scrolls the cursor
+        back into view at an edge: on a board longer than the terminal, the chosen call jumped
+        to the bottom line, or was off-screen for the frames in between. (A chosen row that was
+        out of sight is brought into view by DataTable itself.)"""
+        key, line = anchor
         if key is None or key not in self._cells:
             return
         index = self.get_row_index(key)
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False, scroll=False)
+        rows_on_screen = self.scrollable_content_region.height - (self.header_height if self.show_header else 0)
+        if 0 <= line < rows_on_screen and (target := float(max(0, index - line))) != self.scroll_y:
+            self.scroll_target_y = self.scroll_y = target
 
 
 def _same_cell(a: Cell, b: Cell) -> bool:
