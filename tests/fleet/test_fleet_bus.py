@@ -110,29 +110,37 @@ async def test_garbage_on_the_stream_is_skipped(redis_server):
         await r.aclose()
 
 
+async def outage_and_recovery(redis_server, w1, console) -> None:  # type: ignore[no-untyped-def]
+    await console.wait_for(lambda: console.of("worker"))
+    redis_server.stop()
+    caller = await call(w1.server.url, "during-outage")
+    for _ in range(3):  # the bot keeps greeting and answering with Redis gone
+        caller.speak(400)
+        await asyncio.sleep(1.2)
+    assert any('"playAudio"' in m for m in caller.received)
+    assert "during-outage" in w1.server.sessions
+    await console.wait_for(lambda: console.states and console.states[-1].status == "retrying")
+    redis_server.start()  # same port: the bus comes back
+    await console.wait_for(lambda: console.states[-1].status == "live", timeout=30)
+    # The worker says what it could not keep; what it kept arrives.
+    dropped = await console.wait_for(lambda: console.of("dropped"), timeout=30)
+    assert dropped[0].count > 0 and dropped[0].worker == "w1"
+    await console.wait_for(lambda: w1.publisher.connected)  # set once its flush came back
+    assert w1.publisher.dropped > 0
+    caller.speak(400)
+    await console.wait_for(lambda: console.of("transcript", "during-outage"), timeout=30)
+    await caller.hang_up()
+
+
 async def test_redis_down_costs_telemetry_not_calls(redis_server):
     w1 = await start_worker(redis_server.url, "w1", buffer=5)
     console = watch(redis_server.url)
     try:
-        await console.wait_for(lambda: console.of("worker"))
-        redis_server.stop()
-        caller = await call(w1.server.url, "during-outage")
-        for _ in range(3):  # the bot keeps greeting and answering with Redis gone
-            caller.speak(400)
-            await asyncio.sleep(1.2)
-        assert any('"playAudio"' in m for m in caller.received)
-        assert "during-outage" in w1.server.sessions
-        await console.wait_for(lambda: console.states and console.states[-1].status == "retrying")
-        redis_server.start()  # same port: the bus comes back
-        await console.wait_for(lambda: console.states[-1].status == "live", timeout=30)
-        # The worker says what it could not keep; what it kept arrives.
-        dropped = await console.wait_for(lambda: console.of("dropped"), timeout=30)
-        assert dropped[0].count > 0 and dropped[0].worker == "w1"
-        await console.wait_for(lambda: w1.publisher.connected)  # set once its flush came back
-        assert w1.publisher.dropped > 0
-        caller.speak(400)
-        await console.wait_for(lambda: console.of("transcript", "during-outage"), timeout=30)
-        await caller.hang_up()
+        # Inside the test's own 150 s: a step that hangs fails here with its line and what the
+        # console saw, not as a bare pytest timeout in the event loop's select().
+        async with asyncio.timeout(120):
+            await outage_and_recovery(redis_server, w1, console)
     finally:
-        await console.close()
-        await w1.close()
+        async with asyncio.timeout(20):  # a close that hangs names itself too
+            await console.close()
+            await w1.close()
