@@ -87,7 +87,9 @@ def cursor_row(term: TmuxTerminal, header: re.Pattern[str]) -> str | None:
         return None
     width = plain[top].find("│") if "│" in plain[top] else len(plain[top])  # a pane beside the table
     rows: list[tuple[str, str | None, bool]] = []
-    for i in range(top + 1, len(plain)):
+    # (not the screen's last line: the key bar, bold on a background of its own, which a table
+    # that fills the screen to it has no blank line to keep apart)
+    for i in range(top + 1, len(plain) - 1):
         text = plain[i][:width]
         if not text.strip() or "─" in text or "╭" in text:
             break
