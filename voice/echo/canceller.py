@@ -30,9 +30,11 @@ What is left is speech the echo does not explain. With nothing played for `idle_
 the canceller is bypassed (the input as it is): a caller talking alone costs nothing.
 
 A line with no measurable echo is only watched. When the bot's playback has been loud for
-a while with the uplink at the line's own noise floor and the delay estimator found no
-coherent path, the filters, the suppressor and the delay estimator stop (the input passes as
-it is) and only a level check runs: a few microseconds a block. The canceller wakes, its
+a while with the uplink at the line's own noise floor (a path the delay estimator found, but
+along which nothing was ever cancelled, is then forgotten as spurious), the filters, the suppressor and the delay
+estimator stop (the input passes as it is) and only a level check runs: a few microseconds a
+block. Before that, while no path is known, blocks at the floor skip the filters and the
+suppressor (`_skip`). The canceller wakes, its
 reference history re-read from the timeline and its delay estimator started afresh, on the
 first block 3 dB above the floor while the bot is audible (an echo that loud or louder
 appears, or the caller talks). 3 dB is well under the VAD's 9 dB over the noise: an echo
@@ -74,6 +76,7 @@ NOISE_CREEP = 10 ** (1.0 / 10 / 50)  # noise floor estimate may rise 1 dB a seco
 WATCH_AFTER_BLOCKS = 75  # 1.5 s of the bot's playback (and its echo's tail) with the uplink at its floor...
 WATCH_LOUD_BLOCKS = 15  # ...0.3 s of it with the reference loud, and no delay found: watch only
 WATCH_RISE = 2.0  # an uplink block 3 dB above the floor while the bot is audible wakes the canceller
+QUIET_SKIP_AFTER_BLOCKS = 10  # with no path found, 0.2 s at the floor and the filters rest (`_skip`)
 LOUD_REFERENCE = (32768 * 10 ** (-40 / 20)) ** 2  # mean square of a -40 dBFS block
 
 
@@ -193,7 +196,9 @@ class EchoCanceller:
         self._idle = int(rate * idle_after_s)
         self._pend = bytearray()
         self._pos = 0  # uplink samples consumed into blocks
-        self._sounded = 0
+        self._sounded = 0  # blocks since the reference began to sound (an echo of it may be on its way)
+        self._averaged = 0  # blocks the long-term coupling average took in since then
+        self._coupling_learnt = False  # the ceiling was computed from the line at least once
         self._c_unlocked = np.full(bins, COUPLING_BOUND, dtype=np.float32)
         self._delay_blocks = int(MAX_DELAY_MS / BLOCK_MS) + 1
         self._avg = _zeros((2, bins), np.float32)  # the reference's power and the uplink's above its floor
@@ -221,10 +226,13 @@ class EchoCanceller:
         self.full_blocks = 0  # blocks the filters and the suppressor ran on
         self.watching = False
         self.wakes = 0
+        self.paths_forgotten = 0  # spurious delays dropped: never cancelled along, no echo for 1.5 s of playback
+        self._ever_converged = False  # the filter has cancelled an echo along the path it found
         self._floor = -1.0  # the uplink's noise floor: mean square per sample of its quietest blocks
         self._clear_blocks = 0  # consecutive blocks of playback with the uplink at its floor
         self._loud_blocks = 0  # loud reference blocks whose every plausible echo came back clear
         self._loud_bits = 0  # the last `_delay_blocks` blocks' "reference loud", newest in bit 0
+        self._stale = False  # the filters' reference history was not kept up (watching or skipping)
 
     # ---- send side ----
 
@@ -296,6 +304,14 @@ class EchoCanceller:
             self._wake(pos)
         ref0 = self._track_delay(d, pos, audible)
         self._watch_or_not(risen, ref0)
+        if self.delay.delay is None and self._clear_blocks >= QUIET_SKIP_AFTER_BLOCKS and self._coupling_learnt:
+            # No path found, the uplink at its floor for a while, and the line's coupling measured:
+            # nothing to cancel, nothing to learn from (see `_skip`). The delay estimator still listens.
+            self._sounded += 1
+            self._skip(d)
+            return None
+        if self._stale:
+            self._resume(pos)
         return self._cancel(d, pos, ref0, dd)
 
     def _track_delay(self, d: np.ndarray, pos: int, audible: bool) -> np.ndarray:
@@ -475,8 +491,6 @@ class EchoCanceller:
         """Count the blocks that show no echo; enough of them in a row and the line is only watched.
         A loud block of the reference counts once the longest delay has passed after it with the
         uplink at its floor all along (its echo would have shown by then)."""
-        if self.delay.delay is not None:
-            return  # a path is known
         if risen:
             self._clear_blocks = self._loud_blocks = self._loud_bits = 0
             return
@@ -486,7 +500,25 @@ class EchoCanceller:
         loud = float(np.dot(ref0, ref0)) > LOUD_REFERENCE * self.block
         self._loud_bits = ((self._loud_bits << 1) | loud) & ((1 << span) - 1)
         if self._clear_blocks >= WATCH_AFTER_BLOCKS and self._loud_blocks >= WATCH_LOUD_BLOCKS:
+            if self.delay.delay is not None:
+                if self._ever_converged:
+                    return  # a real path (the filter once cancelled along it): a muted phone comes back
+                # A path was found, yet nothing was ever cancelled along it and the bot's loud
+                # playback has come back as nothing for 1.5 s: the lock was spurious (the
+                # caller's voice happened to correlate with the bot's during double talk). Kept,
+                # it ran the full canceller on every block for the rest of the call.
+                self._forget_path()
             self.watching = True
+            self._stale = True
+
+    def _forget_path(self) -> None:
+        """Back to no known echo path: the filters cleared at lag 0, the estimator afresh."""
+        self.delay.forget()
+        self._W[:] = 0.0
+        self._start = 0
+        self.converged, self.erle_db, self._path_moved = False, 0.0, False
+        self._C2[:] = COUPLING_BOUND
+        self.paths_forgotten += 1
 
     def _watch(self, d: np.ndarray) -> None:
         """Nothing to cancel: the input as it is (the next block's overlap is this one)."""
@@ -495,22 +527,41 @@ class EchoCanceller:
         self._rows[2, :n] = 0.0
         self._quiet_blocks = 0
 
-    def _wake(self, pos: int) -> None:
-        """Back to the full canceller: its reference history re-read from the timeline, and
-        the delay estimator started afresh."""
-        self.watching = False
-        self.wakes += 1
-        self.delay.restart()
-        self._clear_blocks = self._loud_blocks = self._loud_bits = 0
+    def _skip(self, d: np.ndarray) -> None:
+        """A block passed as it is while no echo path is known and the uplink has been at its
+        floor for `QUIET_SKIP_AFTER_BLOCKS`: the same argument as watching (an echo under 3 dB
+        above the floor is under the VAD's 9 dB gate and the recogniser's hearing), taken once
+        the long-term coupling ceiling has been measured (~0.7 s into the first playback)
+        instead of after 1.5 s of playback. Before the ceiling is measured the suppressor
+        assumes the worst at every delay, and a caller talking over the bot then was suppressed
+        into words the recogniser missed. The filters' reference history goes stale; `_resume`
+        re-reads it when a block rises."""
+        self._watch(d)
+        self._stale = True
+
+    def _resume(self, pos: int) -> None:
+        """The filters' and the suppressor's reference history re-read from the timeline
+        (after watching or skipping, nothing kept it): the partitions at the filter's lag,
+        and every plausible delay's power at lag 0, from the blocks before this one."""
+        self._stale = False
         self._reload(pos)
         n = self.block
-        self.far.read(pos - n, n, out=self._r0buf[n:])  # (the previous block at lag 0)
         rows = len(self._wide)
         # every plausible delay's reference power at lag 0, from the blocks before this one
         past = np.stack([self.far.read(pos - (j + 2) * n, 2 * n) for j in range(rows)]).astype(np.float32)
         R = np.fft.rfft(past, axis=1)
         self._wide[:] = R.real * R.real + R.imag * R.imag
         self._P[:] = self._Xpow.sum(axis=0)
+
+    def _wake(self, pos: int) -> None:
+        """Back from watching: the delay estimator started afresh (and the history re-read)."""
+        self.watching = False
+        self.wakes += 1
+        self.delay.restart()
+        self._clear_blocks = self._loud_blocks = self._loud_bits = 0
+        n = self.block
+        self.far.read(pos - n, n, out=self._r0buf[n:])  # (the previous block at lag 0)
+        self._stale = True
 
     def _reload(self, pos: int) -> None:
         """The reference's partitions and power history, re-read at the filter's lag (the
@@ -585,6 +636,7 @@ class EchoCanceller:
                 erle = 10 * math.log10((sd + 1e3 * n) / (se + 1e3 * n))
                 self.erle_db = 0.9 * self.erle_db + 0.1 * erle
                 self.converged = self.erle_db > CONVERGED_DB
+                self._ever_converged |= self.converged
         self._leak = min(1.0, self._leak * 1.003)
         above = work[4]  # the uplink's power above twice its noise floor
         np.multiply(self._noise, 2.0, out=above)
@@ -676,7 +728,11 @@ class EchoCanceller:
         t *= 0.95
         t += new  # 0.95 avg + 0.05 new
         np.copyto(avg, t, where=plausible)
-        if self._sounded >= self._delay_blocks + 15:
+        self._averaged += 1
+        # (counted apart from `_sounded`: watched and skipped blocks sound but are not averaged,
+        # and an average of nothing is no coupling at all)
+        if self._averaged >= 15:
+            self._coupling_learnt = True
             np.add(avg[0], 1e3 * self.block, out=tmp)
             np.divide(avg[1], tmp, out=tmp)
             tmp *= 4
@@ -723,4 +779,4 @@ class EchoCanceller:
         self._rows[1, :n] = d
         self._rows[2, :n] = 0.0
         self._xbuf[n:] = 0.0
-        self._sounded = 0
+        self._sounded = self._averaged = 0

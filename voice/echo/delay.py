@@ -73,6 +73,12 @@ class DelayEstimator:
         self._cross = None
         self._candidate = None
 
+    def forget(self) -> None:
+        """No delay known any more (the canceller saw no echo behind it): found afresh, if at all."""
+        self.delay = None
+        self.quality = 0.0
+        self.restart()
+
     @staticmethod
     def _write(ring: np.ndarray, at: int, x: np.ndarray) -> int:
         k = min(len(x), len(ring))

@@ -11,6 +11,8 @@ import pytest
 from tests.voice.line.bench_free_onset import onset_s
 from tests.voice.line.line_speech import rendered_speech
 from voice.echo import EchoCanceller
+from voice.echo.canceller import MAX_DELAY_MS, QUIET_SKIP_AFTER_BLOCKS, WATCH_AFTER_BLOCKS
+from voice.echo.delay import DelayEstimator
 from voice.echo.farend import FarEnd, UplinkClock
 from voice.line import parse_line_spec
 from voice.line.offline import simulate_call
@@ -194,7 +196,10 @@ def test_a_line_without_echo_is_only_watched(speech: dict) -> None:
     aec = call.uplink.aec if call.uplink is not None else None
     assert aec is not None and aec.watching and aec.stats().watching
     assert aec.delay.delay is None and call.onsets == []
-    assert aec.full_blocks < aec.active_blocks / 3  # the filters ran only until the line had shown it has no echo
+    # the filters ran only until the line's coupling was measured (the delay's span and 15 blocks
+    # of averaging): with no path found and the uplink at its floor they rest from then on (they
+    # used to run until the line was watched, 1.5 s of playback later)
+    assert aec.full_blocks <= int(MAX_DELAY_MS / 20) + 1 + 15 + QUIET_SKIP_AFTER_BLOCKS
     tail = rate * 2 * 2
     assert bytes(call.uplink_clean)[-tail:] == bytes(call.uplink_raw)[-tail:]  # watched: the caller's audio untouched
 
@@ -215,6 +220,54 @@ def test_an_echo_appearing_later_wakes_the_canceller(speech: dict, rate: int, be
     assert aec is not None and aec.wakes >= 1 and not aec.watching
     delay_ms = float(after.split("@")[1].split("ms")[0])
     assert aec.delay.delay_ms is not None and abs(aec.delay.delay_ms - delay_ms) < 15
+
+
+@pytest.mark.parametrize(("rate", "spec"), [(16000, "noise=-50dBFS"), (8000, "codec=ulaw,noise=-50dBFS")])
+def test_the_caller_over_the_bot_on_a_line_without_echo_keeps_their_level(speech: dict, rate: int, spec: str) -> None:
+    """Once the line has shown it has no echo, the caller talking over the bot passes nearly as
+    it is. (A canceller that rested before measuring the line's coupling woke up assuming the
+    worst at every delay and took 6 dB off the caller: the recogniser then missed their words.)"""
+    bot, caller = speech[("bot", rate)], speech[("caller", rate)]
+    at = 2.5
+    call = simulate_call(parse_line_spec(spec), rate, bot=bot, caller=caller, caller_at=at,
+                         seconds=at + len(caller) / 2 / rate + 0.3)
+    raw = np.frombuffer(bytes(call.uplink_raw), dtype=np.int16).astype(np.float64)
+    clean = np.frombuffer(bytes(call.uplink_clean), dtype=np.int16).astype(np.float64)
+    start, end = int(at * rate), min(len(raw), len(clean), int((at + len(caller) / 2 / rate) * rate))
+    kept_db = 10 * np.log10(np.sum(clean[start:end] ** 2) / np.sum(raw[start:end] ** 2))
+    assert kept_db > -4.0
+
+
+def test_a_path_found_where_no_echo_comes_back_is_forgotten(speech: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spurious lock (the caller's voice correlating with the bot's in double talk) used to keep
+    the full canceller running on every block for the rest of the call."""
+    rate = 16000
+    estimates = {"n": 0}
+    real = DelayEstimator._estimate
+
+    def locks_on_nothing(self: DelayEstimator) -> bool:
+        estimates["n"] += 1
+        return self._accept(rate * 60 // 1000) if estimates["n"] == 3 else real(self)
+
+    monkeypatch.setattr(DelayEstimator, "_estimate", locks_on_nothing)
+    call = simulate_call(parse_line_spec("noise=-50dBFS"), rate, bot=speech[("bot", rate)][: rate * 2 * 6])
+    aec = call.uplink.aec if call.uplink is not None else None
+    assert aec is not None and estimates["n"] >= 3
+    assert aec.paths_forgotten == 1 and aec.delay.delay is None and aec.watching
+    assert aec.full_blocks <= WATCH_AFTER_BLOCKS + QUIET_SKIP_AFTER_BLOCKS  # not every active block
+    assert call.onsets == []
+
+
+def test_a_real_path_is_kept_while_its_echo_is_gone(speech: dict) -> None:
+    """The caller mutes the phone for a while: the path the filter cancelled along is kept, so
+    the echo is cancelled at once when they unmute (only a path nothing was ever cancelled along
+    is forgotten)."""
+    rate = 16000
+    bot = (speech[("bot", rate)] * 2)[: rate * 2 * 9]
+    up, onsets, _ = _call_with_line_change(bot, rate, "echo=-20dB@150ms,noise=-55dBFS,seed=2", "noise=-55dBFS", 3.0, 9.0)
+    aec = up.aec
+    assert aec is not None and onsets == 0
+    assert aec.paths_forgotten == 0 and aec.delay.delay_ms is not None and abs(aec.delay.delay_ms - 150) < 15
 
 
 def test_the_caller_over_the_bot_on_a_watched_line_is_heard_at_once(speech: dict) -> None:
