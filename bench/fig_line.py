@@ -12,7 +12,9 @@ canceller sees (the barge-in figure measures the wire).
    canceller. 2. Real barge-ins over the bot (eSpeak phrases, killAudio at the first
    onset as the bot does): found, and the VAD's confirmation after the true onset.
 3. Recognition: the offline recogniser on the cleaned uplink, the same phrases with the
-   echo of the bot's reply on the line and without it. 4. CPU of the front end per call.
+   echo of the bot's reply on the line and without it. 4. CPU per call: the front end alone
+   (in process), and the whole bot for a real call over an echo line (a bot process, with
+   and without its canceller, offline and instant providers).
 5. Speech onsets in broadband noise, our VAD beside Silero VAD (bench.vadnoise).
 """
 
@@ -25,7 +27,9 @@ import time
 import numpy as np
 
 from bench import vadnoise
+from bench.harness import BotProcess
 from bench.report import Figure, Table, median, p95
+from voice.caller import CallerOptions, CallReport, Turn, place_call
 from voice.line import parse_line_spec
 from voice.line.offline import OfflineCall, simulate_call
 from voice.uplink import UplinkOptions
@@ -37,6 +41,21 @@ BOT = ("Hello and thank you for calling Acme. Our opening hours are nine to five
 CALLER = ["I want to speak to a person.", "What are your opening hours?", "How much does it cost?", "Where is my order?",
           "No, wait.", "Do you have a price list?"]
 OFF = UplinkOptions(echo_cancel=False)
+_CALL_LINES = ["What are your opening hours?", "How much does it cost?", "Where is my order?"]
+_CALL_LINE_SPEC = "echo=-12dB@150ms,noise=-50dBFS"
+
+
+async def _call_cpu(providers: str, echo_cancel: bool) -> tuple[float, CallReport]:
+    """One real call (a bot process, the caller here over the simulated line): the bot's CPU
+    over the call, as a share of one core, and the caller's report."""
+    line = parse_line_spec(_CALL_LINE_SPEC)
+    async with BotProcess(providers=providers, extra=() if echo_cancel else ("--no-echo-cancel",)) as bot:
+        await asyncio.sleep(0.5)  # past the start-up
+        c0, t0 = bot.cpu_seconds(), time.monotonic()
+        report = await place_call(bot.url, [Turn(say=text) for text in _CALL_LINES],
+                                  options=CallerOptions(line=line, reply_timeout=20.0))
+        c1, t1 = bot.cpu_seconds(), time.monotonic()
+    return (c1 - c0) / max(t1 - t0, 1e-9), report
 
 
 async def _synth(text: str, rate: int, pitch: int) -> bytes:
@@ -179,10 +198,27 @@ async def run(ctx) -> Figure:
         cpu.add(label, f"{us:.0f}", f"{us / 20000 * 100:.2f}")
     fig.tables.append(cpu)
     before, after = loud.cpu_s / max(1, loud.frames), cancelled.cpu_s / max(1, cancelled.frames)
-    fig.check("front-end CPU per call at most 2x today's (bot talking)", f"{after / max(before, 1e-9):.1f}x "
-              f"({after * 1e6:.0f} vs {before * 1e6:.0f} us a frame)", after <= 2 * before)
-    fig.note(f"front end timing of the last run: {time.process_time() - t0:.1f} s of CPU for a 6 s call; the canceller "
-             "runs only while the bot's audio is on the line (bypassed 1 s after it stops)")
+    fig.note(f"the front end alone, bot talking over an echo: canceller + VAD {after / max(before, 1e-9):.1f}x the VAD "
+             f"({after * 1e6:.0f} vs {before * 1e6:.0f} us a frame; {time.process_time() - t0:.1f} s of CPU for a 6 s call). "
+             "The canceller runs only while the bot's audio is on the line (bypassed 1 s after it stops), so a call "
+             "costs far less than that ratio: the table below")
+
+    # CPU per call, the whole bot: what the issue names ("CPU per call: at most 2x today's")
+    ctx.progress("CPU per call: the whole bot, a call over an echo line, with and without the canceller")
+    whole = Table(["providers", "bot CPU per call, no canceller (today's front end)", "with the canceller", "ratio",
+                   "caller's outcome (with / without)"],
+                  caption="CPU per call, the whole bot process (utime + stime over the call, % of one core): "
+                          f"{len(_CALL_LINES)} caller lines over {_CALL_LINE_SPEC}, 16 kHz")
+    worst_ratio = 0.0
+    for providers in ("offline", "instant"):
+        (off_cpu, off_rep), (on_cpu, on_rep) = await asyncio.gather(_call_cpu(providers, False), _call_cpu(providers, True))
+        ratio = on_cpu / max(off_cpu, 1e-9)
+        worst_ratio = max(worst_ratio, ratio)
+        whole.add(providers + (" (default)" if providers == "offline" else ""), f"{100 * off_cpu:.1f} %",
+                  f"{100 * on_cpu:.1f} %", f"{ratio:.2f}x", f"{on_rep.outcome} / {off_rep.outcome}")
+    fig.tables.append(whole)
+    fig.check("CPU per call at most 2x today's (the whole bot, a call over an echo line; both provider sets)",
+              f"worst {worst_ratio:.2f}x", worst_ratio <= 2.0)
 
     # VAD in broadband noise
     ctx.progress("speech onsets in white noise at 8 kHz, ours and Silero VAD")
