@@ -160,8 +160,11 @@ class VoiceActivityDetector:
     def push(self, pcm: bytes, now: float) -> list[VadEvent]:
         """Process a chunk that arrived at `now`; returns any onset/end events it caused."""
         data = self._resampler.process(pcm) if self._resampler is not None else pcm
-        self._buf += data
         fb = self._frame_bytes
+        if not self._buf and len(data) == fb:  # the usual chunk, one whole frame: no buffering
+            ev = self._frame(bytes(data), now - self._frame_s, now)
+            return [] if ev is None else [ev]
+        self._buf += data
         count = len(self._buf) // fb
         if count == 0:
             return []

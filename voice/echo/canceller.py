@@ -248,22 +248,28 @@ class EchoCanceller:
         """Uplink audio in (any size); cleaned audio out, whole blocks only, one block late.
         Call `arrived` first with the frame's arrival time (unless the clock is shared and
         its owner does)."""
-        self._pend += pcm[: len(pcm) - len(pcm) % 2]
         bb = 2 * self.block
+        d = self._d
+        if not self._pend and len(pcm) == bb:
+            # the usual frame, one whole block with nothing held back: no buffering, no copies
+            d[:] = np.frombuffer(pcm, dtype=np.int16)
+            cleaned = self._block(d)
+            return pcm if cleaned is None else self._to_pcm(cleaned)
+        self._pend += pcm[: len(pcm) - len(pcm) % 2]
         out = bytearray()
-        d, y16 = self._d, self._pcm
         while len(self._pend) >= bb:
             d[:] = np.frombuffer(self._pend, dtype=np.int16, count=self.block)
             cleaned = self._block(d)
-            if cleaned is None:  # bypassed or only watched: the input as it is
-                out += self._pend[:bb]
-            else:
-                y = np.round(cleaned, out=self._out)
-                np.minimum(np.maximum(y, -32768, out=y), 32767, out=y)
-                y16[:] = y
-                out += y16.tobytes()
+            out += self._pend[:bb] if cleaned is None else self._to_pcm(cleaned)  # None: the input as it is
             del self._pend[:bb]
         return bytes(out)
+
+    def _to_pcm(self, cleaned: np.ndarray) -> bytes:
+        y = np.round(cleaned, out=self._out)
+        np.minimum(np.maximum(y, -32768, out=y), 32767, out=y)
+        y16 = self._pcm
+        y16[:] = y
+        return y16.tobytes()
 
     def arrived(self, samples: int, now: float) -> None:
         self.clock.arrived(samples, now)
