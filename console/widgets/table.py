@@ -248,6 +248,7 @@ class VimTable(DataTable[Any]):
         kept = [key for key in current_keys if key in wanted]
         anchor = self._anchor()
         if desired_keys[: len(kept)] == kept and len(removed) <= _MAX_INCREMENTAL_REMOVALS:
+            anchor = (anchor[0], None)  # rows leave and arrive around a view that stays where it is
             for key in removed:
                 self.remove_row(key)
                 del self._cells[key]
@@ -302,22 +303,24 @@ class VimTable(DataTable[Any]):
                     self.update_cell(key, columns[i], value)
             self._cells[key] = cells
 
-    def _anchor(self) -> tuple[str | None, int]:
+    def _anchor(self) -> tuple[str | None, int | None]:
         """What a person is looking at: the chosen row and the screen line it is on."""
         return self.selected_key, self.cursor_row - int(self.scroll_y)
 
-    def _restore_cursor(self, anchor: tuple[str | None, int]) -> None:
-        """The chosen row chosen again after rows left or the table was rebuilt, and on the
-        screen line it was on. DataTable.clear() scrolls to the top and then scrolls the cursor
-        back into view at an edge: on a board longer than the terminal, the chosen call jumped
-        to the bottom line, or was off-screen for the frames in between. (A chosen row that was
-        out of sight is brought into view by DataTable itself.)"""
+    def _restore_cursor(self, anchor: tuple[str | None, int | None]) -> None:
+        """The chosen row chosen again after rows left or the table was rebuilt; after a
+        rebuild (a screen line given), on the line it was on. DataTable.clear() scrolls to the
+        top and then scrolls the cursor back into view at an edge: on a board longer than the
+        terminal, the chosen call jumped to the bottom line, or was off-screen for the frames
+        in between. (A chosen row that was out of sight is brought into view by DataTable.)"""
         key, line = anchor
         if key is None or key not in self._cells:
             return
         index = self.get_row_index(key)
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False, scroll=False)
+        if line is None:
+            return
         rows_on_screen = self.scrollable_content_region.height - (self.header_height if self.show_header else 0)
         if 0 <= line < rows_on_screen and (target := float(max(0, index - line))) != self.scroll_y:
             self.scroll_target_y = self.scroll_y = target
