@@ -144,3 +144,46 @@ async def test_redis_down_costs_telemetry_not_calls(redis_server):
         async with asyncio.timeout(20):  # a close that hangs names itself too
             await console.close()
             await w1.close()
+
+
+class SlowPipelines:
+    """A real Redis client whose pipelines take 0.3 s: a worker's close() then comes in the
+    middle of its pump's flush, as it does on a loaded machine."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = Redis.from_url(url, decode_responses=True)
+
+    def pipeline(self, **kwargs: object) -> object:
+        pipe = self._redis.pipeline(**kwargs)
+        execute = pipe.execute
+
+        async def slow(*args: object, **kw: object) -> object:
+            await asyncio.sleep(0.3)
+            return await execute(*args, **kw)
+
+        pipe.execute = slow  # type: ignore[method-assign]
+        return pipe
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._redis, name)
+
+
+async def test_a_worker_closing_mid_flush_publishes_each_event_once_and_stops(redis_server):
+    """close() and the pump used to flush the same pending batch at once: its events went out
+    twice, events never sent were popped ('unreachable (IndexError)'), and a worker on SIGTERM
+    could wait forever for its pump."""
+    w1 = await start_worker(redis_server.url, "w1", redis_factory=SlowPipelines)
+    caller = await call(w1.server.url, "closing")
+    await asyncio.sleep(0.5)  # greeted: its events are in the pump's flush
+    async with asyncio.timeout(15):
+        await w1.server.close()
+        await w1.publisher.close()
+    await caller.hang_up()
+    r = Redis.from_url(redis_server.url, decode_responses=True)
+    entries = [fields["e"] for _, fields in await r.xrange(FleetKeys().events)]
+    await r.aclose()
+    events = [json.loads(e) for e in entries]
+    mine = [e for e in events if e.get("call_id") == "closing"]
+    assert [e["kind"] for e in mine].count("call_started") == 1
+    assert [e["kind"] for e in mine].count("call_ended") == 1  # the last words of a shutdown go out too
+    assert len(set(entries)) == len(entries), "an event published twice"

@@ -54,6 +54,7 @@ from voice.fleet.streams import (
 )
 
 log = logging.getLogger("voice.fleet")
+_STOP_S = 3.0  # how long close() waits for its tasks to stop
 
 BATCH = 500
 
@@ -97,6 +98,8 @@ class FleetPublisher:
         self._redis_factory = redis_factory or _default_redis
         self._redis: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._flushing = False  # the pump is sending a batch (close() lets it finish)
         self._sub: Any = None
         self._pending: deque[MonitorEvent] = deque()
         self.connected = False
@@ -126,18 +129,29 @@ class FleetPublisher:
         log.info("[FLEET] worker %s publishing to %s", self.worker_id, describe_bus_url(self.url))
 
     async def close(self) -> None:
-        """Flush what can be flushed quickly, say goodbye, stop."""
-        for task in self._tasks[1:]:
-            task.cancel()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        """Stop the pump and the loops, flush what can be flushed quickly, say goodbye.
+
+        The pump stops before the last flush: the two flushes used to run at once on the same
+        pending batch, publishing its events twice and then popping events never published
+        (an IndexError logged as "the bus is unreachable"). A task that does not stop within
+        `_STOP_S` (a cancellation swallowed inside the Redis client left the pump waiting for
+        events forever, and a worker on SIGTERM never exited) is left behind, not waited for."""
+        self._closing = True
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            if task.get_name() != "fleet-pump" or not self._flushing:
+                task.cancel()  # (a pump in the middle of a flush finishes it, then sees `_closing`)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=_STOP_S)
+            if stuck:
+                log.warning("[FLEET] %s did not stop within %.0f s; closing without %s",
+                            ", ".join(t.get_name() for t in stuck), _STOP_S, "it" if len(stuck) == 1 else "them")
+        if self._sub is not None:
+            self._take()  # what the calls said last (their CallEnded at a shutdown) goes out too
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._flush_now(), 2.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._beat("stopped"), 1.0)
-        if self._tasks:
-            self._tasks[0].cancel()
-            await asyncio.gather(self._tasks[0], return_exceptions=True)
-        self._tasks = []
         if self._sub is not None:
             self._sub.close()
         if self._owns_lag:
@@ -174,7 +188,7 @@ class FleetPublisher:
 
     async def _pump(self) -> None:
         attempt = 0
-        while True:
+        while not self._closing:
             if not self._pending:
                 event = await self._sub.get()
                 if isinstance(event, Dropped):
@@ -182,13 +196,19 @@ class FleetPublisher:
                 else:
                     self._pending.append(event)
             self._take()
+            failed: Exception | None = None
+            self._flushing = True
             try:
                 await self._flush_now()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis down: buffer, back off, retry
+                failed = exc
+            finally:
+                self._flushing = False
+            if failed is not None:
                 attempt += 1
-                self._went_down(exc)
+                self._went_down(failed)
                 await asyncio.sleep(_backoff(attempt))
                 continue
             if attempt:
@@ -210,14 +230,14 @@ class FleetPublisher:
                 pipe.xadd(self.keys.events, {"w": self.worker_id, "e": to_json(event)},
                           maxlen=self.maxlen, approximate=True)
             ids = await pipe.execute()
+            for _ in batch:  # out: whatever happens to the index below, never sent again
+                self._pending.popleft()
+            self.published += len(batch)
             index = self._redis.pipeline(transaction=False)
             for event, stream_id in zip(batch, ids, strict=True):
                 self._index(index, event, stream_id)
             if len(index):
                 await index.execute()
-            for _ in batch:
-                self._pending.popleft()
-            self.published += len(batch)
 
     def _index(self, pipe: Any, event: MonitorEvent, stream_id: str) -> None:
         if isinstance(event, CallStarted):
@@ -275,7 +295,7 @@ class FleetPublisher:
             self.connected = True
 
     async def _heartbeat(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self._beat()
             except asyncio.CancelledError:
@@ -291,7 +311,7 @@ class FleetPublisher:
         last = "$"
         attempt = 0
         seen: OrderedDict[str, None] = OrderedDict()
-        while True:
+        while not self._closing:
             try:
                 if last == "$":
                     # The newest id now, so commands sent while we were down are not replayed
