@@ -242,17 +242,20 @@ def test_a_path_found_where_no_echo_comes_back_is_forgotten(speech: dict, monkey
     """A spurious lock (the caller's voice correlating with the bot's in double talk) used to keep
     the full canceller running on every block for the rest of the call."""
     rate = 16000
-    estimates = {"n": 0}
-    real = DelayEstimator._estimate
+    pushes = {"n": 0}
+    real = DelayEstimator.push
 
-    def locks_on_nothing(self: DelayEstimator) -> bool:
-        estimates["n"] += 1
-        return self._accept(rate * 60 // 1000) if estimates["n"] == 3 else real(self)
+    def locks_on_nothing(self: DelayEstimator, mic: np.ndarray, ref: np.ndarray, audible: bool) -> bool:
+        changed = real(self, mic, ref, audible)
+        pushes["n"] += 1
+        if pushes["n"] == 60 and self.delay is None:  # 1.2 s into the playback: a lock on nothing
+            return self._accept(rate * 60 // 1000)
+        return changed
 
-    monkeypatch.setattr(DelayEstimator, "_estimate", locks_on_nothing)
+    monkeypatch.setattr(DelayEstimator, "push", locks_on_nothing)
     call = simulate_call(parse_line_spec("noise=-50dBFS"), rate, bot=speech[("bot", rate)][: rate * 2 * 6])
     aec = call.uplink.aec if call.uplink is not None else None
-    assert aec is not None and estimates["n"] >= 3
+    assert aec is not None and pushes["n"] >= 60
     assert aec.paths_forgotten == 1 and aec.delay.delay is None and aec.watching
     assert aec.full_blocks <= WATCH_AFTER_BLOCKS + QUIET_SKIP_AFTER_BLOCKS  # not every active block
     assert call.onsets == []
