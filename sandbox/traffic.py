@@ -42,6 +42,7 @@ from sandbox.calls import CallPlan, make_plan, random_plan, ring_agent
 from sandbox.hub import StreamHub
 
 log = logging.getLogger(__name__)
+_STOP_S = 3.0  # how long a stop waits for the tasks it cancelled
 
 CDR_DELAY = 1.0  # sandbox seconds between HANGUP and the CDR
 MAX_CONCURRENT_TRAFFIC = 60
@@ -101,11 +102,18 @@ class CallEngine:
         return task
 
     async def close(self) -> None:
+        """Cancel every call in progress; wait for them at most `_STOP_S` (a stop must never
+        hang on one call that does not end: Ctrl-C once has to be enough)."""
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            done, stuck = await asyncio.wait(tasks, timeout=_STOP_S)
+            for t in done:  # retrieved: a call that failed as it was cancelled is no error at a stop
+                if not t.cancelled():
+                    t.exception()
+            if stuck:
+                log.warning("sandbox: %d calls did not stop within %.0f s; stopping without them", len(stuck), _STOP_S)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -227,7 +235,7 @@ class TrafficGenerator:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait([self._task], timeout=_STOP_S)
             self._task = None
 
     async def _loop(self) -> None:

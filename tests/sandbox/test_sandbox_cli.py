@@ -42,7 +42,8 @@ def stop(proc: subprocess.Popen[str], sig: int) -> tuple[int, str]:
         _, err = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
-        raise
+        _, err = proc.communicate(timeout=5)
+        raise AssertionError(f"still running 15 s after signal {sig}; its stderr:\n{(err or '')[-3000:]}") from None
     return proc.returncode, err
 
 
