@@ -93,8 +93,6 @@ class Uplink:
 
     def push(self, pcm: bytes, now: float) -> UplinkResult:
         mismatch = self.rate_check.push(len(pcm), now)
-        if rms_dbfs(pcm) > SOUND_DBFS:
-            self._last_sound = now
         self.clock.arrived(len(pcm) // 2, now)
         clean = self.aec.process(pcm) if self.aec is not None else pcm
         held = self.aec.pending_s if self.aec is not None else 0.0
@@ -103,6 +101,11 @@ class Uplink:
             self._delay_updates = self.aec.delay.updates
             moved = self.aec.delay.delay_ms
         events = self.vad.push(clean, self.clock.stream_time() - held) if clean else []
+        # the uplink's own level, echo included: the VAD measured it already when it took this
+        # very frame untouched (no echo playing, so the canceller passed it through as it was)
+        level = self.vad.last_level_dbfs if clean is pcm and self.vad.last_whole_frame is pcm else rms_dbfs(pcm)
+        if level > SOUND_DBFS:
+            self._last_sound = now
         for ev in events:
             if isinstance(ev, SpeechStart):
                 self._onset = ev.onset

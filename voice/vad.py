@@ -142,7 +142,7 @@ class VoiceActivityDetector:
         self._frame_s = cfg.frame_ms / 1000
         self._buf = bytearray()
         self._decim = self._vad_rate // 8000
-        self._prev_frame = bytes(self._frame_bytes)
+        self._prev_x = np.zeros(self._frame_bytes // 2, dtype=np.float32)  # the previous frame's samples
         n = cfg.window_ms // cfg.frame_ms
         self._window: deque[tuple[bool, bool, float]] = deque(maxlen=n)  # (speech, voiced, frame start)
         self._need_speech = -(-cfg.min_speech_ms // cfg.frame_ms)
@@ -156,14 +156,19 @@ class VoiceActivityDetector:
         self._last_speech_end = 0.0
         self.frames = 0
         self.last_level_dbfs = -120.0
+        # the chunk of the last push when it was exactly one frame, taken as it was (no resampling,
+        # no buffering): then last_level_dbfs is that chunk's level, and nobody needs to measure it again
+        self.last_whole_frame: bytes | None = None
 
     def push(self, pcm: bytes, now: float) -> list[VadEvent]:
         """Process a chunk that arrived at `now`; returns any onset/end events it caused."""
         data = self._resampler.process(pcm) if self._resampler is not None else pcm
         fb = self._frame_bytes
         if not self._buf and len(data) == fb:  # the usual chunk, one whole frame: no buffering
+            self.last_whole_frame = data
             ev = self._frame(bytes(data), now - self._frame_s, now)
             return [] if ev is None else [ev]
+        self.last_whole_frame = None
         self._buf += data
         count = len(self._buf) // fb
         if count == 0:
@@ -220,15 +225,17 @@ class VoiceActivityDetector:
             speech = self._vad.is_speech(frame, self._vad_rate)
         if speech:
             # 40 ms window (previous frame + this one) for pitch down to 60 Hz
-            window = np.concatenate((self._decimate(self._prev_frame), self._decimate_array(x)))
-            voicing, low_share, tone_share = self._analyse(window, self.noisy)
+            window = np.concatenate((self._decimate_array(self._prev_x), self._decimate_array(x)))
+            # In a confirmed run nothing reads the voiced flags (recent_voice is true, and the
+            # window is cleared when the run ends): only the hum / thump / DTMF shares matter.
+            voicing, low_share, tone_share = self._analyse(window, self.noisy, voicing=not self.in_speech)
             if low_share > cfg.max_low_band_share or tone_share > cfg.max_tone_share:
                 speech = False  # hum, a thump, DTMF: loud and periodic, but not a voice
             else:
                 voiced = voicing >= (cfg.noisy_voicing_threshold if self.noisy else cfg.voicing_threshold)
         self._track_noise(level, speech)
         self._floor_db = min(self._floor_db + 0.05, level)
-        self._prev_frame = frame
+        self._prev_x = x
         self._window.append((speech, voiced, start))
 
         if speech:
@@ -260,9 +267,6 @@ class VoiceActivityDetector:
         else:
             self._noise_db += min(0.05, level - self._noise_db)  # creep up ~2.5 dB/s at 20 ms frames
 
-    def _decimate(self, frame: bytes) -> np.ndarray:
-        return self._decimate_array(np.frombuffer(frame, dtype=np.int16).astype(np.float32))
-
     def _decimate_array(self, x: np.ndarray) -> np.ndarray:
         d = self._decim
         if d == 2:
@@ -271,8 +275,9 @@ class VoiceActivityDetector:
             x = x[: len(x) - len(x) % d].reshape(-1, d).mean(axis=1)
         return x
 
-    def _analyse(self, x: np.ndarray, noisy: bool) -> tuple[float, float, float]:
-        """(voicing, low-band share, DTMF share) of a 40 ms window at 8 kHz.
+    def _analyse(self, x: np.ndarray, noisy: bool, voicing: bool = True) -> tuple[float, float, float]:
+        """(voicing, low-band share, DTMF share) of a 40 ms window at 8 kHz; voicing is 0.0
+        when not asked for (it costs the inverse transform and the lag search).
 
         Voicing is the peak normalised autocorrelation at 60-400 Hz lags of the
         pre-emphasised window. On a `noisy` line it is taken instead from the compressed
@@ -291,6 +296,8 @@ class VoiceActivityDetector:
         rows = cum[_ROW_HI - 1] - cum[_ROW_LO - 1]
         cols = cum[_COL_HI - 1] - cum[_COL_LO - 1]
         tone_share = (float(rows.max()) + float(cols.max())) / total
+        if not voicing:
+            return 0.0, low_share, tone_share
         shaped = _embed(power[_VOICE_BAND] ** 0.67) if noisy else power * _PRE_POWER
         ac = np.fft.irfft(shaped, _FFT_N)[:n]
         if ac[0] <= 1e-6:
