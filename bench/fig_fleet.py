@@ -171,7 +171,8 @@ async def load_phase(redis: Redis, n: int, seconds: float) -> dict[str, Any]:
         await console.close()
     return {"calls": n, "connected": connected, "done": done, "seen": len(console.started),
             "by_worker": {w: sum(1 for v in console.started.values() if v == w) for w in ("w1", "w2")},
-            "latency_ms": console.latency_ms, "ramp_latency_ms": ramp_latency_ms, "lag_ms": [s["lag_ms"] for s in stats], "cores": cores,
+            "latency_ms": console.latency_ms, "ramp_latency_ms": ramp_latency_ms,
+            "lag_ms": [s["lag_ms"] for s in stats], "cores": cores,
             "bus_dropped": sum(s["bus_dropped"] for s in stats) + console.dropped_reported}
 
 
@@ -245,12 +246,13 @@ async def run(ctx) -> Figure:
         shutil.rmtree(redis.workdir, ignore_errors=True)
     lat = load["latency_ms"]
     lags = load["lag_ms"]
+    ramp = load["ramp_latency_ms"]
     table = Table(["scenario", "calls", "result"])
     table.add("load", str(load["calls"]),
               f"seen by the console {load['seen']}/{load['calls']} (w1 {load['by_worker']['w1']}, "
               f"w2 {load['by_worker']['w2']}); bus latency p50 {percentile(lat, 50):.1f} ms, p99 "
               f"{percentile(lat, 99):.1f} ms (while the calls connected: p99 "
-              f"{percentile(load['ramp_latency_ms'], 99):.0f} ms over {len(load['ramp_latency_ms'])} events); loop lag p99 w1 {percentile(lags[0], 99):.1f} ms, "
+              f"{percentile(ramp, 99):.0f} ms over {len(ramp)} events); loop lag p99 w1 {percentile(lags[0], 99):.1f} ms, "
               f"w2 {percentile(lags[1], 99):.1f} ms; dropped {load['done']['dropped']}; "
               f"events lost {load['bus_dropped']}; CPU (cores) "
               + ", ".join(f"{k} {v:.2f}" for k, v in load["cores"].items()))
