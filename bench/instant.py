@@ -44,6 +44,9 @@ class _InstantStream:
         self.closed = False
 
     async def send(self, pcm: bytes) -> None:
+        self.send_nowait(pcm)
+
+    def send_nowait(self, pcm: bytes) -> None:
         if self.closed or self.owner.deaf:
             return
         self.buf += pcm

@@ -2,7 +2,9 @@
 
 Caller audio is queued by `feed` on the input path (never blocking it) and sent to
 the current STT stream by a feeder task; a reader task hands every result to
-`on_transcript`. When the stream cannot be opened, fails or ends, the lane reopens
+`on_transcript`. A stream whose send never waits (every adapter here buffers for its
+own worker: `NonBlockingSend`) gets each frame in place while the queue is empty: the
+feeder's wake-up per frame per call was a task step for nothing. When the stream cannot be opened, fails or ends, the lane reopens
 it after a backoff that doubles up to `backoff_max_s` and starts over once a stream
 has lived `healthy_after_s`. Audio is popped from the queue only once sent, so what
 a dying stream did not take goes to the next one; the queue keeps at most
@@ -57,6 +59,8 @@ class SttLane:
         self.opened = 0  # streams opened so far (a reconnect count, for tests and stats)
         self._audio: deque[bytes] = deque()
         self._audio_bytes = 0
+        # the open stream's send_nowait (NonBlockingSend), while nothing is queued before it
+        self._send_now: Callable[[bytes], None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -66,7 +70,16 @@ class SttLane:
         return self._audio_bytes
 
     def feed(self, pcm: bytes) -> None:
-        """Queue caller audio (never waits); the oldest goes once over `buffer_s`."""
+        """Hand caller audio over (never waits): straight to a stream that takes it without
+        waiting when nothing is queued ahead of it, else into the queue, whose oldest audio
+        goes once over `buffer_s`."""
+        if self._send_now is not None and not self._audio:
+            try:
+                self._send_now(pcm)
+                return
+            except Exception as exc:  # noqa: BLE001 - the feeder retries it and, if it fails again, reconnects
+                self.log.debug("speech recognition did not take audio in place (%r); queueing it", exc)
+                self._send_now = None
         self._audio.append(pcm)
         self._audio_bytes += len(pcm)
         while self._audio_bytes > self.buffer_bytes and len(self._audio) > 1:
@@ -89,6 +102,7 @@ class SttLane:
                 continue
             self.stream = stream
             self.opened += 1
+            self._send_now = getattr(stream, "send_nowait", None)
             opened_at = self.clock.now()
             feeder = asyncio.create_task(self._feed(stream), name=f"stt-feed-{self.call_id}")
             reader = asyncio.create_task(self._read(stream), name=f"stt-read-{self.call_id}")
@@ -106,6 +120,7 @@ class SttLane:
                 attempt = 1 if lived > self.healthy_after_s else attempt + 1
                 backoff = self.backoff.delay(attempt, 0.0)
             finally:
+                self._send_now = None
                 for t in (feeder, reader):
                     t.cancel()
                 await asyncio.gather(feeder, reader, return_exceptions=True)
@@ -121,6 +136,7 @@ class SttLane:
     async def close(self) -> None:
         """Stop reconnecting and close the current stream, if any. Idempotent."""
         self._closing = True
+        self._send_now = None
         stream, self.stream = self.stream, None
         if stream is not None:
             await self._close_stream(stream)

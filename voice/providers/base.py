@@ -55,6 +55,15 @@ class STTStream(Protocol):
         """Flush and release everything (sockets, threads, tasks)."""
 
 
+class NonBlockingSend(Protocol):
+    """An STTStream whose `send` never waits (it only buffers for the stream's own worker):
+    `send_nowait` is the same without the coroutine, so the call's STT lane hands each uplink
+    frame over in place instead of waking a feeder task 50 times a second per call."""
+
+    def send_nowait(self, pcm: bytes) -> None:
+        """Feed caller audio at once; raises what `send` would."""
+
+
 class TurnTaking(Protocol):
     """An STTStream that decides the end of the caller's turn itself (`voice.turn`): its
     speech_final finals are the decision, so the session adds no utterance gap of its own."""

@@ -199,6 +199,10 @@ class DeepgramStream(TranscriptOutbox):
         return len(self._buf)
 
     async def send(self, pcm: bytes) -> None:
+        self.send_nowait(pcm)
+
+    def send_nowait(self, pcm: bytes) -> None:
+        """Buffers only (the socket's writer task sends): never waits."""
         if self._closing or not pcm:
             return
         if self._turn is not None:

@@ -541,6 +541,10 @@ class PocketsphinxStream(TranscriptOutbox):
         self._task = loop.create_task(self._run(), name=f"pocketsphinx-{call_id}")
 
     async def send(self, pcm: bytes) -> None:
+        self.send_nowait(pcm)
+
+    def send_nowait(self, pcm: bytes) -> None:
+        """Queues for the recogniser's thread: never waits."""
         if self._closing or not pcm:
             return
         self._backlog.append(bytes(pcm))

@@ -139,6 +139,10 @@ class OpenAISTTStream(TranscriptOutbox):
         self._task = asyncio.get_running_loop().create_task(self._worker(), name=f"openai-stt-{call_id}")
 
     async def send(self, pcm: bytes) -> None:
+        self.send_nowait(pcm)
+
+    def send_nowait(self, pcm: bytes) -> None:
+        """Endpointing in place, utterances queued for the worker: never waits."""
         if self._closing or not pcm:
             return
         self._segment(self._endpointer.push(self._resampler.process(pcm)))

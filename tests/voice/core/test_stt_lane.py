@@ -133,3 +133,56 @@ async def test_the_queue_keeps_at_most_buffer_s_of_audio() -> None:
         stt.feed(FRAME)
     assert stt.queued_bytes <= RATE * 2 * 1.0
     assert stt.queued_bytes >= RATE * 2 * 1.0 - len(FRAME)
+
+
+class NowStream(Stream):
+    """A stream that takes audio without waiting (NonBlockingSend), counting how it came."""
+
+    def __init__(self, *, fail_after_sends: int | None = None) -> None:
+        super().__init__(fail_after_sends=fail_after_sends)
+        self.in_place = 0
+
+    def send_nowait(self, pcm: bytes) -> None:
+        if self.fail_after_sends is not None and len(self.sent) >= self.fail_after_sends:
+            raise ProviderError("socket dropped")
+        self.in_place += 1
+        self.sent.append(pcm)
+
+
+async def test_a_stream_that_never_waits_gets_each_frame_in_place_after_the_backlog_in_order() -> None:
+    clock = ManualClock(start=0.0)
+    stream = NowStream()
+    provider = Provider([ProviderError("down"), stream])
+    stt = lane(provider, clock, [])
+    stt.feed(b"a" * 640)  # no stream yet: queued
+    task = asyncio.create_task(stt.run())
+    await clock.advance(0.1)
+    stt.feed(b"b" * 640)  # the stream is not open yet: behind "a" in the queue
+    await clock.advance(0.5)
+    assert stream.sent == [b"a" * 640, b"b" * 640] and stream.in_place == 0  # the backlog went by the feeder
+    for c in b"cde":
+        stt.feed(bytes([c]) * 640)
+        assert stream.sent[-1] == bytes([c]) * 640  # handed over at once: no task step in between
+    assert stream.in_place == 3 and stt.queued_bytes == 0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await stt.close()
+
+
+async def test_a_stream_refusing_audio_in_place_loses_nothing_and_is_reopened() -> None:
+    clock = ManualClock(start=0.0)
+    first, second = NowStream(fail_after_sends=1), NowStream()
+    provider = Provider([first, second])
+    stt = lane(provider, clock, [])
+    task = asyncio.create_task(stt.run())
+    await clock.advance(0.01)
+    stt.feed(b"a" * 640)
+    stt.feed(b"b" * 640)  # raises inside feed(): must neither escape to the uplink nor be lost
+    await clock.advance(1.0)
+    assert first.sent == [b"a" * 640] and first.closed
+    assert second.sent == [b"b" * 640]
+    stt.feed(b"c" * 640)
+    assert second.sent[-1] == b"c" * 640 and second.in_place == 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await stt.close()
