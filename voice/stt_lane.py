@@ -1,15 +1,16 @@
 """The speech-recognition lane of a call: open a stream, feed it, read it, reopen it.
 
-Caller audio is queued by `feed` on the input path (never blocking it) and sent to
-the current STT stream by a feeder task; a reader task hands every result to
-`on_transcript`. A stream whose send never waits (every adapter here buffers for its
-own worker: `NonBlockingSend`) gets each frame in place while the queue is empty: the
-feeder's wake-up per frame per call was a task step for nothing. When the stream cannot be opened, fails or ends, the lane reopens
-it after a backoff that doubles up to `backoff_max_s` and starts over once a stream
-has lived `healthy_after_s`. Audio is popped from the queue only once sent, so what
-a dying stream did not take goes to the next one; the queue keeps at most
-`buffer_s` seconds (the oldest audio goes first), so a long outage cannot grow it
-without bound. All waiting is on the call's `Clock`, so tests drive it by hand.
+Caller audio is queued by `feed` on the input path (never blocking it) and sent to the
+current STT stream by a feeder task; a reader task hands every result to
+`on_transcript`. A stream whose send never waits (every adapter here buffers for its own
+worker: `NonBlockingSend`) gets each frame in place while the queue is empty: the
+feeder's wake-up per frame per call was a task step for nothing. When the stream cannot
+be opened, fails or ends, the lane reopens it after a backoff that doubles up to
+`backoff_max_s` and starts over once a stream has lived `healthy_after_s`. Audio is
+popped from the queue only once sent, so what a dying stream did not take goes to the
+next one; the queue keeps at most `buffer_s` seconds (the oldest audio goes first), so a
+long outage cannot grow it without bound. All waiting is on the call's `Clock`, so tests
+drive it by hand.
 """
 
 from __future__ import annotations

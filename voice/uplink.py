@@ -102,8 +102,8 @@ class Uplink:
             moved = self.aec.delay.delay_ms
         events = self.vad.push(clean, self.clock.stream_time() - held) if clean else []
         # the uplink's own level, echo included: the VAD measured it already when it took this
-        # very frame untouched (no echo playing, so the canceller passed it through as it was)
-        level = self.vad.last_level_dbfs if clean is pcm and self.vad.last_whole_frame is pcm else rms_dbfs(pcm)
+        # very frame untouched (the canceller passed it through, and no resampling or buffering)
+        level = self.vad.last_level_dbfs if self.vad.last_whole_frame is pcm else rms_dbfs(pcm)
         if level > SOUND_DBFS:
             self._last_sound = now
         for ev in events:
